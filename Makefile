@@ -1,0 +1,89 @@
+# ghl: Lua library for the GoHighLevel API v2 with a C core.
+#
+#   make               build the C modules for Lua 5.4 (build/lua5.4/ghl/*.so)
+#   make LUA=luajit    the same sources against LuaJIT 2.1 (build/luajit/)
+#   make demo          install what is missing, build, run examples/quickstart.lua
+#   make test          install what is missing, build for 5.4 and LuaJIT, run every check
+#   make mock          the local GHL server in the foreground, for your own scripts
+
+LUA ?= lua5.4
+ifeq ($(LUA),luajit)
+  LUA_INCDIR ?= /usr/include/luajit-2.1
+else
+  LUA_INCDIR ?= /usr/include/$(LUA)
+endif
+BUILD ?= build/$(LUA)
+PKG_CONFIG ?= pkg-config
+CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null || echo -lcurl)
+
+CC ?= cc
+OPT ?= -O2 -g
+WARN := -std=c99 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS_ALL := $(OPT) $(WARN) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L -I$(LUA_INCDIR) $(CFLAGS)
+LDFLAGS_ALL := -shared $(LDFLAGS)
+
+CORE_SRC := csrc/core.c csrc/client.c csrc/request.c csrc/response.c csrc/error.c \
+            csrc/scratch.c csrc/strutil.c csrc/buf.c
+CURL_SRC := csrc/transport_curl.c csrc/buf.c
+HEADERS := $(wildcard csrc/*.h)
+
+BUSTED := /usr/bin/busted
+LUA_PATH_DEV := lua/?.lua;lua/?/init.lua;;
+
+.PHONY: all build deps demo test test-lua5.4 test-luajit check-asan check-rockspec check-valgrind mock clean
+
+all: build
+
+build: $(BUILD)/ghl/core.so $(BUILD)/ghl/curl.so
+
+$(BUILD)/ghl/core.so: $(CORE_SRC) $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CORE_SRC) -o $@ $(LDFLAGS_ALL) -lm
+
+$(BUILD)/ghl/curl.so: $(CURL_SRC) $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CURL_CFLAGS) $(CURL_SRC) -o $@ $(LDFLAGS_ALL) $(CURL_LIBS)
+
+# Debian packages this project builds and tests with; only missing ones are installed.
+deps:
+	@tools/install-deps
+
+demo: deps
+	@$(MAKE) --no-print-directory build LUA=lua5.4
+	LUA_PATH_5_4='$(LUA_PATH_DEV)' LUA_CPATH_5_4='build/lua5.4/?.so;;' lua5.4 examples/quickstart.lua
+
+test: deps
+	@$(MAKE) --no-print-directory build LUA=lua5.4
+	@$(MAKE) --no-print-directory build LUA=luajit
+	@$(MAKE) --no-print-directory test-lua5.4 test-luajit check-asan check-rockspec check-valgrind
+
+test-lua5.4:
+	lua5.4 $(BUSTED) --cpath='build/lua5.4/?.so' spec
+
+test-luajit:
+	luajit $(BUSTED) --cpath='build/luajit/?.so' spec
+
+# The rockspec must build offline into a fresh tree and load from it.
+check-rockspec:
+	@tools/check-rockspec
+
+# The quickstart (C core + libcurl, real HTTP) under valgrind: no errors allowed.
+check-valgrind:
+	LUA_PATH_5_4='$(LUA_PATH_DEV)' LUA_CPATH_5_4='build/lua5.4/?.so;;' \
+	  valgrind -q --error-exitcode=1 --leak-check=no lua5.4 examples/quickstart.lua >/dev/null
+
+mock: build
+	LUA_PATH_5_4='$(LUA_PATH_DEV)' lua5.4 spec/support/server.lua
+
+clean:
+	rm -rf build
+
+# The whole suite with the C modules built under AddressSanitizer + UBSan.
+# lua5.4 itself is not instrumented, so the runtime is preloaded.
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+check-asan:
+	@$(MAKE) --no-print-directory build BUILD=build/asan OPT="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined"
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  lua5.4 $(BUSTED) --cpath='build/asan/?.so' spec

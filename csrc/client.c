@@ -1,0 +1,175 @@
+/*
+ * ghl.Client: the core's per-client state (base URL, token, default
+ * Version). The userdata is zeroed and given its metatable before anything
+ * is allocated, so __gc always sees a valid object; close, __gc and
+ * __close are one idempotent function.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ghl.h"
+
+ghl_client *ghl_check_client(lua_State *L, int idx) {
+    return (ghl_client *)luaL_checkudata(L, idx, GHL_CLIENT_MT);
+}
+
+/* Overwrite a secret before freeing it; volatile so it is not optimised out. */
+static void wipe_free(char *s) {
+    if (s) {
+        volatile char *p = s;
+        while (*p)
+            *p++ = 0;
+        free(s);
+    }
+}
+
+static char *dup_field(lua_State *L, int opts, const char *name, const char *dflt, int secret) {
+    size_t len;
+    const char *s;
+    char *copy;
+    lua_getfield(L, opts, name);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        if (!dflt)
+            return NULL;
+        s = dflt;
+        len = strlen(dflt);
+    } else {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            ghl_raise_invalid(L, "option '%s' must be a string, got %s", name, luaL_typename(L, -1));
+        s = lua_tolstring(L, -1, &len);
+        if (len == 0)
+            ghl_raise_invalid(L, "option '%s' must not be empty", name);
+        if (ghl_has_ctl(s, len) || strlen(s) != len)
+            ghl_raise_invalid(L, "option '%s' contains a control character", name);
+        if (secret) {
+            size_t i;
+            for (i = 0; i < len; i++)
+                if (s[i] == ' ' || s[i] == '\t')
+                    ghl_raise_invalid(L, "option '%s' contains whitespace", name);
+        }
+        lua_pop(L, 1); /* still anchored by the options table */
+    }
+    copy = (char *)malloc(len + 1);
+    if (!copy)
+        luaL_error(L, "ghl: out of memory");
+    memcpy(copy, s, len + 1);
+    return copy;
+}
+
+static void check_base_url(lua_State *L, ghl_client *c) {
+    char *u = c->base_url, *host;
+    size_t len = strlen(u), i;
+    if (strncmp(u, "https://", 8) == 0)
+        host = u + 8;
+    else if (strncmp(u, "http://", 7) == 0)
+        host = u + 7;
+    else
+        ghl_raise_invalid(L, "option 'base_url' must start with https:// or http:// (got \"%s\")", u);
+    if (*host == '\0' || *host == '/')
+        ghl_raise_invalid(L, "option 'base_url' has no host (got \"%s\")", u);
+    for (i = 0; i < len; i++)
+        if (u[i] == '?' || u[i] == '#' || u[i] == ' ' || u[i] == '@')
+            ghl_raise_invalid(L, "option 'base_url' must not contain '?', '#', '@' or spaces");
+    while (len > 0 && u[len - 1] == '/') /* paths bring their own '/' */
+        u[--len] = '\0';
+}
+
+/* core.client{ token, base_url, version, location_id, max_retries } */
+static int client_new(lua_State *L) {
+    ghl_client *c;
+    size_t i;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    c = (ghl_client *)lua_newuserdatauv(L, sizeof *c, 1);
+    memset(c, 0, sizeof *c);
+    luaL_setmetatable(L, GHL_CLIENT_MT);
+
+    c->token = dup_field(L, 1, "token", NULL, 1);
+    c->base_url = dup_field(L, 1, "base_url", GHL_DEFAULT_BASE_URL, 0);
+    check_base_url(L, c);
+    c->version = dup_field(L, 1, "version", GHL_DEFAULT_API_VERSION, 0);
+    for (i = 0; c->version[i]; i++)
+        if (!ghl_is_token_char((unsigned char)c->version[i]))
+            ghl_raise_invalid(L, "option 'version' must be an API version such as \"2021-07-28\"");
+    c->location_id = dup_field(L, 1, "location_id", NULL, 0);
+    lua_getfield(L, 1, "max_retries");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER || lua_tonumber(L, -1) < 0 || lua_tonumber(L, -1) > 100)
+            ghl_raise_invalid(L, "option 'max_retries' must be a number from 0 to 100");
+        c->max_retries = lua_tonumber(L, -1);
+    } else {
+        c->max_retries = 3;
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
+static int client_close(lua_State *L) {
+    ghl_client *c = ghl_check_client(L, 1);
+    wipe_free(c->token);
+    free(c->base_url);
+    free(c->version);
+    free(c->location_id);
+    if (c->scratch.data) /* it may have held a redacted error body */
+        memset(c->scratch.data, 0, c->scratch.cap);
+    ghl_buf_free(&c->scratch);
+    c->token = c->base_url = c->version = c->location_id = NULL;
+    c->closed = 1;
+    return 0;
+}
+
+static int client_closed(lua_State *L) {
+    lua_pushboolean(L, ghl_check_client(L, 1)->closed);
+    return 1;
+}
+
+/* Non-secret settings, for diagnostics and the Lua layer. */
+static int client_config(lua_State *L) {
+    ghl_client *c = ghl_check_client(L, 1);
+    if (c->closed)
+        return ghl_raise_invalid(L, "client is closed");
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, c->base_url);
+    lua_setfield(L, -2, "base_url");
+    lua_pushstring(L, c->version);
+    lua_setfield(L, -2, "version");
+    if (c->location_id) {
+        lua_pushstring(L, c->location_id);
+        lua_setfield(L, -2, "location_id");
+    }
+    lua_pushnumber(L, c->max_retries);
+    lua_setfield(L, -2, "max_retries");
+    lua_pushboolean(L, c->token != NULL);
+    lua_setfield(L, -2, "has_token");
+    return 1;
+}
+
+static int client_tostring(lua_State *L) {
+    ghl_client *c = ghl_check_client(L, 1);
+    lua_pushfstring(L, "ghl.Client (%p%s)", (void *)c, c->closed ? ", closed" : "");
+    return 1;
+}
+
+void ghl_client_open(lua_State *L) {
+    static const luaL_Reg methods[] = {{"prepare", ghl_client_prepare},
+                                       {"interpret", ghl_client_interpret},
+                                       {"config", client_config},
+                                       {"closed", client_closed},
+                                       {"close", client_close},
+                                       {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__gc", client_close},
+                                    {"__close", client_close},
+                                    {"__tostring", client_tostring},
+                                    {NULL, NULL}};
+    /* stack on entry: encode, decode (the upvalues) */
+    luaL_newmetatable(L, GHL_CLIENT_MT);
+    luaL_setfuncs(L, meta, 0);
+    lua_newtable(L);
+    lua_pushvalue(L, -4);
+    lua_pushvalue(L, -4);
+    luaL_setfuncs(L, methods, GHL_NUPVALUES);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, client_new);
+}

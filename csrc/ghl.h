@@ -1,0 +1,76 @@
+/* Declarations shared by the files of the ghl.core module (no libcurl here). */
+#ifndef GHL_H
+#define GHL_H
+
+#include "buf.h"
+#include "compat.h"
+
+#define GHL_VERSION "0.1.0"
+#define GHL_USER_AGENT "ghl-lua/" GHL_VERSION
+#define GHL_DEFAULT_BASE_URL "https://services.leadconnectorhq.com"
+#define GHL_DEFAULT_API_VERSION "2021-07-28"
+
+/* Only luaopen_* leave the shared object (built with -fvisibility=hidden). */
+#if defined(__GNUC__)
+#define GHL_EXPORT __attribute__((visibility("default")))
+#define GHL_NORETURN __attribute__((noreturn))
+#else
+#define GHL_EXPORT
+#define GHL_NORETURN
+#endif
+
+#define GHL_CLIENT_MT "ghl.Client"
+#define GHL_ERROR_MT "ghl.Error"
+
+/* Every function of ghl.core gets lua-cjson's encode and decode (from a
+ * private cjson.new() instance) as upvalues 1 and 2. */
+#define GHL_UV_ENCODE lua_upvalueindex(1)
+#define GHL_UV_DECODE lua_upvalueindex(2)
+#define GHL_NUPVALUES 2
+
+/* ghl.Client: what the core needs to build requests and judge responses.
+ * Strings are malloc'ed copies so the secret token never lives in a Lua
+ * table a user could print; it is wiped on close. */
+typedef struct {
+    char *base_url; /* without a trailing slash */
+    char *token;    /* may be NULL (no Authorization header) */
+    char *version;  /* default Version header */
+    char *location_id;
+    double max_retries;
+    int closed;
+    ghl_buf scratch; /* reused by prepare(): no allocation per request */
+} ghl_client;
+
+/* core.c */
+GHL_EXPORT int luaopen_ghl_core(lua_State *L);
+
+/* client.c */
+ghl_client *ghl_check_client(lua_State *L, int idx);
+void ghl_client_open(lua_State *L);
+
+/* request.c */
+int ghl_client_prepare(lua_State *L);
+int ghl_percent_encode_l(lua_State *L);
+int ghl_encode_query_l(lua_State *L);
+
+/* response.c */
+int ghl_client_interpret(lua_State *L);
+
+/* error.c */
+void ghl_error_open(lua_State *L);
+void ghl_error_push(lua_State *L, const char *kind, int status, const char *msg, size_t len);
+void ghl_error_setfield(lua_State *L, int err_idx, const char *field, int value_idx);
+GHL_NORETURN int ghl_raise_invalid(lua_State *L, const char *fmt, ...);
+int ghl_error_new_l(lua_State *L);
+int ghl_redact(ghl_buf *out, const char *s, size_t len, const char *secret);
+
+/* scratch.c: a ghl_buf owned by a userdata on the stack, freed by the GC */
+ghl_buf *ghl_scratch_new(lua_State *L);
+void ghl_scratch_open(lua_State *L);
+
+/* strutil.c */
+int ghl_is_token_char(unsigned char c);
+int ghl_has_ctl(const char *s, size_t len);
+void ghl_push_excerpt(lua_State *L, const char *s, size_t len, size_t max);
+
+#endif

@@ -1,0 +1,26 @@
+/* Scratch memory that must survive a Lua error lives in a userdata: if a
+ * raise unwinds the C function, the GC frees the buffer (LPeg's pattern). */
+#include <string.h>
+
+#include "ghl.h"
+
+#define GHL_SCRATCH_MT "ghl.Scratch"
+
+static int scratch_gc(lua_State *L) {
+    ghl_buf_free((ghl_buf *)luaL_checkudata(L, 1, GHL_SCRATCH_MT));
+    return 0;
+}
+
+ghl_buf *ghl_scratch_new(lua_State *L) {
+    ghl_buf *b = (ghl_buf *)lua_newuserdatauv(L, sizeof *b, 0);
+    memset(b, 0, sizeof *b);
+    luaL_setmetatable(L, GHL_SCRATCH_MT);
+    return b;
+}
+
+void ghl_scratch_open(lua_State *L) {
+    luaL_newmetatable(L, GHL_SCRATCH_MT);
+    lua_pushcfunction(L, scratch_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+}

@@ -1,0 +1,53 @@
+rockspec_format = "3.0"
+package = "ghl"
+version = "scm-1"
+source = {
+  url = "git+https://github.com/ghl-lua/ghl.git",
+}
+description = {
+  summary = "GoHighLevel (HighLevel) API v2 client with a C core: libcurl, retries, pagination, OAuth",
+  detailed = [[
+A Lua client for the GoHighLevel API v2. A C core builds requests and judges
+responses; libcurl moves the bytes in scripts, nginx cosockets inside OpenResty.]],
+  license = "MIT",
+  labels = { "gohighlevel", "highlevel", "crm", "http", "api" },
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson",
+}
+test_dependencies = {
+  "busted",
+}
+external_dependencies = {
+  -- found by the library: luarocks looks in multiarch lib dirs but not in
+  -- /usr/include/<triplet>, where Debian keeps curl.h (the compiler does)
+  CURL = { library = "curl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    -- Lua layer
+    ["ghl"] = "lua/ghl.lua",
+    ["ghl.check"] = "lua/ghl/check.lua",
+    ["ghl.client"] = "lua/ghl/client.lua",
+    ["ghl.errors"] = "lua/ghl/errors.lua",
+    ["ghl.options"] = "lua/ghl/options.lua",
+    ["ghl.unwrap"] = "lua/ghl/unwrap.lua",
+    ["ghl.resources.contacts"] = "lua/ghl/resources/contacts.lua",
+    -- C core: no dependency beyond Lua (loaded by nginx too)
+    ["ghl.core"] = {
+      sources = { "csrc/core.c", "csrc/client.c", "csrc/request.c", "csrc/response.c", "csrc/error.c",
+                  "csrc/scratch.c", "csrc/strutil.c", "csrc/buf.c" },
+      defines = { "_POSIX_C_SOURCE=200809L" },
+      libraries = { "m" },
+    },
+    -- libcurl transport, in its own module so hosts without libcurl never load it
+    ["ghl.curl"] = {
+      sources = { "csrc/transport_curl.c", "csrc/buf.c" },
+      libraries = { "curl" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+    },
+  },
+}

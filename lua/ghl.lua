@@ -1,0 +1,39 @@
+--- ghl: a Lua client for the GoHighLevel (HighLevel) API v2.
+--
+--     local ghl = require "ghl"
+--     local client = ghl.new{ token = os.getenv("GHL_TOKEN"), location_id = "..." }
+--     local contact, err = client.contacts:get("abc")
+--
+-- Calls return `value, resp` or `nil, err`; `err` is a structured error
+-- (`kind`, `status`, `message`, `body`, `method`, `path`, `trace_id`).
+-- Misuse (a wrong argument type, an unknown option) raises such an error
+-- with `kind = "invalid_argument"`.
+-- @module ghl
+
+local core = require "ghl.core"
+local options = require "ghl.options"
+local Client = require "ghl.client"
+
+local ghl = {
+  --- Library version (also sent in the User-Agent header).
+  VERSION = core.VERSION,
+  --- JSON null as decoded in response bodies (lua-cjson's `cjson.null`).
+  null = core.null,
+}
+
+--- Make a client.
+-- @tparam table opts `token` (Private Integration Token or OAuth access
+-- token), `location_id`, `base_url`, `version`, `timeout_ms`,
+-- `connect_timeout_ms`, `max_retries`, `ca_file`, `proxy`, `ssl_verify`,
+-- `max_body_bytes`, `transport`. Unknown keys are an error.
+-- @return a client
+function ghl.new(opts)
+  return Client.new(options.check(opts))
+end
+
+--- Whether `v` is an error returned by ghl.
+function ghl.is_error(v)
+  return type(v) == "table" and getmetatable(v) == core.error_mt
+end
+
+return ghl

@@ -1,0 +1,81 @@
+--- Validation of `ghl.new` options: copied, typed, unknown keys refused.
+local errors = require "ghl.errors"
+
+local M = {}
+
+-- kind of value each option takes; the list is the whole public surface
+local SCHEMA = {
+  token = "string",
+  location_id = "string",
+  base_url = "string",
+  version = "string",
+  timeout_ms = "positive",
+  connect_timeout_ms = "positive",
+  max_retries = "count",
+  ca_file = "file",
+  proxy = "string",
+  ssl_verify = "boolean",
+  max_body_bytes = "positive",
+  transport = "transport",
+}
+
+local function known()
+  local names = {}
+  for k in pairs(SCHEMA) do names[#names + 1] = k end
+  table.sort(names)
+  return table.concat(names, ", ")
+end
+
+local function check_value(name, kind, v)
+  local t = type(v)
+  if kind == "string" or kind == "file" then
+    if t ~= "string" or v == "" then
+      errors.invalid("ghl.new: option '%s' must be a non-empty string, got %s", name, t == "string" and "\"\"" or t)
+    end
+    if kind == "file" then
+      local f, err = io.open(v, "rb")
+      if not f then errors.invalid("ghl.new: option '%s' cannot be read: %s", name, err) end
+      f:close()
+    end
+  elseif kind == "positive" then
+    if t ~= "number" or v ~= v or v <= 0 or v == math.huge then
+      errors.invalid("ghl.new: option '%s' must be a positive number, got %s", name, tostring(v))
+    end
+  elseif kind == "count" then
+    if t ~= "number" or v < 0 or v > 100 or v ~= math.floor(v) then
+      errors.invalid("ghl.new: option '%s' must be a whole number from 0 to 100, got %s", name, tostring(v))
+    end
+  elseif kind == "boolean" then
+    if t ~= "boolean" then
+      errors.invalid("ghl.new: option '%s' must be true or false, got %s", name, t)
+    end
+  elseif kind == "transport" then
+    local ok = v == "curl"
+      or ((t == "table" or t == "userdata") and type(v.perform) == "function")
+    if not ok then
+      errors.invalid("ghl.new: option 'transport' must be \"curl\" or an object with a perform(req) method")
+    end
+  end
+end
+
+--- Check `opts` and return a validated copy.
+function M.check(opts)
+  if type(opts) ~= "table" then
+    errors.invalid("ghl.new expects an options table, got %s", type(opts))
+  end
+  local out = {}
+  for k, v in pairs(opts) do
+    local kind = type(k) == "string" and SCHEMA[k]
+    if not kind then
+      errors.invalid("ghl.new: unknown option '%s' (known: %s)", tostring(k), known())
+    end
+    check_value(k, kind, v)
+    out[k] = v
+  end
+  if out.token == nil then
+    errors.invalid("ghl.new: option 'token' is required (a Private Integration Token or an OAuth access token)")
+  end
+  return out
+end
+
+return M

@@ -1,0 +1,93 @@
+--- Helpers shared by the specs: a local GHL server per describe block,
+-- clients pointed at it, and a look at what the server received.
+local server = require "spec.support.server"
+local http = require "socket.http"
+local ltn12 = require "ltn12"
+local cjson = require "cjson"
+
+local M = {}
+
+--- A local GHL server for a describe block:
+--
+--   local srv = h.server()
+--   setup(srv.start) teardown(srv.stop) before_each(srv.reset)
+--
+-- After start, srv.url, srv.token, srv.location_id, ... are set.
+function M.server(opts)
+  local srv = {}
+  local running
+  function srv.start()
+    running = server.start(opts)
+    for k, v in pairs(running) do srv[k] = v end
+  end
+  --- Stop and start again on the same ports (connections are dropped).
+  function srv.restart()
+    running:stop()
+    local o = {}
+    for k, v in pairs(opts or {}) do o[k] = v end
+    o.port, o.tls_port = running.port, running.tls_port
+    running = server.start(o)
+    for k, v in pairs(running) do srv[k] = v end
+  end
+  function srv.stop()
+    if running then running:stop() end
+  end
+  function srv.reset()
+    M.admin(srv, "POST", "/_mock/reset")
+  end
+  function srv.log()
+    return running and running:log() or ""
+  end
+  srv.OTHER_TOKEN, srv.OTHER_LOCATION_ID = server.OTHER_TOKEN, server.OTHER_LOCATION_ID
+  return srv
+end
+
+--- A client for the server; extra options override the defaults (false removes one).
+function M.client(srv, extra)
+  local ghl = require "ghl"
+  local o = { token = srv.token, location_id = srv.location_id, base_url = srv.url,
+              timeout_ms = 5000, connect_timeout_ms = 2000 }
+  for k, v in pairs(extra or {}) do
+    if v == false and k ~= "ssl_verify" then v = nil end -- false: leave the option out
+    o[k] = v
+  end
+  return ghl.new(o)
+end
+
+--- Call a /_mock/ admin endpoint (with LuaSocket: not the library under test).
+function M.admin(srv, method, path)
+  local out = {}
+  local _, code = http.request{ url = srv.url .. path, method = method, sink = ltn12.sink.table(out),
+                                headers = { ["content-length"] = 0 } }
+  assert(code == 200, "admin call failed: " .. tostring(code))
+  return cjson.decode(table.concat(out))
+end
+
+--- The requests the server received since the last reset.
+function M.requests(srv)
+  return M.admin(srv, "GET", "/_mock/requests").requests
+end
+
+--- The last request the server received.
+function M.last_request(srv)
+  local r = M.requests(srv)
+  return r[#r]
+end
+
+--- A 127.0.0.1 port with nothing listening on it.
+function M.closed_port()
+  local socket = require "socket"
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
+end
+
+--- Run fn and return the error it raised (fails when it does not raise).
+function M.raised(fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error to be raised")
+  return err
+end
+
+return M

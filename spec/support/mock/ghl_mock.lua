@@ -1,0 +1,100 @@
+-- The local GHL server's entry: routing, auth and Version checks, faults.
+-- Runs inside nginx (LuaJIT). Paths and bodies follow GHL's OpenAPI specs.
+local http = require "ghl_mock.http"
+local state = require "ghl_mock.state"
+local faults = require "ghl_mock.faults"
+local admin = require "ghl_mock.admin"
+
+local M = {}
+
+local routes = {}
+
+-- route("GET", "/contacts/{contactId}", "2021-07-28", handler)
+local function route(method, template, version, handler)
+  local parts = {}
+  for seg in template:gmatch("/([^/]*)") do parts[#parts + 1] = seg end
+  routes[#routes + 1] = { method = method, parts = parts, version = version, handler = handler,
+                          trailing = template:sub(-1) == "/" }
+end
+
+local function load_routes()
+  for _, name in ipairs{ "contacts" } do
+    require("ghl_mock." .. name).register(route)
+  end
+end
+
+function M.init(config)
+  state.configure(config)
+  load_routes()
+end
+
+-- Splits the raw path (not nginx's decoded $uri: %2F must stay inside its segment).
+local function segments(path)
+  local segs = {}
+  for seg in path:gmatch("/([^/]*)") do segs[#segs + 1] = ngx.unescape_uri(seg) end
+  return segs
+end
+
+local function match(method, path)
+  local segs = segments(path)
+  local trailing = path:sub(-1) == "/"
+  local path_matched = false
+  for _, r in ipairs(routes) do
+    if #r.parts == #segs and r.trailing == trailing then
+      local params, ok = {}, true
+      for i, p in ipairs(r.parts) do
+        local name = p:match("^{(.+)}$")
+        if name then
+          if segs[i] == "" then ok = false break end
+          params[name] = segs[i]
+        elseif p ~= segs[i] then
+          ok = false break
+        end
+      end
+      if ok then
+        path_matched = true
+        if r.method == method then return r, params end
+      end
+    end
+  end
+  return nil, path_matched
+end
+
+function M.handle()
+  local method = ngx.req.get_method()
+  local path = ngx.var.request_uri:match("^[^?]*")
+  ngx.header["X-Mock-Connection"] = ngx.var.connection
+  ngx.header["X-Mock-Connection-Requests"] = ngx.var.connection_requests
+
+  if path:sub(1, 7) == "/_mock/" then return admin.handle(method, path) end
+
+  local req = http.read_request(method, path)
+  state.log(req)
+
+  if faults.apply(req) then return end
+
+  local r, params = match(method, path)
+  if not r then
+    -- NestJS's answer for a route it does not know
+    return http.error(404, ("Cannot %s %s"):format(method, path), "Not Found")
+  end
+
+  local token = http.bearer()
+  local tok = token and state.token(token)
+  if not tok then
+    return http.reply(401, { statusCode = 401, message = "Invalid JWT" })
+  end
+  local version = ngx.req.get_headers()["version"]
+  if not version or version == "" then
+    return http.error(400, "Version header is missing", "Bad Request")
+  end
+  if r.version and version ~= r.version then
+    return http.error(400, ("Version %s is not supported by this endpoint; the spec gives %s")
+      :format(version, r.version), "Bad Request")
+  end
+  req.params = params
+  req.token = tok
+  return r.handler(req)
+end
+
+return M
