@@ -24,14 +24,15 @@ CFLAGS_ALL := $(OPT) $(WARN) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L
 LDFLAGS_ALL := -shared $(LDFLAGS)
 
 CORE_SRC := csrc/core.c csrc/client.c csrc/request.c csrc/response.c csrc/error.c \
-            csrc/scratch.c csrc/strutil.c csrc/buf.c
+            csrc/scratch.c csrc/strutil.c csrc/buf.c csrc/pager.c
 CURL_SRC := csrc/transport_curl.c csrc/buf.c
 HEADERS := $(wildcard csrc/*.h)
 
 BUSTED := /usr/bin/busted
 LUA_PATH_DEV := lua/?.lua;lua/?/init.lua;;
 
-.PHONY: all build deps demo test test-lua5.4 test-luajit check-asan check-rockspec check-valgrind mock clean
+.PHONY: all build deps demo test test-lua5.4 test-luajit check-asan check-rockspec check-valgrind \
+        catalog check-catalog mock clean
 
 all: build
 
@@ -56,7 +57,7 @@ demo: deps
 test: deps
 	@$(MAKE) --no-print-directory build LUA=lua5.4
 	@$(MAKE) --no-print-directory build LUA=luajit
-	@$(MAKE) --no-print-directory test-lua5.4 test-luajit check-asan check-rockspec check-valgrind
+	@$(MAKE) --no-print-directory check-catalog test-lua5.4 test-luajit check-asan check-rockspec check-valgrind
 
 test-lua5.4:
 	lua5.4 $(BUSTED) --cpath='build/lua5.4/?.so' spec
@@ -72,6 +73,15 @@ check-rockspec:
 check-valgrind:
 	LUA_PATH_5_4='$(LUA_PATH_DEV)' LUA_CPATH_5_4='build/lua5.4/?.so;;' \
 	  valgrind -q --error-exitcode=1 --leak-check=no lua5.4 examples/quickstart.lua >/dev/null
+
+# The endpoint catalogue, generated from GHL's OpenAPI specs in ../shared/ghl-openapi.
+SPECS ?= ../shared/ghl-openapi
+catalog:
+	lua5.4 tools/gen_catalog.lua $(SPECS) lua/ghl/catalog.lua
+
+# Fails when the committed catalogue and the specs disagree (skipped without the specs).
+check-catalog:
+	@lua5.4 tools/gen_catalog.lua --check $(SPECS) lua/ghl/catalog.lua
 
 mock: build
 	LUA_PATH_5_4='$(LUA_PATH_DEV)' lua5.4 spec/support/server.lua

@@ -29,16 +29,26 @@ build = {
   modules = {
     -- Lua layer
     ["ghl"] = "lua/ghl.lua",
+    ["ghl.catalog"] = "lua/ghl/catalog.lua",
     ["ghl.check"] = "lua/ghl/check.lua",
     ["ghl.client"] = "lua/ghl/client.lua",
     ["ghl.errors"] = "lua/ghl/errors.lua",
+    ["ghl.operations"] = "lua/ghl/operations.lua",
     ["ghl.options"] = "lua/ghl/options.lua",
+    ["ghl.paging"] = "lua/ghl/paging.lua",
+    ["ghl.resource"] = "lua/ghl/resource.lua",
     ["ghl.unwrap"] = "lua/ghl/unwrap.lua",
+    ["ghl.resources.calendars"] = "lua/ghl/resources/calendars.lua",
     ["ghl.resources.contacts"] = "lua/ghl/resources/contacts.lua",
+    ["ghl.resources.conversations"] = "lua/ghl/resources/conversations.lua",
+    ["ghl.resources.locations"] = "lua/ghl/resources/locations.lua",
+    ["ghl.resources.opportunities"] = "lua/ghl/resources/opportunities.lua",
+    ["ghl.resources.users"] = "lua/ghl/resources/users.lua",
+    ["ghl.resources.workflows"] = "lua/ghl/resources/workflows.lua",
     -- C core: no dependency beyond Lua (loaded by nginx too)
     ["ghl.core"] = {
       sources = { "csrc/core.c", "csrc/client.c", "csrc/request.c", "csrc/response.c", "csrc/error.c",
-                  "csrc/scratch.c", "csrc/strutil.c", "csrc/buf.c" },
+                  "csrc/scratch.c", "csrc/strutil.c", "csrc/buf.c", "csrc/pager.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "m" },
     },

@@ -39,6 +39,8 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
     ghl_client_open(L); /* pushes core.client */
     lua_setfield(L, -4, "client");
     lua_pop(L, 2);
+    ghl_pager_open(L); /* pushes core.pager */
+    lua_setfield(L, -2, "pager");
     lua_pushvalue(L, top);
     lua_setfield(L, -2, "null");
     lua_pushliteral(L, GHL_VERSION);

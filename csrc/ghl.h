@@ -53,6 +53,9 @@ int ghl_client_prepare(lua_State *L);
 int ghl_percent_encode_l(lua_State *L);
 int ghl_encode_query_l(lua_State *L);
 
+/* pager.c */
+void ghl_pager_open(lua_State *L);
+
 /* response.c */
 int ghl_client_interpret(lua_State *L);
 

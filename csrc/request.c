@@ -307,8 +307,8 @@ static void add_user_headers(lua_State *L, int headers, int user) {
 
 /* ----------------------------------------------------------- prepare */
 
-static const char *const OPT_KEYS[] = {"path", "query", "body", "headers", "version", NULL};
-enum { A_CLIENT = 1, A_METHOD, A_PATH, A_OPTS, O_PATH, O_QUERY, O_BODY, O_HEADERS, O_VERSION };
+static const char *const OPT_KEYS[] = {"path", "query", "body", "headers", "version", "form", NULL};
+enum { A_CLIENT = 1, A_METHOD, A_PATH, A_OPTS, O_PATH, O_QUERY, O_BODY, O_HEADERS, O_VERSION, O_FORM };
 
 static void check_opts(lua_State *L) {
     int i;
@@ -327,7 +327,7 @@ static void check_opts(lua_State *L) {
             if (strcmp(k, OPT_KEYS[i]) == 0)
                 break;
         if (!OPT_KEYS[i])
-            ghl_raise_invalid(L, "unknown request option '%s' (known: path, query, body, headers, version)", k);
+            ghl_raise_invalid(L, "unknown request option '%s' (known: path, query, body, form, headers, version)", k);
     }
     for (i = 0; OPT_KEYS[i]; i++) {
         lua_pushstring(L, OPT_KEYS[i]);
@@ -371,7 +371,7 @@ int ghl_client_prepare(lua_State *L) {
     tmpl = lua_tolstring(L, A_PATH, &tlen);
     check_template(L, tmpl, tlen);
     check_opts(L);
-    lua_settop(L, O_VERSION); /* opts fields (nil when opts is nil) */
+    lua_settop(L, O_FORM); /* opts fields (nil when opts is nil) */
 
     if (!lua_isnil(L, O_PATH) && lua_type(L, O_PATH) != LUA_TTABLE)
         return ghl_raise_invalid(L, "opts.path must be a table, got %s", luaL_typename(L, O_PATH));
@@ -383,6 +383,13 @@ int ghl_client_prepare(lua_State *L) {
     if (has_body && lua_type(L, O_BODY) != LUA_TTABLE)
         return ghl_raise_invalid(L, "opts.body must be a table (it is sent as JSON), got %s",
                                  luaL_typename(L, O_BODY));
+    if (!lua_isnil(L, O_FORM)) {
+        if (has_body)
+            return ghl_raise_invalid(L, "give opts.body (JSON) or opts.form (form-encoded), not both");
+        if (lua_type(L, O_FORM) != LUA_TTABLE)
+            return ghl_raise_invalid(L, "opts.form must be a table, got %s", luaL_typename(L, O_FORM));
+        has_body = 2;
+    }
     if (lua_isnil(L, O_VERSION)) {
         version = c->version;
         vlen = strlen(version);
@@ -427,14 +434,23 @@ int ghl_client_prepare(lua_State *L) {
     lua_pushliteral(L, GHL_USER_AGENT);
     lua_setfield(L, -2, "User-Agent");
     if (has_body) {
-        lua_pushliteral(L, "application/json");
+        if (has_body == 2)
+            lua_pushliteral(L, "application/x-www-form-urlencoded");
+        else
+            lua_pushliteral(L, "application/json");
         lua_setfield(L, -2, "Content-Type");
     }
     if (lua_type(L, O_HEADERS) == LUA_TTABLE)
         add_user_headers(L, lua_gettop(L), O_HEADERS);
     lua_setfield(L, -2, "headers");
 
-    if (has_body) {
+    if (has_body == 2) {
+        ghl_buf *fb = ghl_scratch_new(L);
+        encode_query(L, fb, O_FORM);
+        lua_pushlstring(L, fb->data ? fb->data : "", fb->len);
+        lua_remove(L, -2);
+        lua_setfield(L, -2, "body");
+    } else if (has_body) {
         lua_pushvalue(L, GHL_UV_ENCODE);
         lua_pushvalue(L, O_BODY);
         if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING)

@@ -31,6 +31,15 @@ function ghl.new(opts)
   return Client.new(options.check(opts))
 end
 
+--- The endpoint catalogue: "service.operationId" -> {m = method, p = path,
+-- v = Version, t = token type, pp/q/rq/rb = parameters, pg = paging style, ...}
+-- (576 operations, generated from GHL's OpenAPI specs).
+function ghl.operations()
+  local out = {}
+  for k, v in pairs(require("ghl.catalog")) do out[k] = v end
+  return out
+end
+
 --- Whether `v` is an error returned by ghl.
 function ghl.is_error(v)
   return type(v) == "table" and getmetatable(v) == core.error_mt

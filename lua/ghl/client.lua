@@ -5,12 +5,20 @@
 -- yield inside nginx.
 local core = require "ghl.core"
 local errors = require "ghl.errors"
+local operations = require "ghl.operations"
+local paging = require "ghl.paging"
 
 local Client = {}
 Client.__index = Client
 
 local RESOURCES = {
   contacts = require "ghl.resources.contacts",
+  opportunities = require "ghl.resources.opportunities",
+  calendars = require "ghl.resources.calendars",
+  workflows = require "ghl.resources.workflows",
+  conversations = require "ghl.resources.conversations",
+  locations = require "ghl.resources.locations",
+  users = require "ghl.resources.users",
 }
 
 local function make_transport(o)
@@ -41,6 +49,7 @@ function Client.new(o)
   }
   self._transport = make_transport(o)
   self.location_id = o.location_id
+  self.company_id = o.company_id
   for name, resource in pairs(RESOURCES) do
     self[name] = resource.new(self)
   end
@@ -74,6 +83,70 @@ function Client:request(method, path, opts)
     return x, y
   end
   return nil, x
+end
+
+-- Sends an operation of the catalogue: its method, path and Version;
+-- parts = {path, query, body} after operations.complete.
+function Client:_send(e, parts, headers)
+  local opts = { path = parts.path, query = parts.query, version = e.v, headers = headers }
+  if e.b == "form" then
+    opts.form = parts.body or {}
+  elseif e.b then
+    -- a JSON body the caller left out: {} for writes, nothing for DELETE
+    opts.body = parts.body or (e.m ~= "DELETE" and e.m ~= "GET" and {} or nil)
+  end
+  return self:request(e.m, e.p, opts)
+end
+
+--- Run any of the 576 operations of GHL's specs by operationId.
+-- `params` is flat: path and query parameters by name, the rest goes into
+-- the JSON body. Required parameters are checked before anything is sent;
+-- `locationId`/`location_id`/`companyId` default to the client's.
+-- @string operation "contacts.get-contact" (or a bare operationId when unique)
+-- @tparam[opt] table params
+-- @tparam[opt] table opts `headers`
+-- @return decoded body, resp | nil, err
+function Client:call(operation, params, opts)
+  local where = "call"
+  local e, key = operations.resolve(operation, where)
+  if params ~= nil and type(params) ~= "table" then
+    errors.invalid("call %s: params must be a table, got %s", key, type(params))
+  end
+  if e.b == "multipart" then
+    errors.invalid("call %s: multipart uploads are not supported by call()", key)
+  end
+  local parts = operations.complete(self, e, key, operations.split(e, key, params, where), "call")
+  return self:_send(e, parts, opts and opts.headers)
+end
+
+--- Iterate the items of any paged operation (all pages, one in memory).
+-- Options (in `params` or `opts`): `max_items`, `max_pages`, `items`
+-- (the field holding the items, when the catalogue does not know it).
+-- A page that fails raises the structured error.
+function Client:each_of(operation, params, opts)
+  return paging.items(self:_pager(operation, params, opts, "each_of"))
+end
+
+--- Like each_of, yielding `items, page` per page.
+function Client:pages_of(operation, params, opts)
+  return paging.pages(self:_pager(operation, params, opts, "pages_of"))
+end
+
+function Client:_pager(operation, params, opts, where)
+  local e, key = operations.resolve(operation, where)
+  if params ~= nil and type(params) ~= "table" then
+    errors.invalid("%s %s: params must be a table, got %s", where, key, type(params))
+  end
+  local clean, o = paging.take_options(params, opts)
+  local pager = paging.pager(e, key, o, where .. " " .. key)
+  local parts = operations.complete(self, e, key, operations.split(e, key, clean, where), where)
+  local cursor_in = e.pin == "body" and "body" or "query"
+  parts[cursor_in] = parts[cursor_in] or {}
+  local fetch = function(cursor)
+    parts[cursor_in] = cursor
+    return self:_send(e, parts, o.headers)
+  end
+  return pager, parts[cursor_in], fetch
 end
 
 --- Close the client and its connection. Idempotent; later calls fail with

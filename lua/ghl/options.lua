@@ -7,6 +7,7 @@ local M = {}
 local SCHEMA = {
   token = "string",
   location_id = "string",
+  company_id = "string",
   base_url = "string",
   version = "string",
   timeout_ms = "positive",

@@ -1,77 +1,89 @@
---- client.contacts: contacts of a location (spec: apps/contacts.json).
+--- client.contacts (spec: apps/contacts.json).
+--
+--   contacts:get(id)  create(fields)  update(id, fields)  delete(id)  upsert(fields)
+--   contacts:search{query=, filters=, sort=, pageLimit=, page=}   one page of contacts
+--   contacts:each{...}    every contact: POST /contacts/search, first page then the
+--                         last contact's searchAfter (page stops at 10,000 records)
+--   contacts:add_tags(id, tags)  remove_tags(id, tags)
+--   contacts:list_notes(id)  get_note(id, note_id)  create_note(id, fields)
+--           update_note(id, note_id, fields)  delete_note(id, note_id)
+--   contacts:list_tasks(id)  get_task(id, task_id)  create_task(id, fields)
+--           update_task(id, task_id, fields)  complete_task(id, task_id, completed)
+--           delete_task(id, task_id)
+--   contacts:add_followers(id, user_ids)  remove_followers(id, user_ids)
+--   contacts:list_appointments(id)
+--   contacts:add_to_workflow(id, workflow_id, fields?)  remove_from_workflow(id, workflow_id)
+--   contacts:add_to_campaign(id, campaign_id)  remove_from_campaign(id, campaign_id)
+--   contacts:remove_from_all_campaigns(id)
+local resource = require "ghl.resource"
 local check = require "ghl.check"
-local errors = require "ghl.errors"
-local unwrap = require "ghl.unwrap"
 
-local Contacts = {}
-Contacts.__index = Contacts
+local SEARCH_PAGE = 100 -- pageLimit when the caller gives none (GHL needs one; max 500)
 
--- every operation of apps/contacts.json declares Version 2021-07-28
-local VERSION = "2021-07-28"
-
-function Contacts.new(client)
-  return setmetatable({ client = client }, Contacts)
+local function search_defaults(self, parts)
+  local b = parts.body
+  if b.locationId == nil then b.locationId = self.client.location_id end
+  if b.pageLimit == nil then b.pageLimit = SEARCH_PAGE end
 end
 
--- A copy of `fields` with locationId filled from the client when absent;
--- the caller's table is never changed.
-local function with_location(self, fields, where)
-  local body = {}
-  for k, v in pairs(fields) do body[k] = v end
-  if body.locationId == nil then body.locationId = self.client.location_id end
-  if body.locationId == nil then
-    errors.invalid("%s: fields.locationId is required (or give location_id to ghl.new)", where)
+local Contacts = resource.define("contacts", {
+  get = { op = "contacts.get-contact", args = { "contactId" }, returns = "contact" },
+  create = { op = "contacts.create-contact", body = true, returns = "contact" },
+  update = { op = "contacts.update-contact", args = { "contactId" }, body = true, returns = "contact" },
+  delete = { op = "contacts.delete-contact", args = { "contactId" }, returns = true },
+  upsert = { op = "contacts.upsert-contact", body = true, returns = "contact" },
+  search = { op = "contacts.search-contacts-advanced", body = "optional", page = true, prepare = search_defaults },
+  each = { op = "contacts.search-contacts-advanced", body = "optional", each = true, prepare = search_defaults },
+  pages = { op = "contacts.search-contacts-advanced", body = "optional", pages = true, prepare = search_defaults },
+
+  list_notes = { op = "contacts.get-all-notes", args = { "contactId" }, returns = "notes" },
+  get_note = { op = "contacts.get-note", args = { "contactId", "id" }, returns = "note" },
+  create_note = { op = "contacts.create-note", args = { "contactId" }, body = true, returns = "note" },
+  update_note = { op = "contacts.update-note", args = { "contactId", "id" }, body = true, returns = "note" },
+  delete_note = { op = "contacts.delete-note", args = { "contactId", "id" }, returns = true },
+
+  list_tasks = { op = "contacts.get-all-tasks", args = { "contactId" }, returns = "tasks" },
+  get_task = { op = "contacts.get-task", args = { "contactId", "taskId" }, returns = "task" },
+  create_task = { op = "contacts.create-task", args = { "contactId" }, body = true, returns = "task" },
+  update_task = { op = "contacts.update-task", args = { "contactId", "taskId" }, body = true, returns = "task" },
+  delete_task = { op = "contacts.delete-task", args = { "contactId", "taskId" }, returns = true },
+
+  list_appointments = { op = "contacts.get-appointments-for-contact", args = { "contactId" }, returns = "events" },
+  add_to_workflow = { op = "contacts.add-contact-to-workflow", args = { "contactId", "workflowId" },
+                      body = "optional", returns = true },
+  remove_from_workflow = { op = "contacts.delete-contact-from-workflow", args = { "contactId", "workflowId" },
+                           returns = true },
+  add_to_campaign = { op = "contacts.add-contact-to-campaign", args = { "contactId", "campaignId" }, returns = true },
+  remove_from_campaign = { op = "contacts.remove-contact-from-campaign", args = { "contactId", "campaignId" },
+                           returns = true },
+  remove_from_all_campaigns = { op = "contacts.remove-contact-from-every-campaign", args = { "contactId" },
+                                returns = true },
+})
+
+-- Methods that take a plain list (tags, user ids) wrap it in GHL's body.
+local function list_method(name, op, field, returns)
+  local send = resource.define("contacts." .. name, {
+    run = { op = op, args = { "contactId" }, body = true, returns = returns },
+  })
+  Contacts[name] = function(self, id, list)
+    check.self(self, Contacts, "contacts:" .. name)
+    check.table(list, "contacts:" .. name, field)
+    return send.new(self.client):run(id, { [field] = list })
   end
-  return body
 end
+list_method("add_tags", "contacts.add-tags", "tags", "tags")
+list_method("remove_tags", "contacts.remove-tags", "tags", "tags")
+list_method("add_followers", "contacts.add-followers-contact", "followers", "followers")
+list_method("remove_followers", "contacts.remove-followers-contact", "followers", "followers")
 
-local function call(self, method, path, opts, field)
-  opts.version = VERSION
-  local body, resp = self.client:request(method, path, opts)
-  return unwrap(body, resp, field)
-end
-
---- Get a contact by id. @return contact, resp | nil, err
-function Contacts:get(id)
-  check.self(self, Contacts, "contacts:get")
-  check.id(id, "contacts:get", "id")
-  return call(self, "GET", "/contacts/{contactId}", { path = { contactId = id } }, "contact")
-end
-
---- Create a contact. `locationId` defaults to the client's.
--- @return contact, resp | nil, err
-function Contacts:create(fields)
-  check.self(self, Contacts, "contacts:create")
-  check.table(fields, "contacts:create", "fields")
-  return call(self, "POST", "/contacts/", { body = with_location(self, fields, "contacts:create") }, "contact")
-end
-
---- Update a contact; only the given fields change.
--- @return contact, resp | nil, err
-function Contacts:update(id, fields)
-  check.self(self, Contacts, "contacts:update")
-  check.id(id, "contacts:update", "id")
-  check.table(fields, "contacts:update", "fields")
-  return call(self, "PUT", "/contacts/{contactId}", { path = { contactId = id }, body = fields }, "contact")
-end
-
---- Delete a contact. @return true, resp | nil, err
-function Contacts:delete(id)
-  check.self(self, Contacts, "contacts:delete")
-  check.id(id, "contacts:delete", "id")
-  local body, resp = self.client:request("DELETE", "/contacts/{contactId}",
-    { path = { contactId = id }, version = VERSION })
-  if body == nil then return nil, resp end
-  resp.body = body
-  return true, resp
-end
-
---- Create or update by the location's duplicate rules (email/phone).
--- `resp.body.new` tells which happened. @return contact, resp | nil, err
-function Contacts:upsert(fields)
-  check.self(self, Contacts, "contacts:upsert")
-  check.table(fields, "contacts:upsert", "fields")
-  return call(self, "POST", "/contacts/upsert", { body = with_location(self, fields, "contacts:upsert") }, "contact")
+local set_completed = resource.define("contacts.complete_task", {
+  run = { op = "contacts.update-task-completed", args = { "contactId", "taskId" }, body = true, returns = "task" },
+})
+--- Mark a task done (or not: completed = false).
+function Contacts:complete_task(id, task_id, completed)
+  check.self(self, Contacts, "contacts:complete_task")
+  if completed == nil then completed = true end
+  return set_completed.new(self.client):run(id, task_id, { completed = completed and true or false })
 end
 
 return Contacts

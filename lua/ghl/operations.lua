@@ -1,0 +1,134 @@
+--- The endpoint catalogue by operation: lookup by `service.operationId` (or
+-- a bare operationId where it is unique), and the routing of flat params
+-- into path, query and body.
+local catalog = require "ghl.catalog"
+local errors = require "ghl.errors"
+
+local M = {}
+
+-- operationId -> list of "service.operationId" keys
+local by_id = {}
+for key in pairs(catalog) do
+  local id = key:match("^[^.]+%.(.+)$")
+  local list = by_id[id] or {}
+  list[#list + 1] = key
+  by_id[id] = list
+end
+for _, list in pairs(by_id) do table.sort(list) end
+
+local function distance(a, b)
+  if #a > #b then a, b = b, a end
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    local ca = a:byte(i)
+    for j = 1, #b do
+      local cost = ca == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+--- Up to five known keys that look like `name`.
+function M.suggest(name)
+  local scored = {}
+  local lname = name:lower()
+  for key in pairs(catalog) do
+    local id = key:match("^[^.]+%.(.+)$"):lower()
+    local d = math.min(distance(lname, key:lower()), distance(lname, id))
+    if key:lower():find(lname, 1, true) then d = math.min(d, 1) end
+    scored[#scored + 1] = { key = key, d = d }
+  end
+  table.sort(scored, function(x, y) return x.d < y.d or (x.d == y.d and x.key < y.key) end)
+  local out = {}
+  for i = 1, math.min(5, #scored) do out[i] = scored[i].key end
+  return out
+end
+
+--- The catalogue entry and key for `name`; raises for unknown or ambiguous names.
+function M.resolve(name, where)
+  if type(name) ~= "string" or name == "" then
+    errors.invalid("%s: operation must be a non-empty string like \"contacts.get-contact\", got %s",
+      where, type(name))
+  end
+  local e = catalog[name]
+  if e then return e, name end
+  local keys = by_id[name]
+  if keys and #keys == 1 then return catalog[keys[1]], keys[1] end
+  if keys then
+    errors.invalid("%s: operationId '%s' is in several services; name one of: %s",
+      where, name, table.concat(keys, ", "))
+  end
+  errors.invalid("%s: unknown operation '%s'; did you mean %s?", where, name,
+    table.concat(M.suggest(name), ", "))
+end
+
+local function set_of(list)
+  local s = {}
+  for _, v in ipairs(list or {}) do s[v] = true end
+  return s
+end
+
+--- Splits flat params into {path, query, body} by the entry's parameters.
+-- Names that are neither path nor query go to the body of operations that
+-- take one; elsewhere they are an error.
+function M.split(e, key, params, where)
+  local parts = { path = {}, query = {} }
+  local pp, q = set_of(e.pp), set_of(e.q)
+  for k, v in pairs(params or {}) do
+    if type(k) ~= "string" then
+      errors.invalid("%s: parameter names must be strings, got %s", where, type(k))
+    end
+    if pp[k] then
+      parts.path[k] = v
+    elseif q[k] then
+      parts.query[k] = v
+    elseif e.b then
+      parts.body = parts.body or {}
+      parts.body[k] = v
+    else
+      errors.invalid("%s: %s has no parameter '%s' (path: %s; query: %s)", where, key, k,
+        table.concat(e.pp or {}, ", "), table.concat(e.q or {}, ", "))
+    end
+  end
+  return parts
+end
+
+local DEFAULTS = {
+  locationId = "location_id", location_id = "location_id", companyId = "company_id",
+}
+
+--- Fills required locationId / location_id / companyId from the client
+-- and checks every required parameter is there (nothing is sent otherwise).
+function M.complete(client, e, key, parts, where)
+  local function fill(list, tbl)
+    for _, name in ipairs(list or {}) do
+      if tbl[name] == nil and DEFAULTS[name] then tbl[name] = client[DEFAULTS[name]] end
+    end
+  end
+  fill(e.pp, parts.path)
+  fill(e.rq, parts.query)
+  if e.rb and e.b then
+    parts.body = parts.body or {}
+    fill(e.rb, parts.body)
+  end
+  local function need(list, tbl, what)
+    for _, name in ipairs(list or {}) do
+      if tbl == nil or tbl[name] == nil then
+        local hint = DEFAULTS[name] and (" (or give %s to ghl.new)"):format(DEFAULTS[name]) or ""
+        errors.invalid("%s: %s needs the %s parameter '%s'%s", where, key, what, name, hint)
+      end
+    end
+  end
+  need(e.pp, parts.path, "path")
+  need(e.rq, parts.query, "query")
+  if e.b == "json" or e.b == "form" then need(e.rb, parts.body, "body") end
+  return parts
+end
+
+M.catalog = catalog
+
+return M

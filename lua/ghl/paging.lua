@@ -1,0 +1,75 @@
+--- Iterators over paged operations: Lua closures over a C pager, so they
+-- can yield inside nginx. A failed page raises the structured error: a
+-- `for` loop never ends early in silence.
+local core = require "ghl.core"
+local errors = require "ghl.errors"
+
+local M = {}
+
+-- our options, never sent to GHL
+local OPTIONS = { max_items = true, max_pages = true, items = true, limit = false }
+
+--- Takes max_items / max_pages / items out of `params` (a copy is made).
+function M.take_options(params, opts)
+  local clean, o = {}, {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  for k, v in pairs(params or {}) do
+    if OPTIONS[k] then o[k] = v else clean[k] = v end
+  end
+  return clean, o
+end
+
+--- A pager for a catalogue entry (style, items field, page-size key).
+function M.pager(e, key, o, where)
+  if not e.pg then
+    errors.invalid("%s: %s has no known paging style; use client:call for one page", where, key)
+  end
+  return core.pager{
+    style = e.pg,
+    items = o.items or e.it,
+    limit_key = e.lk or "limit",
+    max_items = o.max_items,
+    max_pages = o.max_pages,
+  }
+end
+
+--- Iterates pages: fetch(cursor_params) -> page | nil, err. Yields
+-- `items, page` per page.
+function M.pages(pager, params, fetch)
+  local nextp, done = pager:first(params), false
+  return function()
+    if done then return nil end
+    local page, err = fetch(nextp)
+    if page == nil then
+      done = true
+      error(err, 0)
+    end
+    local items, after = pager:next(nextp, page)
+    if items == nil then
+      done = true
+      error(after, 0)
+    end
+    nextp = after
+    if after == nil then done = true end
+    return items, page
+  end
+end
+
+--- Iterates items, one page in memory at a time.
+function M.items(pager, params, fetch)
+  local next_page = M.pages(pager, params, fetch)
+  local items, i = nil, 0
+  return function()
+    while true do
+      if items then
+        i = i + 1
+        local v = items[i]
+        if v ~= nil then return v end
+      end
+      items, i = next_page(), 0
+      if items == nil then return nil end
+    end
+  end
+end
+
+return M

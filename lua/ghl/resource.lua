@@ -1,0 +1,119 @@
+--- Builds resource classes from short declarations over the catalogue.
+--
+--   resource.define("contacts", {
+--     get    = { op = "contacts.get-contact", args = { "contactId" }, returns = "contact" },
+--     create = { op = "contacts.create-contact", body = true, returns = "contact" },
+--     search = { op = "contacts.search-contacts-advanced", body = true, page = true },
+--     each   = { op = "contacts.search-contacts-advanced", body = true, each = true },
+--   })
+--
+-- Positional arguments: the `args` (path parameters, non-empty strings),
+-- then the body table (`body = true`, or "optional"), then a table of query
+-- parameters (`query = true`, optional). `returns` unwraps a field of the
+-- answer (`true`: return true; "field?": unwrap only when the wrapper is
+-- there). `page` returns the items of one page,
+-- `each` iterates every item, `pages` every page. `prepare(self, body,
+-- query)` may adjust the tables (copies) before sending.
+local check = require "ghl.check"
+local errors = require "ghl.errors"
+local operations = require "ghl.operations"
+local paging = require "ghl.paging"
+local unwrap = require "ghl.unwrap"
+
+local M = {}
+
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t or {}) do out[k] = v end
+  return out
+end
+
+local function build(class, rname, mname, spec)
+  local where = rname .. ":" .. mname
+  local e, key = operations.resolve(spec.op, where)
+  local args = spec.args or {}
+  return function(self, ...)
+    check.self(self, class, where)
+    local argv = table.pack(...)
+    local parts = { path = {}, query = {} }
+    for i, name in ipairs(args) do
+      check.id(argv[i], where, name)
+      parts.path[name] = argv[i]
+    end
+    local k = #args + 1
+    if spec.body then
+      local b = argv[k]
+      if b ~= nil or spec.body ~= "optional" then check.table(b, where, "fields") end
+      parts.body = copy(b) -- the caller's table is never changed
+      k = k + 1
+    end
+    if spec.query then
+      local q = argv[k]
+      if q ~= nil then check.table(q, where, "params") end
+      parts.query = copy(q)
+    end
+    local o
+    if spec.each or spec.pages then
+      local target = e.pin == "body" and "body" or "query"
+      parts[target], o = paging.take_options(parts[target])
+    end
+    if spec.prepare then spec.prepare(self, parts, where) end
+    operations.complete(self.client, e, key, parts, where)
+    local client = self.client
+    if spec.each or spec.pages then
+      local target = e.pin == "body" and "body" or "query"
+      local pager = paging.pager(e, key, o, where)
+      local fetch = function(cursor)
+        parts[target] = cursor
+        return client:_send(e, parts)
+      end
+      if spec.pages then return paging.pages(pager, parts[target], fetch) end
+      return paging.items(pager, parts[target], fetch)
+    end
+    local body, resp = client:_send(e, parts)
+    if body == nil then return nil, resp end
+    if spec.page then
+      -- one page: its items (the whole answer stays in resp.body)
+      local items = e.it and body[e.it]
+      if type(items) == "table" and type(items[e.it]) == "table" then items = items[e.it] end
+      resp.body = body
+      if type(items) ~= "table" then
+        return nil, errors.new{ kind = "decode", status = resp.status, body = body,
+                                message = ("response has no '%s' list"):format(tostring(e.it)) }
+      end
+      return items, resp
+    end
+    if spec.returns == true then
+      resp.body = body
+      return true, resp
+    end
+    if type(spec.returns) == "string" and spec.returns:sub(-1) == "?" then
+      -- the spec says unwrapped, the wild has seen a wrapper: take either
+      local field = spec.returns:sub(1, -2)
+      resp.body = body
+      if type(body) == "table" and type(body[field]) == "table" then return body[field], resp end
+      return body, resp
+    end
+    if spec.returns then return unwrap(body, resp, spec.returns) end
+    resp.body = body
+    return body, resp
+  end
+end
+
+--- A resource class: methods from `specs`, plus plain functions from `extra`
+-- (they get `self` with `self.client`).
+function M.define(rname, specs, extra)
+  local class = {}
+  class.__index = class
+  for mname, spec in pairs(specs) do
+    class[mname] = build(class, rname, mname, spec)
+  end
+  for mname, fn in pairs(extra or {}) do class[mname] = fn end
+  function class.new(client) return setmetatable({ client = client }, class) end
+  class._name = rname
+  return class
+end
+
+M.copy = copy
+
+return M

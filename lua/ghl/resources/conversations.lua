@@ -1,0 +1,63 @@
+--- client.conversations (spec: apps/conversations.json, Version 2021-04-15).
+--
+--   conversations:get(id)  create(fields)  update(id, fields)  delete(id)
+--   conversations:search{...}   one page;  each{...}  every match (startAfterDate from
+--                               the last conversation)
+--   conversations:messages(conversation_id, {limit=, type=})   iterator over all messages
+--                               (lastMessageId + nextPage; the double-wrapped answer
+--                               {messages = {messages = {...}}} is read too)
+--   conversations:send{type = "SMS"|"Email"|..., contactId=, message=|html=, subject=, ...}
+--   conversations:message(id)
+--   conversations:export{channel=, contactId=, ...}   iterator over the location's messages
+--   conversations:cancel_scheduled(message_id)  cancel_scheduled_email(email_message_id)
+--   conversations:update_message_status(message_id, status, fields?)
+local resource = require "ghl.resource"
+local check = require "ghl.check"
+local errors = require "ghl.errors"
+
+local function check_send(_, parts, where)
+  local b = parts.body
+  if type(b.type) ~= "string" or b.type == "" then
+    errors.invalid("%s: fields.type is required (\"SMS\", \"Email\", \"WhatsApp\", ...)", where)
+  end
+  if type(b.contactId) ~= "string" or b.contactId == "" then
+    errors.invalid("%s: fields.contactId is required", where)
+  end
+  if b.message == nil and b.html == nil and b.attachments == nil and b.templateId == nil then
+    errors.invalid("%s: give the content: message, html, attachments or templateId", where)
+  end
+end
+
+local Conversations = resource.define("conversations", {
+  get = { op = "conversations.get-conversation", args = { "conversationId" }, returns = "conversation?" },
+  create = { op = "conversations.create-conversation", body = true, returns = "conversation" },
+  update = { op = "conversations.update-conversation", args = { "conversationId" }, body = true,
+             returns = "conversation" },
+  delete = { op = "conversations.delete-conversation", args = { "conversationId" }, returns = true },
+  search = { op = "conversations.search-conversation", query = true, page = true },
+  each = { op = "conversations.search-conversation", query = true, each = true },
+  pages = { op = "conversations.search-conversation", query = true, pages = true },
+  messages = { op = "conversations.get-messages", args = { "conversationId" }, query = true, each = true },
+  send = { op = "conversations.send-a-new-message", body = true, prepare = check_send },
+  message = { op = "conversations.get-message", args = { "id" }, returns = "message?" },
+  export = { op = "conversations.export-messages-by-location", query = true, each = true },
+  cancel_scheduled = { op = "conversations.cancel-scheduled-message", args = { "messageId" }, returns = true },
+  cancel_scheduled_email = { op = "conversations.cancel-scheduled-email-message", args = { "emailMessageId" },
+                             returns = true },
+})
+
+local status = resource.define("conversations.update_message_status", {
+  run = { op = "conversations.update-message-status", args = { "messageId" }, body = true },
+})
+--- Set a message's delivery status ("delivered", "failed", "read", ...).
+function Conversations:update_message_status(message_id, new_status, fields)
+  local where = "conversations:update_message_status"
+  check.self(self, Conversations, where)
+  check.id(new_status, where, "status")
+  if fields ~= nil then check.table(fields, where, "fields") end
+  local body = resource.copy(fields)
+  body.status = new_status
+  return status.new(self.client):run(message_id, body)
+end
+
+return Conversations

@@ -1,0 +1,51 @@
+--- client.opportunities (spec: apps/opportunities.json).
+--
+--   opportunities:get(id)  create(fields)  update(id, fields)  delete(id)  upsert(fields)
+--   opportunities:update_status(id, status)      "open" | "won" | "lost" | "abandoned"
+--   opportunities:search{...}   one page; GET /opportunities/search takes snake_case
+--                               query names (location_id, pipeline_id, status, q, limit)
+--   opportunities:each{...}     every match: meta.startAfter + meta.startAfterId (never
+--                               meta.nextPageUrl, whose host is not GHL's)
+--   opportunities:pipelines()   pipelines with their stages
+--   opportunities:add_followers(id, user_ids)  remove_followers(id, user_ids)
+local resource = require "ghl.resource"
+local check = require "ghl.check"
+
+local Opportunities = resource.define("opportunities", {
+  get = { op = "opportunities.get-opportunity", args = { "id" }, returns = "opportunity" },
+  create = { op = "opportunities.create-opportunity", body = true, returns = "opportunity" },
+  update = { op = "opportunities.update-opportunity", args = { "id" }, body = true, returns = "opportunity" },
+  delete = { op = "opportunities.delete-opportunity", args = { "id" }, returns = true },
+  upsert = { op = "opportunities.Upsert-opportunity", body = true, returns = "opportunity" },
+  search = { op = "opportunities.search-opportunity", query = true, page = true },
+  each = { op = "opportunities.search-opportunity", query = true, each = true },
+  pages = { op = "opportunities.search-opportunity", query = true, pages = true },
+  pipelines = { op = "opportunities.get-pipelines", returns = "pipelines" },
+})
+
+local status = resource.define("opportunities.update_status", {
+  run = { op = "opportunities.update-opportunity-status", args = { "id" }, body = true, returns = true },
+})
+--- Set the status of an opportunity.
+function Opportunities:update_status(id, new_status)
+  check.self(self, Opportunities, "opportunities:update_status")
+  check.id(new_status, "opportunities:update_status", "status")
+  return status.new(self.client):run(id, { status = new_status })
+end
+
+local followers = resource.define("opportunities.followers", {
+  add = { op = "opportunities.add-followers-opportunity", args = { "id" }, body = true, returns = "followers" },
+  remove = { op = "opportunities.remove-followers-opportunity", args = { "id" }, body = true, returns = "followers" },
+})
+function Opportunities:add_followers(id, user_ids)
+  check.self(self, Opportunities, "opportunities:add_followers")
+  check.table(user_ids, "opportunities:add_followers", "followers")
+  return followers.new(self.client):add(id, { followers = user_ids })
+end
+function Opportunities:remove_followers(id, user_ids)
+  check.self(self, Opportunities, "opportunities:remove_followers")
+  check.table(user_ids, "opportunities:remove_followers", "followers")
+  return followers.new(self.client):remove(id, { followers = user_ids })
+end
+
+return Opportunities

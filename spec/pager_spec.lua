@@ -1,0 +1,169 @@
+-- The C pagers, one per paging style: pure, fed with decoded pages.
+local core = require "ghl.core"
+
+local function ids(n, from)
+  local t = {}
+  for i = 1, n do t[i] = { id = "id" .. (from + i - 1) } end
+  return t
+end
+
+describe("pagers", function()
+  it("skip_limit: advances skip by the page size and stops on a short page", function()
+    local p = core.pager{ style = "skip_limit", items = "locations" }
+    local params = p:first{ limit = 2, companyId = "c" }
+    local items, nxt = p:next(params, { locations = ids(2, 1) })
+    assert.are.equal(2, #items)
+    assert.are.same({ limit = 2, companyId = "c", skip = 2 }, nxt)
+    items, nxt = p:next(nxt, { locations = ids(1, 3) })
+    assert.are.equal(1, #items)
+    assert.is_nil(nxt)
+  end)
+
+  it("skip_limit: reads skip and limit given as strings", function()
+    local p = core.pager{ style = "skip_limit", items = "users" }
+    local _, nxt = p:next({ skip = "10", limit = "2" }, { users = ids(2, 1) })
+    assert.are.equal(12, nxt.skip)
+  end)
+
+  it("limit_offset: follows hasMore", function()
+    local p = core.pager{ style = "limit_offset", items = "notes" }
+    local _, nxt = p:next({ limit = 2, offset = 0 }, { notes = ids(2, 1), hasMore = true })
+    assert.are.equal(2, nxt.offset)
+    local items, last = p:next(nxt, { notes = ids(2, 3), hasMore = false })
+    assert.are.equal(2, #items)
+    assert.is_nil(last)
+  end)
+
+  it("page: counts pages and stops at the total", function()
+    local p = core.pager{ style = "page", items = "opportunities" }
+    local _, nxt = p:next({ limit = 2 }, { opportunities = ids(2, 1), total = 4 })
+    assert.are.equal(2, nxt.page)
+    local _, last = p:next(nxt, { opportunities = ids(2, 3), total = 4 })
+    assert.is_nil(last)
+  end)
+
+  it("search_after: takes the last item's searchAfter and drops page", function()
+    local p = core.pager{ style = "search_after", items = "contacts", limit_key = "pageLimit" }
+    local params = p:first{ pageLimit = 2, page = 1, locationId = "L" }
+    local page = { contacts = { { id = "a", searchAfter = { 1, "a" } }, { id = "b", searchAfter = { 2, "b" } } } }
+    local _, nxt = p:next(params, page)
+    assert.are.same({ 2, "b" }, nxt.searchAfter)
+    assert.is_nil(nxt.page)
+    assert.are.equal("L", nxt.locationId)
+  end)
+
+  it("search_after: first() never sends page with a searchAfter", function()
+    local p = core.pager{ style = "search_after", items = "contacts" }
+    assert.is_nil(p:first{ page = 3, searchAfter = { 1, "x" } }.page)
+  end)
+
+  it("keyset: meta.startAfter + meta.startAfterId, ignoring nextPageUrl", function()
+    local p = core.pager{ style = "keyset", items = "opportunities" }
+    local page = { opportunities = ids(2, 1),
+                   meta = { startAfter = 1700000000000, startAfterId = "id2",
+                            nextPageUrl = "http://localhost:5066/opportunities/search?x" } }
+    local _, nxt = p:next({ limit = 2, location_id = "L" }, page)
+    assert.are.same({ limit = 2, location_id = "L", startAfter = 1700000000000, startAfterId = "id2" }, nxt)
+    local _, last = p:next(nxt, { opportunities = ids(2, 3), meta = { startAfterId = core.null } })
+    assert.is_nil(last)
+  end)
+
+  it("last_message_id: reads the documented and the double-wrapped answer", function()
+    local p = core.pager{ style = "last_message_id", items = "messages" }
+    local items, nxt = p:next({}, { messages = { messages = ids(3, 1), lastMessageId = "id3", nextPage = true } })
+    assert.are.equal(3, #items)
+    assert.are.equal("id3", nxt.lastMessageId)
+    local p2 = core.pager{ style = "last_message_id", items = "messages" }
+    local items2, nxt2 = p2:next({}, { messages = ids(2, 1), lastMessageId = "id2", nextPage = false })
+    assert.are.equal(2, #items2)
+    assert.is_nil(nxt2)
+  end)
+
+  it("start_after_date: the sort value of the last conversation", function()
+    local p = core.pager{ style = "start_after_date", items = "conversations" }
+    local page = { conversations = { { id = "a", sort = { 500 } }, { id = "b", lastMessageDate = 400 } }, total = 9 }
+    local _, nxt = p:next({ limit = 2 }, page)
+    assert.are.equal(400, nxt.startAfterDate)
+  end)
+
+  it("cursor: nextCursor until null", function()
+    local p = core.pager{ style = "cursor", items = "messages" }
+    local _, nxt = p:next({ limit = 2 }, { messages = ids(2, 1), nextCursor = "abc" })
+    assert.are.equal("abc", nxt.cursor)
+    local _, last = p:next(nxt, { messages = ids(2, 3), nextCursor = core.null })
+    assert.is_nil(last)
+  end)
+
+  it("reads bare-array pages and finds an unnamed items field", function()
+    local p = core.pager{ style = "skip_limit", items = "[]" }
+    local items = p:next({ limit = 5 }, ids(3, 1))
+    assert.are.equal(3, #items)
+    local p2 = core.pager{ style = "skip_limit" }
+    local items2 = p2:next({ limit = 5 }, { funnels = ids(2, 1), count = 2 })
+    assert.are.equal(2, #items2)
+  end)
+
+  it("treats a missing or null items field as an empty last page", function()
+    local p = core.pager{ style = "skip_limit", items = "users" }
+    local items, nxt = p:next({ limit = 5 }, { count = 0 })
+    assert.are.same({}, items)
+    assert.is_nil(nxt)
+  end)
+
+  describe("guards", function()
+    it("a repeated cursor is an error, never a loop", function()
+      local p = core.pager{ style = "keyset", items = "contacts" }
+      local items, err = p:next({ startAfterId = "x", startAfter = 1, limit = 1 },
+        { contacts = ids(1, 1), meta = { startAfterId = "x", startAfter = 1 } })
+      assert.is_nil(items)
+      assert.are.equal("decode", err.kind)
+      assert.matches("same cursor twice", err.message)
+    end)
+
+    it("the same page twice is an error", function()
+      local p = core.pager{ style = "skip_limit", items = "users" }
+      local _, nxt = p:next({ limit = 2 }, { users = ids(2, 1) })
+      local items, err = p:next(nxt, { users = ids(2, 1) })
+      assert.is_nil(items)
+      assert.matches("same page twice", err.message)
+    end)
+
+    it("max_items cuts the page and ends", function()
+      local p = core.pager{ style = "skip_limit", items = "users", max_items = 3 }
+      local _, nxt = p:next({ limit = 2 }, { users = ids(2, 1) })
+      local items, last = p:next(nxt, { users = ids(2, 3) })
+      assert.are.equal(1, #items)
+      assert.is_nil(last)
+    end)
+
+    it("max_pages ends after that many pages", function()
+      local p = core.pager{ style = "skip_limit", items = "users", max_pages = 1 }
+      local items, nxt = p:next({ limit = 2 }, { users = ids(2, 1) })
+      assert.are.equal(2, #items)
+      assert.is_nil(nxt)
+    end)
+
+    it("a page that is not what the style expects is a decode error", function()
+      local p = core.pager{ style = "skip_limit", items = "users" }
+      local items, err = p:next({}, { users = "oops" })
+      assert.is_nil(items)
+      assert.are.equal("decode", err.kind)
+      local p2 = core.pager{ style = "search_after", items = "contacts" }
+      local _, err2 = p2:next({ pageLimit = 1 }, { contacts = { { id = "a" } } })
+      assert.matches("searchAfter", err2.message)
+    end)
+
+    it("refuses an unknown style or bad bounds at creation", function()
+      assert.has_error(function() core.pager{ style = "telepathy" } end)
+      assert.has_error(function() core.pager{ style = "cursor", max_items = 0 } end)
+    end)
+
+    it("is done after the end", function()
+      local p = core.pager{ style = "cursor", items = "messages" }
+      p:next({}, { messages = {}, nextCursor = core.null })
+      local items, err = p:next({}, { messages = {} })
+      assert.is_nil(items)
+      assert.matches("already reached the end", err.message)
+    end)
+  end)
+end)
