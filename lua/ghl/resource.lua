@@ -34,7 +34,7 @@ local function build(class, rname, mname, spec)
   local args = spec.args or {}
   return function(self, ...)
     check.self(self, class, where)
-    local argv = table.pack(...)
+    local argv = { ... } -- (no table.pack: LuaJIT)
     local parts = { path = {}, query = {} }
     for i, name in ipairs(args) do
       check.id(argv[i], where, name)

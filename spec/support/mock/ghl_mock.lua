@@ -13,12 +13,13 @@ local routes = {}
 local function route(method, template, version, handler)
   local parts = {}
   for seg in template:gmatch("/([^/]*)") do parts[#parts + 1] = seg end
-  routes[#routes + 1] = { method = method, parts = parts, version = version, handler = handler,
-                          trailing = template:sub(-1) == "/" }
+  routes[#routes + 1] = { method = method, parts = parts, version = version, handler = handler }
 end
 
 local function load_routes()
-  for _, name in ipairs{ "contacts" } do
+  for _, name in ipairs{ "contacts", "contacts_search", "contact_notes", "contact_tasks", "pipelines",
+                         "opportunities", "calendar_events", "calendars", "workflows", "conversations",
+                         "messages", "locations", "location_tags", "custom_fields", "users" } do
     require("ghl_mock." .. name).register(route)
   end
 end
@@ -35,13 +36,14 @@ local function segments(path)
   return segs
 end
 
+-- The most specific route wins: literal segments beat {parameters}, so
+-- /calendars/events is never read as /calendars/{calendarId}.
 local function match(method, path)
   local segs = segments(path)
-  local trailing = path:sub(-1) == "/"
-  local path_matched = false
+  local best, best_params, best_score, path_matched = nil, nil, -1, false
   for _, r in ipairs(routes) do
-    if #r.parts == #segs and r.trailing == trailing then
-      local params, ok = {}, true
+    if #r.parts == #segs then
+      local params, score, ok = {}, 0, true
       for i, p in ipairs(r.parts) do
         local name = p:match("^{(.+)}$")
         if name then
@@ -49,14 +51,19 @@ local function match(method, path)
           params[name] = segs[i]
         elseif p ~= segs[i] then
           ok = false break
+        else
+          score = score + 1
         end
       end
       if ok then
         path_matched = true
-        if r.method == method then return r, params end
+        if r.method == method and score > best_score then
+          best, best_params, best_score = r, params, score
+        end
       end
     end
   end
+  if best then return best, best_params end
   return nil, path_matched
 end
 
@@ -85,7 +92,8 @@ function M.handle()
     return http.reply(401, { statusCode = 401, message = "Invalid JWT" })
   end
   local version = ngx.req.get_headers()["version"]
-  if not version or version == "" then
+  -- a few operations declare no Version in the specs; the rest need theirs
+  if r.version and (not version or version == "") then
     return http.error(400, "Version header is missing", "Bad Request")
   end
   if r.version and version ~= r.version then

@@ -1,23 +1,92 @@
 -- In-memory state of the local GHL server (one nginx worker holds it all).
+-- Each collection maps id -> record; records carry their locationId. Lists
+-- that are paged by time (contacts, opportunities, messages) are also kept
+-- in sorted order per location (see sorted.lua).
+local sorted = require "ghl_mock.sorted"
+
 local M = {}
 
-local config, tokens
+local tokens
 local log, log_max = {}, 500
 
-M.contacts = {}
+M.COLLECTIONS = { "contacts", "notes", "tasks", "opportunities", "pipelines", "lost_reasons", "calendars",
+  "groups", "events", "appointment_notes", "workflows", "campaigns", "conversations", "messages", "locations",
+  "tags", "custom_fields", "custom_values", "templates", "users" }
+
+-- collections that also have a per-location sorted list
+local INDEXED = { contacts = true, opportunities = true, messages = true }
+
+local indexes = {}
 
 function M.configure(c)
-  config = c
   tokens = {}
   for _, t in ipairs(c.tokens) do tokens[t.token] = t end
   math.randomseed(c.seed or os.time())
+  M.reset()
 end
 
 function M.token(tok) return tokens[tok] end
 
+--- Empty every collection, then build the seed again (seed.lua).
 function M.reset()
-  M.contacts = {}
+  for _, name in ipairs(M.COLLECTIONS) do M[name] = {} end
+  indexes = {}
+  M.enrolments = {}   -- contactId -> { workflowId -> enrolment }
+  M.campaign_members = {} -- contactId -> { campaignId -> true }
+  M.email_ids = {}    -- emailMessageId -> message
   log = {}
+  require("ghl_mock.seed").build(M)
+end
+
+--- The sorted list of a collection for one location.
+function M.index(name, location)
+  local per = indexes[name]
+  if not per then
+    per = {}
+    indexes[name] = per
+  end
+  local list = per[location]
+  if not list then
+    list = {}
+    per[location] = list
+  end
+  return list
+end
+
+--- Store a record (and keep its sorted list in order).
+function M.add(name, r)
+  M[name][r.id] = r
+  if INDEXED[name] then sorted.insert(M.index(name, r.locationId), r) end
+  return r
+end
+
+function M.remove(name, r)
+  M[name][r.id] = nil
+  if INDEXED[name] then sorted.remove(M.index(name, r.locationId), r) end
+end
+
+--- Many records at once: append, then sort each touched list once.
+function M.add_many(name, list)
+  local touched = {}
+  for _, r in ipairs(list) do
+    M[name][r.id] = r
+    if INDEXED[name] then
+      local l = M.index(name, r.locationId)
+      l[#l + 1] = r
+      touched[l] = true
+    end
+  end
+  for l in pairs(touched) do sorted.sort(l) end
+end
+
+function M.counts()
+  local out = {}
+  for _, name in ipairs(M.COLLECTIONS) do
+    local n = 0
+    for _ in pairs(M[name]) do n = n + 1 end
+    out[name] = n
+  end
+  return out
 end
 
 function M.log(req)

@@ -1,0 +1,76 @@
+-- Smoke test: every example runs against the local GHL server and exits 0.
+local h = require "spec.support.helpers"
+
+local LUA = jit and "luajit" or "lua5.4"
+
+local function run(srv, script, args, env)
+  local vars = { GHL_BASE_URL = srv.url, GHL_TOKEN = srv.token, GHL_LOCATION_ID = srv.location_id }
+  for k, v in pairs(env or {}) do vars[k] = v end
+  local prefix = {}
+  for k, v in pairs(vars) do prefix[#prefix + 1] = ("%s='%s'"):format(k, v) end
+  local cmd = ("%s %s examples/%s %s 2>&1; echo \"exit=$?\""):format(table.concat(prefix, " "), LUA, script,
+    args or "")
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  p:close()
+  local code = tonumber(out:match("exit=(%d+)%s*$"))
+  return code, out
+end
+
+describe("examples", function()
+  local srv = h.server()
+  setup(srv.start) teardown(srv.stop) before_each(srv.reset)
+
+  it("quickstart creates, reads, updates and deletes a contact", function()
+    local code, out = run(srv, "quickstart.lua")
+    assert.are.equal(0, code, out)
+    assert.matches("created %w+", out)
+    assert.matches("deleted %w+", out)
+    assert.matches("get after delete %-> ghl: http 404", out)
+  end)
+
+  it("contacts_export writes every contact as CSV", function()
+    local file = os.tmpname()
+    local code, out = run(srv, "contacts_export.lua", file)
+    assert.are.equal(0, code, out)
+    local n = tonumber(out:match("exported (%d+) contacts"))
+    local f = assert(io.open(file))
+    local lines = 0
+    for _ in f:lines() do lines = lines + 1 end
+    f:close()
+    os.remove(file)
+    assert.is_true(n > 0)
+    assert.are.equal(n + 1, lines)
+  end)
+
+  it("book_appointment books a free slot", function()
+    local code, out = run(srv, "book_appointment.lua")
+    assert.are.equal(0, code, out)
+    assert.matches("booked appointment %S+ on calendar", out)
+  end)
+
+  it("move_deal moves an opportunity to the next stage", function()
+    local code, out = run(srv, "move_deal.lua")
+    assert.are.equal(0, code, out)
+    assert.matches("moved opportunity %S+", out)
+  end)
+
+  it("send_sms sends a message", function()
+    local code, out = run(srv, "send_sms.lua")
+    assert.are.equal(0, code, out)
+    assert.matches("sent message %S+ in conversation %S+", out)
+  end)
+
+  it("enroll_in_workflow adds a contact to a workflow", function()
+    local code, out = run(srv, "enroll_in_workflow.lua")
+    assert.are.equal(0, code, out)
+    assert.matches("enrolled contact %S+ in workflow %S+", out)
+  end)
+
+  it("fails with exit 1 and a readable error when GHL refuses", function()
+    local code, out = run(srv, "quickstart.lua", "", { GHL_TOKEN = "pit-wrong-token-0000" })
+    assert.are.equal(1, code)
+    assert.matches("ghl: auth 401: Invalid JWT", out)
+    assert.is_nil(out:find("pit-wrong-token-0000", 1, true))
+  end)
+end)
