@@ -320,7 +320,12 @@ static int pager_next(lua_State *L) {
 
     limit = num_field(L, A_PARAMS, p->limit_key, 0);
     short_page = n == 0 || (limit > 0 && n < limit);
+    /* the total, where GHL gives one ("count" is not trusted: on some
+     * endpoints it may be the page's own size, and trusting it would cut
+     * a walk short in silence) */
     total = num_field(L, A_PAGE, "total", -1);
+    if (total < 0)
+        total = num_field(L, A_PAGE, "totalCount", -1);
     if (total < 0) {
         lua_getfield(L, A_PAGE, "meta");
         total = num_field(L, lua_gettop(L), "total", -1);

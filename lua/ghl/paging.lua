@@ -36,7 +36,7 @@ end
 --- Iterates pages: fetch(cursor_params) -> page | nil, err. Yields
 -- `items, page` per page.
 function M.pages(pager, params, fetch)
-  local nextp, done = pager:first(params), false
+  local nextp, done, yielded = pager:first(params), false, 0
   return function()
     if done then return nil end
     local page, err = fetch(nextp)
@@ -50,7 +50,12 @@ function M.pages(pager, params, fetch)
       error(after, 0)
     end
     nextp = after
-    if after == nil then done = true end
+    if after == nil then
+      done = true
+      -- a last page that only confirms the end is not worth a turn of the loop
+      if #items == 0 and yielded > 0 then return nil end
+    end
+    yielded = yielded + 1
     return items, page
   end
 end
