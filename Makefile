@@ -24,15 +24,16 @@ CFLAGS_ALL := $(OPT) $(WARN) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L
 LDFLAGS_ALL := -shared $(LDFLAGS)
 
 CORE_SRC := csrc/core.c csrc/client.c csrc/request.c csrc/response.c csrc/error.c \
-            csrc/scratch.c csrc/strutil.c csrc/buf.c csrc/pager.c
-CURL_SRC := csrc/transport_curl.c csrc/buf.c
+            csrc/scratch.c csrc/strutil.c csrc/buf.c csrc/pager.c csrc/policy.c csrc/limiter.c \
+            csrc/http_parse.c
+CURL_SRC := csrc/transport_curl.c csrc/buf.c csrc/http_parse.c
 HEADERS := $(wildcard csrc/*.h)
 
 BUSTED := /usr/bin/busted
 LUA_PATH_DEV := lua/?.lua;lua/?/init.lua;;
 
-.PHONY: all build deps demo test test-lua5.4 test-luajit check-asan check-rockspec check-valgrind \
-        catalog check-catalog mock clean
+.PHONY: all build deps demo test test-lua5.4 test-luajit check-asan check-rockspec check-valgrind check-memory soak \
+        catalog check-catalog fuzz mock clean
 
 all: build
 
@@ -57,7 +58,19 @@ demo: deps
 test: deps
 	@$(MAKE) --no-print-directory build LUA=lua5.4
 	@$(MAKE) --no-print-directory build LUA=luajit
-	@$(MAKE) --no-print-directory check-catalog test-lua5.4 test-luajit check-asan check-rockspec check-valgrind
+	@$(MAKE) --no-print-directory check-catalog test-lua5.4 test-luajit check-memory check-rockspec
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+
+# short in make test; run them longer by hand (make fuzz FUZZ_SECONDS=300, make soak)
+TEST_FUZZ_SECONDS ?= 5
+TEST_SOAK_REQUESTS ?= 20000
+
+# ASan+UBSan over the whole suite, the quickstart under valgrind, and a soak with flat RSS.
+check-memory: check-asan check-valgrind
+	lua5.4 tools/soak.lua $(TEST_SOAK_REQUESTS)
+
+soak: build
+	lua5.4 tools/soak.lua 100000
 
 test-lua5.4:
 	lua5.4 $(BUSTED) --cpath='build/lua5.4/?.so' spec
@@ -97,3 +110,16 @@ check-asan:
 	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  lua5.4 $(BUSTED) --cpath='build/asan/?.so' spec
+
+# libFuzzer harnesses for every pure C parser/encoder (clang, libclang-rt-14-dev).
+FUZZ_SECONDS ?= 10
+FUZZERS := retry_after headers request response ratelimit pager
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -g -O1 -std=c99 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=undefined -I/usr/include/lua5.4
+build/fuzz/%: fuzz/fuzz_%.c fuzz/harness.h $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(CORE_SRC) -o $@ -llua5.4 -lm
+
+fuzz: $(addprefix build/fuzz/,$(FUZZERS))
+	@tools/run-fuzzers $(FUZZ_SECONDS) $(FUZZERS)

@@ -33,6 +33,7 @@ build = {
     ["ghl.check"] = "lua/ghl/check.lua",
     ["ghl.client"] = "lua/ghl/client.lua",
     ["ghl.errors"] = "lua/ghl/errors.lua",
+    ["ghl.limits"] = "lua/ghl/limits.lua",
     ["ghl.operations"] = "lua/ghl/operations.lua",
     ["ghl.options"] = "lua/ghl/options.lua",
     ["ghl.paging"] = "lua/ghl/paging.lua",
@@ -48,13 +49,14 @@ build = {
     -- C core: no dependency beyond Lua (loaded by nginx too)
     ["ghl.core"] = {
       sources = { "csrc/core.c", "csrc/client.c", "csrc/request.c", "csrc/response.c", "csrc/error.c",
-                  "csrc/scratch.c", "csrc/strutil.c", "csrc/buf.c", "csrc/pager.c" },
+                  "csrc/scratch.c", "csrc/strutil.c", "csrc/buf.c", "csrc/pager.c",
+                  "csrc/policy.c", "csrc/limiter.c", "csrc/http_parse.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "m" },
     },
     -- libcurl transport, in its own module so hosts without libcurl never load it
     ["ghl.curl"] = {
-      sources = { "csrc/transport_curl.c", "csrc/buf.c" },
+      sources = { "csrc/transport_curl.c", "csrc/buf.c", "csrc/http_parse.c" },
       libraries = { "curl" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },

@@ -4,6 +4,7 @@
  * is allocated, so __gc always sees a valid object; close, __gc and
  * __close are one idempotent function.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,7 +76,19 @@ static void check_base_url(lua_State *L, ghl_client *c) {
         u[--len] = '\0';
 }
 
-/* core.client{ token, base_url, version, location_id, max_retries } */
+static double opt_number(lua_State *L, int opts, const char *name, double dflt, double lo, double hi) {
+    double v = dflt;
+    lua_getfield(L, opts, name);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER || (v = lua_tonumber(L, -1)) < lo || v > hi || v != v)
+            ghl_raise_invalid(L, "option '%s' must be a number from %d to %d", name, (int)lo, (int)hi);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* core.client{ token, base_url, version, location_id, max_retries,
+ *              max_retry_time_ms, retry_base_ms, retry_max_delay_ms } */
 static int client_new(lua_State *L) {
     ghl_client *c;
     size_t i;
@@ -93,15 +106,10 @@ static int client_new(lua_State *L) {
         if (!ghl_is_token_char((unsigned char)c->version[i]))
             ghl_raise_invalid(L, "option 'version' must be an API version such as \"2021-07-28\"");
     c->location_id = dup_field(L, 1, "location_id", NULL, 0);
-    lua_getfield(L, 1, "max_retries");
-    if (!lua_isnil(L, -1)) {
-        if (lua_type(L, -1) != LUA_TNUMBER || lua_tonumber(L, -1) < 0 || lua_tonumber(L, -1) > 100)
-            ghl_raise_invalid(L, "option 'max_retries' must be a number from 0 to 100");
-        c->max_retries = lua_tonumber(L, -1);
-    } else {
-        c->max_retries = 3;
-    }
-    lua_pop(L, 1);
+    c->max_retries = opt_number(L, 1, "max_retries", 3, 0, 100);
+    c->max_retry_time_ms = opt_number(L, 1, "max_retry_time_ms", 60000, 0, 86400000);
+    c->retry_base_ms = opt_number(L, 1, "retry_base_ms", 500, 0, 3600000);
+    c->retry_max_delay_ms = opt_number(L, 1, "retry_max_delay_ms", 10000, 0, 86400000);
     return 1;
 }
 
@@ -140,8 +148,30 @@ static int client_config(lua_State *L) {
     }
     lua_pushnumber(L, c->max_retries);
     lua_setfield(L, -2, "max_retries");
+    lua_pushnumber(L, c->max_retry_time_ms);
+    lua_setfield(L, -2, "max_retry_time_ms");
+    lua_pushnumber(L, c->retry_base_ms);
+    lua_setfield(L, -2, "retry_base_ms");
+    lua_pushnumber(L, c->retry_max_delay_ms);
+    lua_setfield(L, -2, "retry_max_delay_ms");
     lua_pushboolean(L, c->token != NULL);
     lua_setfield(L, -2, "has_token");
+    return 1;
+}
+
+/* A short non-secret fingerprint of the token (FNV-1a 64), to key shared
+ * state such as rate limits by token without keeping the token itself. */
+static int client_fingerprint(lua_State *L) {
+    ghl_client *c = ghl_check_client(L, 1);
+    uint64_t h = 0xcbf29ce484222325ull;
+    const unsigned char *p = (const unsigned char *)(c->token ? c->token : "");
+    char out[17];
+    for (; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ull;
+    }
+    snprintf(out, sizeof out, "%016llx", (unsigned long long)h);
+    lua_pushstring(L, out);
     return 1;
 }
 
@@ -155,6 +185,7 @@ void ghl_client_open(lua_State *L) {
     static const luaL_Reg methods[] = {{"prepare", ghl_client_prepare},
                                        {"interpret", ghl_client_interpret},
                                        {"config", client_config},
+                                       {"fingerprint", client_fingerprint},
                                        {"closed", client_closed},
                                        {"close", client_close},
                                        {NULL, NULL}};

@@ -3,6 +3,7 @@
  * host, nginx included; libcurl lives in the separate ghl.curl module.
  */
 #include "ghl.h"
+#include "http_parse.h"
 
 /* A private lua-cjson instance: the user's cjson settings never change how
  * we encode requests or decode responses. */
@@ -21,6 +22,10 @@ static void push_json(lua_State *L) {
 
 GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
     static const luaL_Reg funcs[] = {{"new_error", ghl_error_new_l},
+                                     {"parse_retry_after", ghl_parse_retry_after_l},
+                                     {"now_ms", ghl_now_ms_l},
+                                     {"parse_headers", ghl_parse_headers_l},
+                                     {"sleep_ms", ghl_sleep_ms_l},
                                      {"percent_encode", ghl_percent_encode_l},
                                      {"encode_query", ghl_encode_query_l},
                                      {NULL, NULL}};
@@ -41,6 +46,8 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
     lua_pop(L, 2);
     ghl_pager_open(L); /* pushes core.pager */
     lua_setfield(L, -2, "pager");
+    ghl_limiter_open(L); /* pushes core.limiter */
+    lua_setfield(L, -2, "limiter");
     lua_pushvalue(L, top);
     lua_setfield(L, -2, "null");
     lua_pushliteral(L, GHL_VERSION);

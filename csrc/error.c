@@ -77,7 +77,9 @@ static int error_tostring(lua_State *L) {
     path = field_str(L, 1, "path");
     trace = field_str(L, 1, "trace_id");
     lua_getfield(L, 1, "status");
-    status = lua_type(L, -1) == LUA_TNUMBER ? (int)lua_tonumber(L, -1) : 0;
+    status = 0;
+    if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) >= 1 && lua_tonumber(L, -1) < 1000)
+        status = (int)lua_tonumber(L, -1);
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "ghl: ");
     luaL_addstring(&b, kind ? kind : "error");

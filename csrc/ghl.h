@@ -2,6 +2,8 @@
 #ifndef GHL_H
 #define GHL_H
 
+#include <stdint.h>
+
 #include "buf.h"
 #include "compat.h"
 
@@ -36,13 +38,43 @@ typedef struct {
     char *token;    /* may be NULL (no Authorization header) */
     char *version;  /* default Version header */
     char *location_id;
-    double max_retries;
+    double max_retries;        /* retries after the first attempt */
+    double max_retry_time_ms;  /* no retry would end later than this after the first try */
+    double retry_base_ms;      /* first backoff ceiling; doubles per attempt */
+    double retry_max_delay_ms; /* backoff ceiling of one wait */
+    uint64_t rng;              /* jitter */
     int closed;
     ghl_buf scratch; /* reused by prepare(): no allocation per request */
 } ghl_client;
 
 /* core.c */
 GHL_EXPORT int luaopen_ghl_core(lua_State *L);
+
+/* One failed attempt, as the retry policy sees it. */
+typedef struct {
+    const char *method;
+    const char *kind; /* transport failures: "network", "timeout", ... */
+    int status;       /* 0 when the transport failed */
+    int sent;         /* whether any byte of the request left */
+    int headers;      /* stack index of the response headers (or 0) */
+    double attempt;   /* 1 for the first try */
+    double elapsed_ms;
+} ghl_attempt;
+
+/* policy.c */
+double ghl_now_ms(void);
+double ghl_random(ghl_client *c);
+double ghl_parse_http_date(const char *v);
+double ghl_parse_retry_after(const char *v, double now_s);
+double ghl_header_number(lua_State *L, int headers, const char *name);
+double ghl_server_hint_ms(lua_State *L, int headers, int status);
+double ghl_retry_delay(lua_State *L, ghl_client *c, const ghl_attempt *a);
+int ghl_parse_retry_after_l(lua_State *L);
+int ghl_now_ms_l(lua_State *L);
+int ghl_sleep_ms_l(lua_State *L);
+
+/* limiter.c */
+void ghl_limiter_open(lua_State *L);
 
 /* client.c */
 ghl_client *ghl_check_client(lua_State *L, int idx);

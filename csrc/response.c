@@ -2,16 +2,19 @@
  * Judging a response: status -> result or structured error. Pure: the
  * transport hands over status, headers and body; nothing here does I/O.
  *
- * client:interpret(req, status, headers, body)   after an HTTP exchange
- * client:interpret(req, nil, kind, message)      after a transport failure
+ * client:interpret(req, status, headers, body, attempt, elapsed_ms)
+ *     after an HTTP exchange
+ * client:interpret(req, nil, kind, message, attempt, elapsed_ms, sent)
+ *     after a transport failure (sent: whether any byte of the request left)
  *   -> "done", decoded_body, resp
+ *   -> "retry", delay_ms, err      (the policy of policy.c)
  *   -> "fail", err
  */
 #include <string.h>
 
 #include "ghl.h"
 
-enum { A_CLIENT = 1, A_REQ, A_STATUS, A_HEADERS, A_BODY };
+enum { A_CLIENT = 1, A_REQ, A_STATUS, A_HEADERS, A_BODY, A_ATTEMPT, A_ELAPSED, A_SENT };
 
 #define EXCERPT_BYTES 80
 
@@ -39,13 +42,45 @@ static void set_request_fields(lua_State *L, int err) {
     lua_setfield(L, err, "path");
 }
 
-static int fail(lua_State *L) {
+/* The error on top of the stack ends this attempt: retry or fail. */
+static int conclude(lua_State *L, ghl_client *c, int status, const char *kind) {
+    int err = lua_gettop(L);
+    ghl_attempt a;
+    double delay;
+    lua_getfield(L, A_REQ, "method");
+    a.method = lua_tostring(L, -1) ? lua_tostring(L, -1) : "GET";
+    a.kind = kind;
+    a.status = status;
+    /* a transport that cannot tell counts as "sent": no POST is retried */
+    a.sent = lua_isnil(L, A_SENT) ? 1 : lua_toboolean(L, A_SENT);
+    a.headers = status ? A_HEADERS : 0;
+    a.attempt = luaL_optnumber(L, A_ATTEMPT, 1);
+    a.elapsed_ms = luaL_optnumber(L, A_ELAPSED, 0);
+    lua_pushnumber(L, a.attempt);
+    lua_setfield(L, err, "attempts");
+    if (status == 429) {
+        double hint = ghl_server_hint_ms(L, A_HEADERS, 429);
+        if (hint >= 0) {
+            lua_pushnumber(L, hint);
+            lua_setfield(L, err, "retry_after_ms");
+            lua_pushnumber(L, hint / 1000.0);
+            lua_setfield(L, err, "retry_after");
+        }
+    }
+    delay = ghl_retry_delay(L, c, &a);
+    lua_settop(L, err);
+    if (delay >= 0) {
+        lua_pushliteral(L, "retry");
+        lua_pushnumber(L, delay);
+        lua_pushvalue(L, err);
+        return 3;
+    }
     lua_pushliteral(L, "fail");
     lua_insert(L, -2);
     return 2;
 }
 
-static int transport_failure(lua_State *L) {
+static int transport_failure(lua_State *L, ghl_client *c) {
     size_t len;
     const char *kind = lua_type(L, A_HEADERS) == LUA_TSTRING ? lua_tostring(L, A_HEADERS) : "network";
     const char *msg = lua_type(L, A_BODY) == LUA_TSTRING ? lua_tolstring(L, A_BODY, &len) : NULL;
@@ -55,7 +90,7 @@ static int transport_failure(lua_State *L) {
     }
     ghl_error_push(L, kind, 0, msg, len);
     set_request_fields(L, -1);
-    return fail(L);
+    return conclude(L, c, 0, kind);
 }
 
 /* A body's traceId, when it is a table that has one. */
@@ -70,18 +105,34 @@ static void set_trace_id(lua_State *L, int target, int decoded) {
         lua_pop(L, 1);
 }
 
-static int success(lua_State *L, int status, const char *body, size_t len) {
+/* Pushes the body with the client's token redacted (a server may echo the
+ * Authorization header back); the text of every error comes from it. */
+static int push_redacted(lua_State *L, ghl_client *c) {
+    size_t len;
+    const char *body = lua_tolstring(L, A_BODY, &len);
+    if (body && c->token && ghl_redact(&c->scratch, body, len, c->token) > 0)
+        lua_pushlstring(L, c->scratch.data, c->scratch.len);
+    else if (body)
+        lua_pushvalue(L, A_BODY);
+    else
+        lua_pushliteral(L, "");
+    return lua_gettop(L);
+}
+
+static int success(lua_State *L, ghl_client *c, int status, const char *body, size_t len) {
     int decoded;
     if (is_blank(body, len)) {
         lua_newtable(L); /* 204 and friends: an empty object, so assert() works */
     } else if (json_decode(L, body, len) != 0) {
-        lua_pushfstring(L, "response body is not valid JSON (%s); it starts with ", lua_tostring(L, -1));
+        int raw = push_redacted(L, c);
+        body = lua_tolstring(L, raw, &len);
+        lua_pushfstring(L, "response body is not valid JSON (%s); it starts with ", lua_tostring(L, raw - 1));
         ghl_push_excerpt(L, body, len, EXCERPT_BYTES);
         lua_concat(L, 2);
         ghl_error_push(L, "decode", status, lua_tostring(L, -1), lua_rawlen(L, -1));
-        ghl_error_setfield(L, -1, "body", A_BODY);
+        ghl_error_setfield(L, -1, "body", raw);
         set_request_fields(L, -1);
-        return fail(L);
+        return conclude(L, c, status, "decode");
     }
     decoded = lua_gettop(L);
     lua_pushliteral(L, "done");
@@ -90,6 +141,8 @@ static int success(lua_State *L, int status, const char *body, size_t len) {
     lua_pushinteger(L, status);
     lua_setfield(L, -2, "status");
     ghl_error_setfield(L, -1, "headers", A_HEADERS);
+    lua_pushnumber(L, luaL_optnumber(L, A_ATTEMPT, 1));
+    lua_setfield(L, -2, "attempts");
     set_trace_id(L, -1, decoded + 1);
     return 3;
 }
@@ -136,17 +189,8 @@ static const char *kind_of(int status) {
 
 static int http_failure(lua_State *L, ghl_client *c, int status, const char *body, size_t len) {
     int raw, decoded, msg;
-    /* a server that echoes the token back must not put it in our error */
-    if (c->token && ghl_redact(&c->scratch, body, len, c->token) > 0)
-        lua_pushlstring(L, c->scratch.data, c->scratch.len);
-    else
-        lua_pushvalue(L, A_BODY);
-    raw = lua_gettop(L);
+    raw = push_redacted(L, c);
     body = lua_tolstring(L, raw, &len);
-    if (!body) {
-        body = "";
-        len = 0;
-    }
     if (is_blank(body, len) || json_decode(L, body, len) != 0 || lua_type(L, -1) != LUA_TTABLE) {
         lua_settop(L, raw);
         lua_pushnil(L);
@@ -174,7 +218,7 @@ static int http_failure(lua_State *L, ghl_client *c, int status, const char *bod
         ghl_error_setfield(L, -1, "body", raw);
     set_request_fields(L, -1);
     set_trace_id(L, -1, decoded);
-    return fail(L);
+    return conclude(L, c, status, kind_of(status));
 }
 
 int ghl_client_interpret(lua_State *L) {
@@ -183,14 +227,19 @@ int ghl_client_interpret(lua_State *L) {
     size_t len = 0;
     int status;
     luaL_checktype(L, A_REQ, LUA_TTABLE);
-    lua_settop(L, A_BODY);
+    lua_settop(L, A_SENT);
     if (lua_isnil(L, A_STATUS))
-        return transport_failure(L);
-    status = (int)luaL_checknumber(L, A_STATUS);
+        return transport_failure(L, c);
+    {
+        lua_Number st = luaL_checknumber(L, A_STATUS);
+        if (!(st >= 100 && st < 1000))
+            return luaL_error(L, "ghl: the transport returned an invalid HTTP status (%f)", st);
+        status = (int)st;
+    }
     if (!lua_isnil(L, A_HEADERS))
         luaL_checktype(L, A_HEADERS, LUA_TTABLE);
     body = lua_type(L, A_BODY) == LUA_TSTRING ? lua_tolstring(L, A_BODY, &len) : "";
     if (status >= 200 && status < 300)
-        return success(L, status, body, len);
+        return success(L, c, status, body, len);
     return http_failure(L, c, status, body, len);
 }

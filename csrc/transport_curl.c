@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "compat.h"
+#include "http_parse.h"
 
 #if defined(__GNUC__)
 #define GHL_EXPORT __attribute__((visibility("default")))
@@ -179,50 +180,6 @@ static struct curl_slist *build_headers(lua_State *L, ghl_curl *t, int headers) 
     return list;
 }
 
-static void lower(char *s, size_t n) {
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (s[i] >= 'A' && s[i] <= 'Z')
-            s[i] = (char)(s[i] - 'A' + 'a');
-}
-
-/* Pushes { ["lower-case-name"] = "value", ... }; repeats are joined by ", ". */
-static void push_headers(lua_State *L, ghl_curl *t) {
-    char *p = t->head.data, *end = p ? p + t->head.len : NULL;
-    lua_newtable(L);
-    if (!p)
-        return;
-    p = memchr(p, '\n', t->head.len); /* skip the status line */
-    while (p && ++p < end) {
-        char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *vend;
-        if (!eol)
-            eol = end;
-        colon = memchr(p, ':', (size_t)(eol - p));
-        if (colon && colon > p) {
-            v = colon + 1;
-            vend = eol;
-            while (v < vend && (*v == ' ' || *v == '\t'))
-                v++;
-            while (vend > v && (vend[-1] == '\r' || vend[-1] == ' ' || vend[-1] == '\t'))
-                vend--;
-            lower(p, (size_t)(colon - p));
-            lua_pushlstring(L, p, (size_t)(colon - p));
-            lua_pushvalue(L, -1);
-            lua_rawget(L, -3);
-            if (lua_isnil(L, -1)) {
-                lua_pop(L, 1);
-                lua_pushlstring(L, v, (size_t)(vend - v));
-            } else {
-                lua_pushliteral(L, ", ");
-                lua_pushlstring(L, v, (size_t)(vend - v));
-                lua_concat(L, 3);
-            }
-            lua_rawset(L, -3);
-        }
-        p = eol;
-    }
-}
-
 /* t:perform(req) -> status, headers, body | nil, kind, message */
 static int curl_perform(lua_State *L) {
     ghl_curl *t = check_curl(L);
@@ -308,7 +265,7 @@ static int curl_perform(lua_State *L) {
     }
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     lua_pushinteger(L, status);
-    push_headers(L, t);
+    ghl_push_header_block(L, t->head.data, t->head.len);
     lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
     return 3;
 }

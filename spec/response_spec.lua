@@ -5,7 +5,7 @@ local ghl = require "ghl"
 local TOKEN = "pit-11111111-2222-4333-8444-555555555555"
 
 describe("response interpretation", function()
-  local c = core.client{ token = TOKEN, base_url = "https://example.test" }
+  local c = core.client{ token = TOKEN, base_url = "https://example.test", max_retries = 0 }
   local req = c:prepare("GET", "/contacts/{contactId}", { path = { contactId = "abc" } })
 
   local function interpret(status, body, headers)
@@ -83,6 +83,11 @@ describe("response interpretation", function()
     assert.matches("[REDACTED]", err.message, 1, true)
     local _, err2 = interpret(502, "proxy saw " .. TOKEN)
     assert.is_nil(err2.body:find(TOKEN, 1, true))
+    -- a 2xx that is not JSON is quoted in the decode error: redacted too (found by fuzz_response)
+    local _, err3 = interpret(200, "<html>" .. TOKEN .. "</html>")
+    assert.are.equal("decode", err3.kind)
+    assert.is_nil(tostring(err3):find(TOKEN, 1, true))
+    assert.is_nil(err3.body:find(TOKEN, 1, true))
   end)
 
   it("turns a transport failure into a structured error", function()
@@ -96,12 +101,13 @@ describe("response interpretation", function()
 end)
 
 describe("error object", function()
-  local c = core.client{ token = TOKEN, base_url = "https://example.test" }
+  local c = core.client{ token = TOKEN, base_url = "https://example.test", max_retries = 0 }
   local req = c:prepare("GET", "/contacts/{contactId}", { path = { contactId = "abc" } })
   local _, err = c:interpret(req, 404, {}, '{"statusCode":404,"message":"Contact not found","traceId":"t1"}')
 
   it("prints kind, status, message, request and trace id", function()
     assert.are.equal("ghl: http 404: Contact not found (GET /contacts/abc) [trace_id t1]", tostring(err))
+    assert.are.equal(1, err.attempts)
   end)
 
   it("concatenates on either side", function()
@@ -118,5 +124,135 @@ describe("error object", function()
     local ok, e = pcall(error, err)
     assert.is_false(ok)
     assert.are.equal(err, e)
+  end)
+end)
+
+describe("retry policy", function()
+  local c = core.client{ token = TOKEN, base_url = "https://example.test", max_retries = 3,
+                         retry_base_ms = 100, retry_max_delay_ms = 1000, max_retry_time_ms = 5000 }
+  local function req(method) return c:prepare(method, "/x") end
+
+  local function decide(method, status, headers, attempt, elapsed, sent)
+    if status then return c:interpret(req(method), status, headers or {}, '{"message":"m"}', attempt or 1, elapsed or 0) end
+    return c:interpret(req(method), nil, headers, "boom", attempt or 1, elapsed or 0, sent)
+  end
+
+  it("retries 429 for every method", function()
+    for _, m in ipairs{ "GET", "PUT", "DELETE", "POST", "PATCH" } do
+      assert.are.equal("retry", (decide(m, 429)), m)
+    end
+  end)
+
+  it("retries 500/502/503/504 only for idempotent methods", function()
+    for _, status in ipairs{ 500, 502, 503, 504 } do
+      for _, m in ipairs{ "GET", "PUT", "DELETE" } do assert.are.equal("retry", (decide(m, status)), m .. status) end
+      for _, m in ipairs{ "POST", "PATCH" } do assert.are.equal("fail", (decide(m, status)), m .. status) end
+    end
+  end)
+
+  it("never retries any other status", function()
+    for _, status in ipairs{ 400, 401, 403, 404, 409, 422, 501 } do
+      assert.are.equal("fail", (decide("GET", status)), status)
+    end
+  end)
+
+  it("retries a failed connection for every method only when nothing was sent", function()
+    assert.are.equal("retry", (decide("POST", nil, "network", 1, 0, false)))
+    assert.are.equal("fail", (decide("POST", nil, "network", 1, 0, true)))
+    assert.are.equal("fail", (decide("POST", nil, "timeout", 1, 0, true)))
+    assert.are.equal("retry", (decide("GET", nil, "timeout", 1, 0, true)))
+    assert.are.equal("retry", (decide("PUT", nil, "network", 1, 0, true)))
+    assert.are.equal("fail", (decide("POST", nil, "network", 1, 0, nil)), "unknown counts as sent")
+    assert.are.equal("fail", (decide("GET", nil, "too_large", 1, 0, true)))
+  end)
+
+  it("backs off with full jitter under a growing, capped ceiling", function()
+    for attempt = 1, 3 do
+      local ceiling = math.min(1000, 100 * 2 ^ (attempt - 1))
+      for _ = 1, 50 do
+        local _, delay = decide("GET", 503, {}, attempt)
+        assert.is_true(delay >= 0 and delay <= ceiling, ("attempt %d delay %s"):format(attempt, delay))
+      end
+    end
+  end)
+
+  it("stops after max_retries and within max_retry_time_ms", function()
+    local action, err = decide("GET", 503, {}, 4)
+    assert.are.equal("fail", action)
+    assert.are.equal(4, err.attempts)
+    assert.are.equal("fail", (decide("GET", 429, { ["retry-after"] = "10" }, 1, 0)))
+  end)
+
+  it("honours Retry-After (seconds and HTTP-date) and the rate-limit interval", function()
+    local _, delay, err = decide("POST", 429, { ["retry-after"] = "2" })
+    assert.is_true(delay >= 2000 and delay <= 2200, tostring(delay))
+    assert.are.equal(2, err.retry_after)
+    assert.are.equal(2000, err.retry_after_ms)
+    local date = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 3)
+    _, delay = decide("POST", 429, { ["retry-after"] = date })
+    assert.is_true(delay >= 1000 and delay <= 4400, tostring(delay))
+    _, delay = decide("GET", 429, { ["x-ratelimit-interval-milliseconds"] = "1500" })
+    assert.is_true(delay >= 1500 and delay <= 1650, tostring(delay))
+    _, delay = decide("GET", 503, { ["retry-after"] = "1" })
+    assert.is_true(delay >= 1000 and delay <= 1100, tostring(delay))
+  end)
+
+  it("parses Retry-After values", function()
+    assert.are.equal(120000, core.parse_retry_after("120"))
+    assert.are.equal(0, core.parse_retry_after("0"))
+    assert.are.equal(30000, core.parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", 784111777))
+    assert.are.equal(30000, core.parse_retry_after("Sunday, 06-Nov-94 08:50:07 GMT", 784111777))
+    assert.are.equal(30000, core.parse_retry_after("Sun Nov  6 08:50:07 1994", 784111777))
+    assert.are.equal(0, core.parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 100))
+    for _, bad in ipairs{ "", "soon", "-5", "12abc", "Sun, 32 Nov 1994 08:49:37 GMT", "1e400" } do
+      assert.is_nil(core.parse_retry_after(bad), bad)
+    end
+  end)
+end)
+
+describe("rate-limit pacer", function()
+  local function headers(max, rem, interval, daily)
+    return { ["x-ratelimit-max"] = tostring(max), ["x-ratelimit-remaining"] = tostring(rem),
+             ["x-ratelimit-interval-milliseconds"] = tostring(interval),
+             ["x-ratelimit-limit-daily"] = "200000", ["x-ratelimit-daily-remaining"] = tostring(daily or 1000) }
+  end
+
+  it("does not wait before it knows anything", function()
+    assert.are.equal(0, core.limiter():acquire(1000))
+  end)
+
+  it("spaces requests near the end of the window, and waits for the next one when spent", function()
+    local lim = core.limiter()
+    local t = 1000000
+    lim:update(headers(10, 9, 1000), t)
+    local waits = {}
+    for i = 1, 12 do waits[i] = lim:acquire(t) end
+    -- 9 left: 7 go at once, the last 2 (reserve 20 %) are spaced at 100 ms
+    for i = 1, 7 do assert.are.equal(0, waits[i], i) end
+    assert.are.equal(0, waits[8])
+    assert.are.equal(100, waits[9])
+    -- nothing left: the tenth waits for the window to roll over
+    assert.is_true(waits[10] >= 1000, tostring(waits[10]))
+    local st = lim:state()
+    assert.are.equal(10, st.max)
+    assert.are.equal(1000, st.interval_ms)
+  end)
+
+  it("fails fast when the daily budget is spent", function()
+    local lim = core.limiter()
+    lim:update(headers(100, 50, 10000, 0), 1000)
+    local wait, err = lim:acquire(2000)
+    assert.is_nil(wait)
+    assert.are.equal("rate_limited", err.kind)
+    assert.matches("daily request budget", err.message)
+    assert.is_true(err.retry_after > 0)
+    assert.is_number(err.reset_at)
+  end)
+
+  it("trusts a new window when Remaining goes up", function()
+    local lim = core.limiter()
+    lim:update(headers(10, 0, 1000), 1000)
+    lim:update(headers(10, 9, 1000), 1100)
+    assert.are.equal(0, lim:acquire(1100))
   end)
 end)

@@ -7,6 +7,9 @@ local core = require "ghl.core"
 local errors = require "ghl.errors"
 local operations = require "ghl.operations"
 local paging = require "ghl.paging"
+local limits = require "ghl.limits"
+
+local now_ms = core.now_ms
 
 local Client = {}
 Client.__index = Client
@@ -46,8 +49,17 @@ function Client.new(o)
     version = o.version,
     location_id = o.location_id,
     max_retries = o.max_retries,
+    max_retry_time_ms = o.max_retry_time_ms,
+    retry_base_ms = o.retry_base_ms,
+    retry_max_delay_ms = o.retry_max_delay_ms,
   }
   self._transport = make_transport(o)
+  local t = self._transport
+  self._sleep = type(t) ~= "string" and t.sleep and function(ms) t:sleep(ms) end or core.sleep_ms
+  self._on_retry = o.on_retry
+  if o.pacing ~= false then
+    self._limiter = limits.get(self._core:fingerprint(), o.location_id or o.company_id)
+  end
   self.location_id = o.location_id
   self.company_id = o.company_id
   for name, resource in pairs(RESOURCES) do
@@ -75,14 +87,40 @@ function Client:request(method, path, opts)
   if self._closed then
     return nil, closed_error(method, path)
   end
-  local c = self._core
+  local c, t, lim = self._core, self._transport, self._limiter
   local req = c:prepare(method, path, opts)
-  local status, a, b = self._transport:perform(req)
-  local action, x, y = c:interpret(req, status, a, b)
-  if action == "done" then
-    return x, y
+  local started = now_ms()
+  local attempt = 1
+  while true do
+    if lim then
+      local wait, err = lim:acquire(now_ms())
+      if not wait then -- the daily budget is spent: fail fast, send nothing
+        err.method, err.path = req.method, req.path
+        return nil, err
+      end
+      if wait > 0 then self._sleep(wait) end
+    end
+    local status, a, b, sent = t:perform(req)
+    if lim and status then lim:update(a, now_ms()) end
+    local action, x, y = c:interpret(req, status, a, b, attempt, now_ms() - started, sent)
+    if action == "done" then return x, y end
+    if action ~= "retry" then return nil, x end
+    if self._on_retry then
+      -- what failed and what happens next; never a header (the token)
+      self._on_retry{ attempt = attempt, delay_ms = x, error = y, kind = y.kind, status = y.status,
+                      message = y.message, method = req.method, path = req.path }
+    end
+    self._sleep(x)
+    attempt = attempt + 1
   end
-  return nil, x
+end
+
+--- The rate-limit budget as GHL last reported it, and the pacing so far:
+-- { max, remaining, interval_ms, daily_limit, daily_remaining,
+--   window_reset_ms, daily_reset_ms, paced, waits, waited_ms }.
+-- Empty until a response carried the X-RateLimit-* headers.
+function Client:rate_limit()
+  return self._limiter and self._limiter:state() or {}
 end
 
 -- Sends an operation of the catalogue: its method, path and Version;

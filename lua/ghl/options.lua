@@ -13,6 +13,12 @@ local SCHEMA = {
   timeout_ms = "positive",
   connect_timeout_ms = "positive",
   max_retries = "count",
+  max_retry_time_ms = "duration",
+  max_retry_time = "duration", -- the same, in milliseconds (name of the issue tracker)
+  retry_base_ms = "duration",
+  retry_max_delay_ms = "duration",
+  on_retry = "function",
+  pacing = "boolean",
   ca_file = "file",
   proxy = "string",
   ssl_verify = "boolean",
@@ -46,6 +52,14 @@ local function check_value(name, kind, v)
     if t ~= "number" or v < 0 or v > 100 or v ~= math.floor(v) then
       errors.invalid("ghl.new: option '%s' must be a whole number from 0 to 100, got %s", name, tostring(v))
     end
+  elseif kind == "duration" then
+    if t ~= "number" or v ~= v or v < 0 or v == math.huge then
+      errors.invalid("ghl.new: option '%s' must be a number of milliseconds >= 0, got %s", name, tostring(v))
+    end
+  elseif kind == "function" then
+    if t ~= "function" then
+      errors.invalid("ghl.new: option '%s' must be a function, got %s", name, t)
+    end
   elseif kind == "boolean" then
     if t ~= "boolean" then
       errors.invalid("ghl.new: option '%s' must be true or false, got %s", name, t)
@@ -72,6 +86,12 @@ function M.check(opts)
     end
     check_value(k, kind, v)
     out[k] = v
+  end
+  if out.max_retry_time ~= nil then
+    if out.max_retry_time_ms ~= nil then
+      errors.invalid("ghl.new: give max_retry_time_ms or max_retry_time, not both")
+    end
+    out.max_retry_time_ms, out.max_retry_time = out.max_retry_time, nil
   end
   if out.token == nil then
     errors.invalid("ghl.new: option 'token' is required (a Private Integration Token or an OAuth access token)")

@@ -42,13 +42,15 @@ function M.server(opts)
   return srv
 end
 
---- A client for the server; extra options override the defaults (false removes one).
+--- A client for the server; extra options override the defaults (false
+-- removes a default string option such as location_id).
 function M.client(srv, extra)
   local ghl = require "ghl"
   local o = { token = srv.token, location_id = srv.location_id, base_url = srv.url,
-              timeout_ms = 5000, connect_timeout_ms = 2000 }
+              timeout_ms = 5000, connect_timeout_ms = 2000,
+              retry_base_ms = 5, retry_max_delay_ms = 50 } -- retries stay fast in specs
   for k, v in pairs(extra or {}) do
-    if v == false and k ~= "ssl_verify" then v = nil end -- false: leave the option out
+    if v == false and type(o[k]) == "string" then v = nil end -- false: leave a default out
     o[k] = v
   end
   return ghl.new(o)
@@ -61,6 +63,28 @@ function M.admin(srv, method, path)
                                 headers = { ["content-length"] = 0 } }
   assert(code == 200, "admin call failed: " .. tostring(code))
   return cjson.decode(table.concat(out))
+end
+
+--- Queue a fault for the next `times` matching requests (see the server's faults.lua).
+function M.fault(srv, method, path, fault, times)
+  local cjson = require "cjson"
+  local body = cjson.encode{ method = method, path = path, fault = fault, times = times or 1 }
+  local out = {}
+  local _, code = http.request{ url = srv.url .. "/_mock/faults", method = "POST", sink = ltn12.sink.table(out),
+                                source = ltn12.source.string(body),
+                                headers = { ["content-type"] = "application/json", ["content-length"] = #body } }
+  assert(code == 200, "queueing a fault failed: " .. tostring(code) .. " " .. table.concat(out))
+end
+
+--- Set the server's rate limit (max, interval_ms, daily, retry_after).
+function M.rate_limit(srv, cfg)
+  local cjson = require "cjson"
+  local body = cjson.encode(cfg)
+  local out = {}
+  local _, code = http.request{ url = srv.url .. "/_mock/ratelimit", method = "POST", sink = ltn12.sink.table(out),
+                                source = ltn12.source.string(body),
+                                headers = { ["content-type"] = "application/json", ["content-length"] = #body } }
+  assert(code == 200, "setting the rate limit failed: " .. tostring(code) .. " " .. table.concat(out))
 end
 
 --- The requests the server received since the last reset.

@@ -1,8 +1,10 @@
--- The local GHL server's entry: routing, auth and Version checks, faults.
--- Runs inside nginx (LuaJIT). Paths and bodies follow GHL's OpenAPI specs.
+-- The local GHL server's entry: routing, auth and Version checks, rate
+-- limits, faults. Runs inside nginx (LuaJIT). Paths and bodies follow GHL's
+-- OpenAPI specs.
 local http = require "ghl_mock.http"
 local state = require "ghl_mock.state"
 local faults = require "ghl_mock.faults"
+local ratelimit = require "ghl_mock.ratelimit"
 local admin = require "ghl_mock.admin"
 
 local M = {}
@@ -77,8 +79,24 @@ function M.handle()
 
   local req = http.read_request(method, path)
   state.log(req)
+  ngx.ctx.req = req -- for M.logged
 
-  if faults.apply(req) then return end
+  -- a known token is counted (and gets the X-RateLimit-* headers) even when
+  -- a fault answers: the request reached GHL
+  local token = http.bearer()
+  local tok = token and state.token(token)
+  local spent, retry_in
+  if tok then spent, retry_in = ratelimit.take(tok) end
+
+  local fault = faults.pick(req)
+  if fault ~= nil then
+    req.fault = fault
+    if faults.apply(fault) then return end
+  end
+
+  if spent then
+    return ratelimit.reject(ratelimit.retry_after() and retry_in, spent == "daily")
+  end
 
   local r, params = match(method, path)
   if not r then
@@ -86,8 +104,6 @@ function M.handle()
     return http.error(404, ("Cannot %s %s"):format(method, path), "Not Found")
   end
 
-  local token = http.bearer()
-  local tok = token and state.token(token)
   if not tok then
     return http.reply(401, { statusCode = 401, message = "Invalid JWT" })
   end
@@ -103,6 +119,14 @@ function M.handle()
   req.params = params
   req.token = tok
   return r.handler(req)
+end
+
+--- Log phase: the status answered, for /_mock/requests. nginx's 444 means
+-- the connection was dropped (close, reset, truncated: even when a 200
+-- status line went out); none yet while a request is still open (hang).
+function M.logged()
+  local req = ngx.ctx.req
+  if req then req.status = ngx.status end
 end
 
 return M

@@ -2,20 +2,87 @@
 --   POST /_mock/reset              back to the seed (and an empty request log)
 --   POST /_mock/seed?contacts=N    N more seeded contacts (&locationId=, default location A)
 --   GET  /_mock/state              record counts per collection
---   GET  /_mock/requests           the requests received since the last reset
+--   GET  /_mock/requests           the requests received since the last reset, each with the
+--                                  `fault` it met (header or queue) and the `status` answered
 --   GET  /_mock/contacts           {count} of contacts
+--   POST /_mock/faults             queue a fault: {"method":"GET","path":"/contacts/x","fault":"status=503","times":2}
+--   GET  /_mock/faults             the queued faults left, in order
+--   DELETE /_mock/faults           empty the queue
+--   POST /_mock/ratelimit          {"max":,"interval_ms":,"daily":,"daily_interval_ms":,"retry_after":} (any subset)
+--   GET  /_mock/ratelimit          the limits and the counters per token
+-- The reset also empties the fault queue and puts GHL's rate limits back.
 local http = require "ghl_mock.http"
 local state = require "ghl_mock.state"
 local seed = require "ghl_mock.seed"
+local faults = require "ghl_mock.faults"
+local fault_queue = require "ghl_mock.fault_queue"
+local ratelimit = require "ghl_mock.ratelimit"
+local cjson = require "cjson.safe"
 
 local M = {}
 
 local MAX_SEED = 200000
 
+local function bad(message) return http.error(400, message, "Bad Request") end
+
+-- The JSON object body of an admin call ({} when there is none), or nil.
+local function body()
+  ngx.req.read_body()
+  local raw = ngx.req.get_body_data()
+  if not raw or raw == "" then return {} end
+  local b = cjson.decode(raw)
+  if type(b) ~= "table" then return nil end
+  return b
+end
+
+local function queue_fault()
+  local b = body()
+  if not b then return bad("the body must be a JSON object") end
+  if type(b.path) ~= "string" or b.path:sub(1, 1) ~= "/" or b.path:find("?", 1, true) then
+    return bad("path must be the raw request path, without the query")
+  end
+  if b.method ~= nil and type(b.method) ~= "string" then return bad("method must be a string") end
+  if not faults.parse(b.fault) then return bad("unknown fault " .. tostring(b.fault)) end
+  local times = b.times == nil and 1 or b.times
+  if type(times) ~= "number" or times < 1 or times ~= math.floor(times) then
+    return bad("times must be a whole number of at least 1")
+  end
+  fault_queue.add{ method = b.method and b.method:upper(), path = b.path, fault = b.fault, times = times }
+  return http.reply(200, { ok = true, queued = #fault_queue.list() })
+end
+
+local function list_faults()
+  local out = {}
+  for i, e in ipairs(fault_queue.list()) do
+    out[i] = { method = e.method, path = e.path, fault = e.fault, times = e.times }
+  end
+  return http.reply(200, { faults = #out > 0 and out or http.EMPTY_ARRAY })
+end
+
+local function configure_ratelimit()
+  local b = body()
+  if not b then return bad("the body must be a JSON object") end
+  local ok, problems = ratelimit.configure(b)
+  if not ok then return http.error(422, problems, "Unprocessable Entity") end
+  return http.reply(200, ratelimit.snapshot())
+end
+
 function M.handle(method, path)
   if path == "/_mock/reset" and method == "POST" then
     state.reset()
+    fault_queue.clear()
+    ratelimit.reset()
     return http.reply(200, { ok = true })
+  elseif path == "/_mock/faults" then
+    if method == "POST" then return queue_fault() end
+    if method == "GET" then return list_faults() end
+    if method == "DELETE" then
+      fault_queue.clear()
+      return http.reply(200, { ok = true })
+    end
+  elseif path == "/_mock/ratelimit" then
+    if method == "POST" then return configure_ratelimit() end
+    if method == "GET" then return http.reply(200, ratelimit.snapshot()) end
   elseif path == "/_mock/seed" and method == "POST" then
     local args = ngx.req.get_uri_args()
     local n = tonumber(args.contacts)
@@ -35,7 +102,7 @@ function M.handle(method, path)
     local out = {}
     for i, r in ipairs(state.requests()) do
       out[i] = { method = r.method, uri = r.uri, path = r.path, headers = r.headers,
-                 body = r.raw_body, connection = r.connection }
+                 body = r.raw_body, connection = r.connection, fault = r.fault, status = r.status }
     end
     return http.reply(200, { requests = #out > 0 and out or http.EMPTY_ARRAY })
   elseif path == "/_mock/contacts" and method == "GET" then

@@ -1,6 +1,11 @@
--- Faults on demand, for tests: a request carrying "X-Mock-Fault: <name>"
--- gets the fault instead of a normal answer.
+-- Faults on demand, for tests. A fault is "<name>" or "<name>=<arg>", asked
+-- for by a request header "X-Mock-Fault: <fault>" or queued for the next
+-- matching requests with POST /_mock/faults (fault_queue.lua); the header
+-- wins. Every fault but delay= and after= answers instead of the route, so
+-- nothing is processed and no state changes.
 local http = require "ghl_mock.http"
+local ratelimit = require "ghl_mock.ratelimit"
+local queue = require "ghl_mock.fault_queue"
 
 local M = {}
 
@@ -14,9 +19,31 @@ function faults.delay(arg)
   return false -- then answer normally
 end
 
+-- Process the request normally, then answer <status> instead of the real
+-- reply (http.send swaps it): GHL's "422, but the contact was created"
+-- (highlevel-api-docs#64), or a 500 after a POST that did happen.
+function faults.after(arg)
+  ngx.ctx.after = tonumber(arg) or 500
+  return false
+end
+
+-- what the rate limiter answers (ratelimit.lua), asked for directly
+faults["429"] = function() return ratelimit.reject(nil) end
+
+faults["429_retry_after"] = function(arg)
+  return ratelimit.reject(tostring(math.floor(tonumber(arg) or 1)))
+end
+
+-- Retry-After as an IMF-fixdate, e.g. "Wed, 21 Oct 2026 07:28:00 GMT"
+faults["429_retry_after_date"] = function(arg)
+  return ratelimit.reject(ngx.http_time(ngx.time() + math.floor(tonumber(arg) or 1)))
+end
+
 function faults.status(arg)
   local code = tonumber(arg) or 500
-  return http.error(code, code >= 500 and "Internal server error" or "Error", nil)
+  if code ~= math.floor(code) or code < 200 or code > 599 then code = 500 end
+  if code == 429 then return faults["429"]() end
+  return http.reply(code, http.status_body(code))
 end
 
 -- a proxy's HTML error page
@@ -34,6 +61,11 @@ function faults.notjson()
   ngx.header["Content-Type"] = "text/html"
   ngx.print("<!DOCTYPE html><html><body>Service maintenance</body></html>")
   return ngx.exit(ngx.HTTP_OK)
+end
+
+-- 200, JSON by its Content-Type, complete, but a trailing comma makes it invalid
+function faults.badjson()
+  return http.send(200, '{"contact": {"id": "x",}}')
 end
 
 -- an error body that quotes the caller's Authorization header back
@@ -58,17 +90,75 @@ function faults.big(arg)
   return ngx.exit(ngx.HTTP_OK)
 end
 
--- Returns true when a fault answered the request.
-function M.apply(req)
-  local spec = req.headers["x-mock-fault"]
-  if type(spec) ~= "string" then return false end
+-- A valid JSON body of exactly n bytes (n >= 64).
+local function json_of(n)
+  local head, tail = '{"contact":{"id":"SeedC000000000000001","firstName":"Partial","pad":"', '"}}'
+  return head .. string.rep("x", n - #head - #tail) .. tail
+end
+
+-- Writes a 200 status line, the headers set so far (the rate limits), a
+-- Content-Length of `length` and then only `bytes`, straight to the socket:
+-- nginx's filters would fix the lie (gzip drops Content-Length). Then the
+-- connection is closed, after `pause` seconds, so the client sees a body
+-- that ends early (curl: exit 18, "transfer closed with N bytes remaining").
+local function short_body(length, bytes, pause)
+  local sock = ngx.req.socket(true)
+  if not sock then return ngx.exit(444) end
+  local head = { "HTTP/1.1 200 OK", "Date: " .. ngx.http_time(ngx.time()),
+                 "Content-Type: application/json; charset=utf-8", "Content-Length: " .. length }
+  for k, v in pairs(ngx.resp.get_headers(100, true)) do
+    -- the raw socket turned keep-alive off; the client must not be told
+    if k:lower() ~= "connection" then
+      if type(v) == "table" then v = table.concat(v, ", ") end
+      head[#head + 1] = k .. ": " .. tostring(v)
+    end
+  end
+  head[#head + 1] = ""
+  head[#head + 1] = bytes
+  sock:send(table.concat(head, "\r\n"))
+  if pause then ngx.sleep(pause) end
+  return ngx.exit(444)
+end
+
+-- headers for a 2 KB body, its first 100 bytes, a pause (the client has
+-- read them), then the connection is dropped
+function faults.reset()
+  return short_body(2048, json_of(2048):sub(1, 100), 0.05)
+end
+
+-- a whole answer's headers and half its body, then close
+function faults.truncated()
+  local body = json_of(600)
+  return short_body(#body, body:sub(1, 300))
+end
+
+-- close the connection without a byte (the request was read: curl exit 52)
+function faults.close() return ngx.exit(444) end
+
+--- The name and argument of a fault spec, or nil when there is no such fault.
+function M.parse(spec)
+  if type(spec) ~= "string" then return nil end
   local name, arg = spec:match("^([%w_]+)=?(.*)$")
-  local f = name and faults[name]
-  if not f then
-    http.error(400, "unknown X-Mock-Fault " .. spec, "Bad Request")
+  if not (name and faults[name]) then return nil end
+  return name, arg
+end
+
+--- The fault for this request: its X-Mock-Fault header, else the first
+-- queued entry it matches (which uses one of that entry's times).
+function M.pick(req)
+  local spec = req.headers["x-mock-fault"]
+  if spec ~= nil then return spec end
+  return queue.take(req.method, req.path)
+end
+
+-- Returns true when the fault answered the request.
+function M.apply(spec)
+  local name, arg = M.parse(spec)
+  if not name then
+    http.error(400, "unknown X-Mock-Fault " .. tostring(spec), "Bad Request")
     return true
   end
-  return f(arg) ~= false
+  return faults[name](arg) ~= false
 end
 
 return M

@@ -17,13 +17,44 @@ function M.encode(v)
   return (s:gsub('"\\u0000ghl%-mock%-empty%-array\\u0000"', "[]"))
 end
 
-function M.reply(status, body)
+-- Reason phrases for GHL-shaped error bodies made from a bare status.
+local REASONS = { [400] = "Bad Request", [401] = "Unauthorized", [403] = "Forbidden", [404] = "Not Found",
+  [409] = "Conflict", [422] = "Unprocessable Entity", [429] = "Too Many Requests",
+  [500] = "Internal Server Error", [502] = "Bad Gateway", [503] = "Service Unavailable",
+  [504] = "Gateway Timeout" }
+
+--- The body GHL would send with a bare status (faults status= and after=).
+-- 422s carry a message array, as GHL's validation pipe writes them.
+function M.status_body(status)
+  local reason = REASONS[status]
+  local message = reason or "Error"
+  if status == 500 then
+    message = "Internal server error"
+  elseif status == 422 then
+    message = { reason }
+  end
+  return { statusCode = status, message = message, error = reason, traceId = trace_id() }
+end
+
+--- Writes a JSON text as the whole answer. Every reply goes through here,
+-- so the after=<status> fault (faults.lua) swaps the answer of a request
+-- that was processed normally.
+function M.send(status, s)
+  local ctx = ngx.ctx
+  local after = ctx.after
+  if after then
+    ctx.after = nil
+    status, s = after, M.encode(M.status_body(after))
+  end
   ngx.status = status
   ngx.header["Content-Type"] = "application/json; charset=utf-8"
-  local s = M.encode(body)
   ngx.header["Content-Length"] = #s
   ngx.print(s)
   return ngx.exit(ngx.HTTP_OK)
+end
+
+function M.reply(status, body)
+  return M.send(status, M.encode(body))
 end
 
 -- GHL error bodies: {statusCode, message, error} plus a traceId.

@@ -1,0 +1,11 @@
+#ifndef GHL_HTTP_PARSE_H
+#define GHL_HTTP_PARSE_H
+
+#include <stddef.h>
+
+#include "compat.h"
+
+void ghl_push_header_block(lua_State *L, const char *data, size_t len);
+int ghl_parse_headers_l(lua_State *L);
+
+#endif

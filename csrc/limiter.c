@@ -1,0 +1,194 @@
+/*
+ * Rate-limit pacing: slow down before GHL says 429. A limiter is fed the
+ * X-RateLimit-* headers of every response (GHL: 100 requests per 10 s and
+ * 200,000 a day, per app and location/company) and asked before every
+ * request how long to wait:
+ *
+ *   local lim = core.limiter()
+ *   local wait_ms, err = lim:acquire(now_ms)  -- nil, err: the daily budget is spent
+ *   lim:update(resp_headers, now_ms)
+ *   lim:state()                               -- what client:rate_limit() reports
+ *
+ * Below `reserve` (20 %) of the burst window, requests are spaced at
+ * interval/max; with nothing left they wait for the window to roll over.
+ * Pure: times are passed in, so the same object serves curl and nginx.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ghl.h"
+
+#define GHL_LIMITER_MT "ghl.Limiter"
+#define DAY_MS 86400000.0
+#define MARGIN_MS 20.0 /* after a window's end, before its first request */
+
+typedef struct {
+    double max, remaining, interval_ms; /* burst window; -1 = not seen yet */
+    double reported;                    /* Remaining in the last response */
+    double daily_limit, daily_remaining;
+    double window_start_ms;             /* when we first saw the current window */
+    double next_slot_ms;                /* pacing: earliest time of the next request */
+    double updated_ms;
+    double reserve;
+    double waits, waited_ms;            /* what pacing cost, for reports */
+} ghl_limiter;
+
+static ghl_limiter *check_limiter(lua_State *L) {
+    return (ghl_limiter *)luaL_checkudata(L, 1, GHL_LIMITER_MT);
+}
+
+/* core.limiter{ reserve = 0.2 } */
+static int limiter_new(lua_State *L) {
+    ghl_limiter *l = (ghl_limiter *)lua_newuserdatauv(L, sizeof *l, 0);
+    memset(l, 0, sizeof *l);
+    luaL_setmetatable(L, GHL_LIMITER_MT);
+    l->max = l->remaining = l->interval_ms = l->reported = -1;
+    l->daily_limit = l->daily_remaining = -1;
+    l->window_start_ms = -1;
+    l->reserve = 0.2;
+    if (lua_type(L, 1) == LUA_TTABLE) {
+        lua_getfield(L, 1, "reserve");
+        if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) >= 0 && lua_tonumber(L, -1) < 1)
+            l->reserve = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+/* The next UTC midnight after now: GHL does not say when the daily budget
+ * resets, so this is an estimate (and a request after it finds out). */
+static double next_midnight(double now_ms) { return (floor(now_ms / DAY_MS) + 1) * DAY_MS; }
+
+/* lim:update(headers, now_ms) */
+static int limiter_update(lua_State *L) {
+    ghl_limiter *l = check_limiter(L);
+    double now = luaL_checknumber(L, 3), max, rem, interval, dlimit, drem;
+    if (lua_type(L, 2) != LUA_TTABLE)
+        return 0;
+    max = ghl_header_number(L, 2, "x-ratelimit-max");
+    rem = ghl_header_number(L, 2, "x-ratelimit-remaining");
+    interval = ghl_header_number(L, 2, "x-ratelimit-interval-milliseconds");
+    dlimit = ghl_header_number(L, 2, "x-ratelimit-limit-daily");
+    drem = ghl_header_number(L, 2, "x-ratelimit-daily-remaining");
+    if (max > 0 && rem >= 0 && interval > 0) {
+        /* a new window: the first one, Remaining going up, our window over,
+         * or limits that changed (the server started counting afresh) */
+        int new_window = l->window_start_ms < 0 || rem > l->reported ||
+                         now >= l->window_start_ms + interval || max != l->max || interval != l->interval_ms;
+        l->max = max;
+        l->interval_ms = interval;
+        if (new_window) {
+            l->window_start_ms = now;
+            l->remaining = rem;
+        } else if (rem < l->remaining) {
+            /* requests of others (or in flight) may have been counted since */
+            l->remaining = rem;
+        }
+        l->reported = rem;
+    }
+    if (dlimit >= 0)
+        l->daily_limit = dlimit;
+    if (drem >= 0)
+        l->daily_remaining = drem;
+    l->updated_ms = now;
+    return 0;
+}
+
+/* lim:acquire(now_ms) -> wait_ms | nil, err (daily budget spent) */
+static int limiter_acquire(lua_State *L) {
+    ghl_limiter *l = check_limiter(L);
+    double now = luaL_checknumber(L, 2), wait = 0, spacing;
+    if (l->daily_remaining == 0 && now < next_midnight(l->updated_ms)) {
+        double reset = next_midnight(l->updated_ms);
+        char msg[160];
+        /* %.0f, not (int): a server may send any number (found by fuzz/fuzz_ratelimit.c) */
+        snprintf(msg, sizeof msg, "the daily request budget (%.0f) is spent; it resets about %.0f s from now (UTC midnight)",
+                 l->daily_limit, (reset - now) / 1000);
+        lua_pushnil(L);
+        lua_pushstring(L, msg);
+        ghl_error_push(L, "rate_limited", 0, lua_tostring(L, -1), lua_rawlen(L, -1));
+        lua_pushnumber(L, reset - now);
+        lua_setfield(L, -2, "retry_after_ms");
+        lua_pushnumber(L, (reset - now) / 1000.0);
+        lua_setfield(L, -2, "retry_after");
+        lua_pushnumber(L, reset / 1000.0);
+        lua_setfield(L, -2, "reset_at");
+        lua_remove(L, -2);
+        return 2;
+    }
+    if (l->max <= 0 || l->interval_ms <= 0) { /* nothing known yet */
+        lua_pushnumber(L, 0);
+        return 1;
+    }
+    /* A new window starts with its first request at the server, which is
+     * after we send it: our start is provisional until a response of the
+     * window arrives (reported = -1 makes update() take that response's
+     * time, which is never earlier than the server's). */
+    if (now >= l->window_start_ms + l->interval_ms) { /* the window rolled over */
+        l->window_start_ms = now;
+        l->remaining = l->max;
+        l->reported = -1;
+    }
+    if (l->remaining <= 0) {
+        /* wait for the next window */
+        wait = l->window_start_ms + l->interval_ms + MARGIN_MS - now;
+        l->window_start_ms += l->interval_ms + MARGIN_MS;
+        l->remaining = l->max;
+        l->reported = -1;
+        l->next_slot_ms = l->window_start_ms;
+    } else if (l->remaining <= l->max * l->reserve) {
+        /* close to the limit: spread what is left over the window */
+        spacing = l->interval_ms / l->max;
+        if (l->next_slot_ms < now)
+            l->next_slot_ms = now;
+        wait = l->next_slot_ms - now;
+        l->next_slot_ms += spacing;
+    }
+    l->remaining -= 1;
+    if (wait > 0) {
+        l->waits++;
+        l->waited_ms += wait;
+    }
+    lua_pushnumber(L, wait > 0 ? floor(wait) : 0);
+    return 1;
+}
+
+static void set_num(lua_State *L, const char *k, double v) {
+    if (v >= 0) {
+        lua_pushnumber(L, v);
+        lua_setfield(L, -2, k);
+    }
+}
+
+/* lim:state() -> { max, remaining, interval_ms, daily_limit, daily_remaining,
+ *                  window_reset_ms, daily_reset_ms, paced, waits, waited_ms } */
+static int limiter_state(lua_State *L) {
+    ghl_limiter *l = check_limiter(L);
+    lua_createtable(L, 0, 10);
+    set_num(L, "max", l->max);
+    set_num(L, "remaining", l->remaining < 0 && l->max > 0 ? 0 : l->remaining);
+    set_num(L, "interval_ms", l->interval_ms);
+    set_num(L, "daily_limit", l->daily_limit);
+    set_num(L, "daily_remaining", l->daily_remaining);
+    if (l->window_start_ms >= 0 && l->interval_ms > 0)
+        set_num(L, "window_reset_ms", l->window_start_ms + l->interval_ms);
+    if (l->updated_ms > 0)
+        set_num(L, "daily_reset_ms", next_midnight(l->updated_ms));
+    lua_pushboolean(L, l->max > 0 && l->remaining <= l->max * l->reserve);
+    lua_setfield(L, -2, "paced");
+    set_num(L, "waits", l->waits);
+    set_num(L, "waited_ms", l->waited_ms);
+    return 1;
+}
+
+void ghl_limiter_open(lua_State *L) {
+    static const luaL_Reg methods[] = {
+        {"update", limiter_update}, {"acquire", limiter_acquire}, {"state", limiter_state}, {NULL, NULL}};
+    luaL_newmetatable(L, GHL_LIMITER_MT);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, limiter_new);
+}
