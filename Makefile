@@ -25,7 +25,7 @@ LDFLAGS_ALL := -shared $(LDFLAGS)
 
 CORE_SRC := csrc/core.c csrc/client.c csrc/request.c csrc/response.c csrc/error.c \
             csrc/scratch.c csrc/strutil.c csrc/buf.c csrc/pager.c csrc/policy.c csrc/limiter.c \
-            csrc/http_parse.c
+            csrc/http_parse.c csrc/fileio.c
 CURL_SRC := csrc/transport_curl.c csrc/buf.c csrc/http_parse.c
 HEADERS := $(wildcard csrc/*.h)
 

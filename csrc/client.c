@@ -127,6 +127,33 @@ static int client_close(lua_State *L) {
     return 0;
 }
 
+/* client:set_token(token | nil): the access token of the next requests
+ * (OAuth clients switch between location and agency tokens and renew them). */
+static int client_set_token(lua_State *L) {
+    ghl_client *c = ghl_check_client(L, 1);
+    size_t len, i;
+    const char *tok = lua_isnil(L, 2) ? NULL : luaL_checklstring(L, 2, &len);
+    char *copy = NULL;
+    if (c->closed)
+        return ghl_raise_invalid(L, "client is closed");
+    if (tok) {
+        if (len == 0 || ghl_has_ctl(tok, len) || strlen(tok) != len)
+            return ghl_raise_invalid(L, "a token must be non-empty without control characters");
+        for (i = 0; i < len; i++)
+            if (tok[i] == ' ' || tok[i] == '\t')
+                return ghl_raise_invalid(L, "a token must not contain whitespace");
+        if (c->token && strcmp(c->token, tok) == 0)
+            return 0; /* the same token: nothing to do (the common case) */
+        copy = (char *)malloc(len + 1);
+        if (!copy)
+            return luaL_error(L, "ghl: out of memory");
+        memcpy(copy, tok, len + 1);
+    }
+    wipe_free(c->token);
+    c->token = copy;
+    return 0;
+}
+
 static int client_closed(lua_State *L) {
     lua_pushboolean(L, ghl_check_client(L, 1)->closed);
     return 1;
@@ -186,6 +213,7 @@ void ghl_client_open(lua_State *L) {
                                        {"interpret", ghl_client_interpret},
                                        {"config", client_config},
                                        {"fingerprint", client_fingerprint},
+                                       {"set_token", client_set_token},
                                        {"closed", client_closed},
                                        {"close", client_close},
                                        {NULL, NULL}};

@@ -24,6 +24,7 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
     static const luaL_Reg funcs[] = {{"new_error", ghl_error_new_l},
                                      {"parse_retry_after", ghl_parse_retry_after_l},
                                      {"now_ms", ghl_now_ms_l},
+                                     {"auth_refreshable", ghl_auth_refreshable_l},
                                      {"parse_headers", ghl_parse_headers_l},
                                      {"sleep_ms", ghl_sleep_ms_l},
                                      {"percent_encode", ghl_percent_encode_l},
@@ -48,6 +49,7 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
     lua_setfield(L, -2, "pager");
     ghl_limiter_open(L); /* pushes core.limiter */
     lua_setfield(L, -2, "limiter");
+    ghl_fileio_open(L);
     lua_pushvalue(L, top);
     lua_setfield(L, -2, "null");
     lua_pushliteral(L, GHL_VERSION);

@@ -73,6 +73,9 @@ int ghl_parse_retry_after_l(lua_State *L);
 int ghl_now_ms_l(lua_State *L);
 int ghl_sleep_ms_l(lua_State *L);
 
+/* fileio.c: sets file_lock and write_file on the table at the top */
+void ghl_fileio_open(lua_State *L);
+
 /* limiter.c */
 void ghl_limiter_open(lua_State *L);
 
@@ -90,6 +93,8 @@ void ghl_pager_open(lua_State *L);
 
 /* response.c */
 int ghl_client_interpret(lua_State *L);
+int ghl_auth_refreshable(const char *message);
+int ghl_auth_refreshable_l(lua_State *L);
 
 /* error.c */
 void ghl_error_open(lua_State *L);

@@ -8,13 +8,15 @@
  *     after a transport failure (sent: whether any byte of the request left)
  *   -> "done", decoded_body, resp
  *   -> "retry", delay_ms, err      (the policy of policy.c)
+ *   -> "refresh", err              (a 401 that says the token expired, when the
+ *                                    caller can renew it: can_refresh, arg 9)
  *   -> "fail", err
  */
 #include <string.h>
 
 #include "ghl.h"
 
-enum { A_CLIENT = 1, A_REQ, A_STATUS, A_HEADERS, A_BODY, A_ATTEMPT, A_ELAPSED, A_SENT };
+enum { A_CLIENT = 1, A_REQ, A_STATUS, A_HEADERS, A_BODY, A_ATTEMPT, A_ELAPSED, A_SENT, A_CAN_REFRESH };
 
 #define EXCERPT_BYTES 80
 
@@ -179,6 +181,39 @@ static void push_message(lua_State *L, int decoded) {
     lua_pushnil(L);
 }
 
+/* Whether a 401's message says the token is expired or invalid (renewing
+ * helps), as opposed to a token that lacks a scope or the location (it does
+ * not, and burning a refresh token on it would be a waste). */
+int ghl_auth_refreshable(const char *message) {
+    static const char *const never[] = {"scope", "location", "not authorized", "not accessible", "iam",
+                                        "permission", "agency", "forbidden", NULL};
+    static const char *const renew[] = {"jwt", "expired", "invalid token", "token is invalid",
+                                        "access token is invalid", "unauthorized", NULL};
+    char low[256];
+    size_t i;
+    int k;
+    if (!message)
+        return 1; /* a bare 401 */
+    for (i = 0; message[i] && i < sizeof low - 1; i++)
+        low[i] = (char)((message[i] >= 'A' && message[i] <= 'Z') ? message[i] - 'A' + 'a' : message[i]);
+    low[i] = '\0';
+    for (k = 0; never[k]; k++)
+        if (strstr(low, never[k]))
+            return 0;
+    if (i == 0)
+        return 1;
+    for (k = 0; renew[k]; k++)
+        if (strstr(low, renew[k]))
+            return 1;
+    return 0;
+}
+
+/* core.auth_refreshable(message) -> boolean (the rule interpret() applies) */
+int ghl_auth_refreshable_l(lua_State *L) {
+    lua_pushboolean(L, ghl_auth_refreshable(luaL_optstring(L, 1, NULL)));
+    return 1;
+}
+
 static const char *kind_of(int status) {
     if (status == 401 || status == 403)
         return "auth";
@@ -218,6 +253,13 @@ static int http_failure(lua_State *L, ghl_client *c, int status, const char *bod
         ghl_error_setfield(L, -1, "body", raw);
     set_request_fields(L, -1);
     set_trace_id(L, -1, decoded);
+    if (status == 401 && lua_toboolean(L, A_CAN_REFRESH) && ghl_auth_refreshable(lua_tostring(L, msg))) {
+        lua_pushnumber(L, luaL_optnumber(L, A_ATTEMPT, 1));
+        lua_setfield(L, -2, "attempts");
+        lua_pushliteral(L, "refresh");
+        lua_insert(L, -2);
+        return 2;
+    }
     return conclude(L, c, status, kind_of(status));
 }
 
@@ -227,7 +269,7 @@ int ghl_client_interpret(lua_State *L) {
     size_t len = 0;
     int status;
     luaL_checktype(L, A_REQ, LUA_TTABLE);
-    lua_settop(L, A_SENT);
+    lua_settop(L, A_CAN_REFRESH);
     if (lua_isnil(L, A_STATUS))
         return transport_failure(L, c);
     {

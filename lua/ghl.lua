@@ -14,11 +14,20 @@ local core = require "ghl.core"
 local options = require "ghl.options"
 local Client = require "ghl.client"
 
+local oauth = require "ghl.oauth"
+
 local ghl = {
   --- Library version (also sent in the User-Agent header).
   VERSION = core.VERSION,
   --- JSON null as decoded in response bodies (lua-cjson's `cjson.null`).
   null = core.null,
+  --- Token stores for OAuth: memory(), file(path), shm(dict), redis{...}.
+  store = require "ghl.store",
+  --- ghl.oauth{client_id=, client_secret=, ...} makes an OAuth app (see
+  -- ghl.oauth); ghl.oauth.check_state(expected, received) guards the redirect.
+  oauth = setmetatable({ check_state = oauth.check_state }, {
+    __call = function(_, opts) return oauth.new(opts) end,
+  }),
 }
 
 --- Make a client.

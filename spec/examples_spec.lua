@@ -3,13 +3,13 @@ local h = require "spec.support.helpers"
 
 local LUA = jit and "luajit" or "lua5.4"
 
-local function run(srv, script, args, env)
+local function run(srv, script, args, env, stdin)
   local vars = { GHL_BASE_URL = srv.url, GHL_TOKEN = srv.token, GHL_LOCATION_ID = srv.location_id }
   for k, v in pairs(env or {}) do vars[k] = v end
   local prefix = {}
   for k, v in pairs(vars) do prefix[#prefix + 1] = ("%s='%s'"):format(k, v) end
-  local cmd = ("%s %s examples/%s %s 2>&1; echo \"exit=$?\""):format(table.concat(prefix, " "), LUA, script,
-    args or "")
+  local cmd = ("%s%s %s examples/%s %s 2>&1; echo \"exit=$?\""):format(
+    stdin and ("printf '%s\\n' | "):format(stdin) or "", table.concat(prefix, " "), LUA, script, args or "")
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   p:close()
@@ -65,6 +65,24 @@ describe("examples", function()
     local code, out = run(srv, "enroll_in_workflow.lua")
     assert.are.equal(0, code, out)
     assert.matches("enrolled contact %S+ in workflow %S+", out)
+  end)
+
+  it("oauth_login goes from the redirect to a working client, tokens in a 0600 file", function()
+    local server = require "spec.support.server"
+    local code = h.admin(srv, "POST", "/_mock/oauth/code", { userType = "Location", locationId = srv.location_id }).code
+    local file = os.tmpname()
+    os.remove(file)
+    local redirect = "https://localhost/oauth/callback?code=" .. code
+    local code_rc, out = run(srv, "oauth_login.lua", file,
+      { GHL_CLIENT_ID = server.CLIENT_ID, GHL_CLIENT_SECRET = server.CLIENT_SECRET, GHL_TOKEN = "unused" }, redirect)
+    assert.are.equal(0, code_rc, out)
+    assert.matches("v2/oauth/chooselocation", out)
+    assert.matches("tokens for Location " .. srv.location_id .. " saved", out)
+    assert.matches("contact SeedC", out)
+    local p = io.popen("stat -c %a " .. file)
+    assert.are.equal("600", p:read("*l"))
+    p:close()
+    os.remove(file)
   end)
 
   it("fails with exit 1 and a readable error when GHL refuses", function()

@@ -57,8 +57,11 @@ function Client.new(o)
   local t = self._transport
   self._sleep = type(t) ~= "string" and t.sleep and function(ms) t:sleep(ms) end or core.sleep_ms
   self._on_retry = o.on_retry
+  self._auth = o.oauth
   if o.pacing ~= false then
-    self._limiter = limits.get(self._core:fingerprint(), o.location_id or o.company_id)
+    -- GHL counts per app and location/company: an OAuth client's tokens change, its app does not
+    local who = o.oauth and ("app:" .. o.oauth.client_id) or self._core:fingerprint()
+    self._limiter = limits.get(who, o.location_id or o.company_id)
   end
   self.location_id = o.location_id
   self.company_id = o.company_id
@@ -84,13 +87,49 @@ end
 -- `body` (a table, sent as JSON), `headers`, `version`
 -- @return decoded body and `resp` (`status`, `headers`, `trace_id`), or nil and an error
 function Client:request(method, path, opts)
+  return self:_request(method, path, opts, nil)
+end
+
+-- Which OAuth token an operation takes: the catalogue's token type ("L",
+-- "A", "A L", "Lo", ...; nil for a raw request) and the ids the client has.
+function Client:_token_for(t)
+  if self.location_id and (t == nil or t == "" or t:find("L", 1, true)) then
+    return "Location", self.location_id
+  end
+  if self.company_id and (t == nil or t == "" or t:find("A", 1, true)) then
+    return "Company", self.company_id
+  end
+  if self.location_id then return "Location", self.location_id end
+  return nil
+end
+
+local function auth_error(req, message)
+  return errors.new{ kind = "auth", message = message, method = req.method, path = req.path }
+end
+
+function Client:_request(method, path, opts, token_type)
   if self._closed then
     return nil, closed_error(method, path)
   end
-  local c, t, lim = self._core, self._transport, self._limiter
+  local c, t, lim, auth = self._core, self._transport, self._limiter, self._auth
+  local user_type, resource, access
+  if auth then
+    user_type, resource = self:_token_for(token_type)
+    if not user_type then
+      return nil, auth_error({ method = method, path = path },
+        "this operation needs an agency token: give company_id to ghl.new")
+    end
+    local err
+    access, err = auth:token(user_type, resource, self.company_id)
+    if not access then
+      err.method, err.path = method, path
+      return nil, err
+    end
+    c:set_token(access)
+  end
   local req = c:prepare(method, path, opts)
   local started = now_ms()
-  local attempt = 1
+  local attempt, refreshed = 1, false
   while true do
     if lim then
       local wait, err = lim:acquire(now_ms())
@@ -102,15 +141,30 @@ function Client:request(method, path, opts)
     end
     local status, a, b, sent = t:perform(req)
     if lim and status then lim:update(a, now_ms()) end
-    local action, x, y = c:interpret(req, status, a, b, attempt, now_ms() - started, sent)
+    local action, x, y = c:interpret(req, status, a, b, attempt, now_ms() - started, sent,
+                                     auth ~= nil and not refreshed)
     if action == "done" then return x, y end
-    if action ~= "retry" then return nil, x end
-    if self._on_retry then
-      -- what failed and what happens next; never a header (the token)
-      self._on_retry{ attempt = attempt, delay_ms = x, error = y, kind = y.kind, status = y.status,
-                      message = y.message, method = req.method, path = req.path }
+    if action == "refresh" then
+      -- the token was refused as expired or invalid: renew once, then retry once
+      refreshed = true
+      local err
+      access, err = auth:renew(user_type, resource, access)
+      if not access then
+        err.method, err.path = req.method, req.path
+        return nil, err
+      end
+      c:set_token(access)
+      req = c:prepare(method, path, opts)
+    elseif action == "retry" then
+      if self._on_retry then
+        -- what failed and what happens next; never a header (the token)
+        self._on_retry{ attempt = attempt, delay_ms = x, error = y, kind = y.kind, status = y.status,
+                        message = y.message, method = req.method, path = req.path }
+      end
+      self._sleep(x)
+    else
+      return nil, x
     end
-    self._sleep(x)
     attempt = attempt + 1
   end
 end
@@ -133,7 +187,7 @@ function Client:_send(e, parts, headers)
     -- a JSON body the caller left out: {} for writes, nothing for DELETE
     opts.body = parts.body or (e.m ~= "DELETE" and e.m ~= "GET" and {} or nil)
   end
-  return self:request(e.m, e.p, opts)
+  return self:_request(e.m, e.p, opts, e.t)
 end
 
 --- Run any of the 576 operations of GHL's specs by operationId.

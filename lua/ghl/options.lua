@@ -24,6 +24,7 @@ local SCHEMA = {
   ssl_verify = "boolean",
   max_body_bytes = "positive",
   transport = "transport",
+  oauth = "oauth",
 }
 
 local function known()
@@ -64,6 +65,10 @@ local function check_value(name, kind, v)
     if t ~= "boolean" then
       errors.invalid("ghl.new: option '%s' must be true or false, got %s", name, t)
     end
+  elseif kind == "oauth" then
+    if (t ~= "table" and t ~= "userdata") or type(v.token) ~= "function" or type(v.renew) ~= "function" then
+      errors.invalid("ghl.new: option 'oauth' must be an app made by ghl.oauth{...}")
+    end
   elseif kind == "transport" then
     local ok = v == "curl"
       or ((t == "table" or t == "userdata") and type(v.perform) == "function")
@@ -93,8 +98,14 @@ function M.check(opts)
     end
     out.max_retry_time_ms, out.max_retry_time = out.max_retry_time, nil
   end
-  if out.token == nil then
-    errors.invalid("ghl.new: option 'token' is required (a Private Integration Token or an OAuth access token)")
+  if out.token == nil and out.oauth == nil then
+    errors.invalid("ghl.new: option 'token' is required (a Private Integration Token or an OAuth access token), or 'oauth'")
+  end
+  if out.token ~= nil and out.oauth ~= nil then
+    errors.invalid("ghl.new: give 'token' or 'oauth', not both")
+  end
+  if out.oauth ~= nil and out.location_id == nil and out.company_id == nil then
+    errors.invalid("ghl.new: an OAuth client needs location_id or company_id (whose tokens to use)")
   end
   return out
 end

@@ -56,35 +56,26 @@ function M.client(srv, extra)
   return ghl.new(o)
 end
 
---- Call a /_mock/ admin endpoint (with LuaSocket: not the library under test).
-function M.admin(srv, method, path)
+--- Call a /_mock/ admin endpoint (with LuaSocket: not the library under
+-- test); `body` (a table) is sent as JSON.
+function M.admin(srv, method, path, body)
   local out = {}
+  local data = body and cjson.encode(body) or ""
   local _, code = http.request{ url = srv.url .. path, method = method, sink = ltn12.sink.table(out),
-                                headers = { ["content-length"] = 0 } }
-  assert(code == 200, "admin call failed: " .. tostring(code))
+                                source = ltn12.source.string(data),
+                                headers = { ["content-type"] = "application/json", ["content-length"] = #data } }
+  assert(code == 200, ("admin %s %s failed: %s %s"):format(method, path, tostring(code), table.concat(out)))
   return cjson.decode(table.concat(out))
 end
 
 --- Queue a fault for the next `times` matching requests (see the server's faults.lua).
 function M.fault(srv, method, path, fault, times)
-  local cjson = require "cjson"
-  local body = cjson.encode{ method = method, path = path, fault = fault, times = times or 1 }
-  local out = {}
-  local _, code = http.request{ url = srv.url .. "/_mock/faults", method = "POST", sink = ltn12.sink.table(out),
-                                source = ltn12.source.string(body),
-                                headers = { ["content-type"] = "application/json", ["content-length"] = #body } }
-  assert(code == 200, "queueing a fault failed: " .. tostring(code) .. " " .. table.concat(out))
+  return M.admin(srv, "POST", "/_mock/faults", { method = method, path = path, fault = fault, times = times or 1 })
 end
 
 --- Set the server's rate limit (max, interval_ms, daily, retry_after).
 function M.rate_limit(srv, cfg)
-  local cjson = require "cjson"
-  local body = cjson.encode(cfg)
-  local out = {}
-  local _, code = http.request{ url = srv.url .. "/_mock/ratelimit", method = "POST", sink = ltn12.sink.table(out),
-                                source = ltn12.source.string(body),
-                                headers = { ["content-type"] = "application/json", ["content-length"] = #body } }
-  assert(code == 200, "setting the rate limit failed: " .. tostring(code) .. " " .. table.concat(out))
+  return M.admin(srv, "POST", "/_mock/ratelimit", cfg)
 end
 
 --- The requests the server received since the last reset.

@@ -2,7 +2,8 @@
 -- port with in-memory state, and stops it again.
 --
 --   local server = require "spec.support.server"
---   local srv = server.start()      -- srv.url, srv.token, srv.location_id
+--   local srv = server.start()      -- srv.url, srv.token, srv.location_id,
+--                                   -- srv.client_id, srv.client_secret (OAuth)
 --   ...
 --   srv:stop()
 --
@@ -14,6 +15,10 @@ local M = {
   LOCATION_ID = "LocMockA0000000000001",
   OTHER_TOKEN = "pit-0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b",
   OTHER_LOCATION_ID = "LocMockB0000000000002",
+  -- the one OAuth app the server knows (its app id: the part before "-")
+  CLIENT_ID = "64f0c1d2e3a4b5c6d7e8f901-lmockapp",
+  CLIENT_SECRET = "mock-client-secret-7c1e4b9a2d",
+  COMPANY_ID = "CompMock000000000001", -- the agency of the seeded locations
 }
 
 local function here()
@@ -118,9 +123,16 @@ end
 
 --- Start a server. opts: `port` (default: a free one), `tls` (also listen
 -- with HTTPS on `tls_port`, self-signed certificate at `ca_file`), `tokens`
--- (list of {token=, locationId=}), `foreground` (block until nginx exits).
+-- (list of {token=, locationId=}), `oauth` ({client_id=, client_secret=},
+-- default M.CLIENT_ID/M.CLIENT_SECRET; may also set access_ttl_s,
+-- repeat_window_s, token_style, which /_mock/reset then goes back to),
+-- `foreground` (block until nginx exits).
 function M.start(opts)
   opts = opts or {}
+  local oauth = {}
+  for k, v in pairs(opts.oauth or {}) do oauth[k] = v end
+  oauth.client_id = oauth.client_id or M.CLIENT_ID
+  oauth.client_secret = oauth.client_secret or M.CLIENT_SECRET
   local nginx = find_nginx()
   local mock_dir = abs(here() .. "/mock")
   local template = assert(read(mock_dir .. "/nginx.conf.in"))
@@ -135,6 +147,7 @@ function M.start(opts)
       { token = M.OTHER_TOKEN, locationId = M.OTHER_LOCATION_ID },
     },
     seed = opts.seed,
+    oauth = oauth,
   })
 
   local ca_file = opts.tls and make_cert(prefix)
@@ -153,11 +166,13 @@ function M.start(opts)
     local srv = setmetatable({
       url = "http://127.0.0.1:" .. port, port = port, prefix = prefix, nginx = nginx,
       token = M.TOKEN, location_id = M.LOCATION_ID,
+      client_id = oauth.client_id, client_secret = oauth.client_secret, company_id = M.COMPANY_ID,
       tls_port = tls_port, tls_url = tls_port and ("https://127.0.0.1:" .. tls_port), ca_file = ca_file,
     }, Server)
     if opts.foreground then
-      io.stderr:write(("local GHL server on %s\n  GHL_BASE_URL=%s\n  GHL_TOKEN=%s\n  GHL_LOCATION_ID=%s\n")
-        :format(srv.url, srv.url, srv.token, srv.location_id))
+      io.stderr:write(("local GHL server on %s\n  GHL_BASE_URL=%s\n  GHL_TOKEN=%s\n  GHL_LOCATION_ID=%s\n"
+        .. "  GHL_CLIENT_ID=%s\n  GHL_CLIENT_SECRET=%s\n")
+        :format(srv.url, srv.url, srv.token, srv.location_id, srv.client_id, srv.client_secret))
       sh(cmd)
       return srv
     end

@@ -6,28 +6,34 @@ local state = require "ghl_mock.state"
 local faults = require "ghl_mock.faults"
 local ratelimit = require "ghl_mock.ratelimit"
 local admin = require "ghl_mock.admin"
+local auth = require "ghl_mock.auth"
+local oauth_store = require "ghl_mock.oauth_store"
 
 local M = {}
 
 local routes = {}
 
--- route("GET", "/contacts/{contactId}", "2021-07-28", handler)
-local function route(method, template, version, handler)
+-- route("GET", "/contacts/{contactId}", "2021-07-28", handler[, access])
+-- version nil: the spec declares no Version header. access: nil = a
+-- sub-account token (OAuth or PIT); "agency" = an agency OAuth token only
+-- (the specs' Agency-Access-Only); "none" = no token at all (/oauth/token).
+local function route(method, template, version, handler, access)
   local parts = {}
   for seg in template:gmatch("/([^/]*)") do parts[#parts + 1] = seg end
-  routes[#routes + 1] = { method = method, parts = parts, version = version, handler = handler }
+  routes[#routes + 1] = { method = method, parts = parts, version = version, handler = handler, access = access }
 end
 
 local function load_routes()
   for _, name in ipairs{ "contacts", "contacts_search", "contact_notes", "contact_tasks", "pipelines",
                          "opportunities", "calendar_events", "calendars", "workflows", "conversations",
-                         "messages", "locations", "location_tags", "custom_fields", "users" } do
+                         "messages", "locations", "location_tags", "custom_fields", "users", "oauth" } do
     require("ghl_mock." .. name).register(route)
   end
 end
 
 function M.init(config)
   state.configure(config)
+  oauth_store.init(config.oauth)
   load_routes()
 end
 
@@ -104,8 +110,14 @@ function M.handle()
     return http.error(404, ("Cannot %s %s"):format(method, path), "Not Found")
   end
 
-  if not tok then
-    return http.reply(401, { statusCode = 401, message = "Invalid JWT" })
+  if r.access ~= "none" then
+    -- unknown and expired tokens alike; then the token's kind against the route's
+    if not tok then return auth.invalid_jwt() end
+    if r.access == "agency" then
+      if not auth.is_agency_oauth(tok) then return auth.agency_only() end
+    elseif tok.userType == "Company" then
+      return auth.scope() -- an agency token must mint a location token first
+    end
   end
   local version = ngx.req.get_headers()["version"]
   -- a few operations declare no Version in the specs; the rest need theirs

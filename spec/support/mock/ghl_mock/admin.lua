@@ -10,13 +10,21 @@
 --   DELETE /_mock/faults           empty the queue
 --   POST /_mock/ratelimit          {"max":,"interval_ms":,"daily":,"daily_interval_ms":,"retry_after":} (any subset)
 --   GET  /_mock/ratelimit          the limits and the counters per token
--- The reset also empties the fault queue and puts GHL's rate limits back.
+--   POST /_mock/oauth/code         an authorization code: {"userType":"Location","locationId":...} or
+--                                  {"userType":"Company","companyId":...} (+ "scope", "ttl_s") -> {code}
+--   GET  /_mock/oauth              the OAuth counters (oauth_store.lua)
+--   POST /_mock/oauth              {"access_ttl_s":,"repeat_window_s":,"token_style":} (any subset)
+--   POST /_mock/oauth/expire       expire every issued access token now -> {ok, expired}
+-- The reset also empties the fault queue, puts GHL's rate limits back and
+-- forgets OAuth codes, tokens, counters and settings. The request log shows
+-- bodies with OAuth secrets replaced (redact.lua).
 local http = require "ghl_mock.http"
 local state = require "ghl_mock.state"
 local seed = require "ghl_mock.seed"
 local faults = require "ghl_mock.faults"
 local fault_queue = require "ghl_mock.fault_queue"
 local ratelimit = require "ghl_mock.ratelimit"
+local oauth_store = require "ghl_mock.oauth_store"
 local cjson = require "cjson.safe"
 
 local M = {}
@@ -67,12 +75,36 @@ local function configure_ratelimit()
   return http.reply(200, ratelimit.snapshot())
 end
 
+local function configure_oauth()
+  local b = body()
+  if not b then return bad("the body must be a JSON object") end
+  local ok, problems = oauth_store.configure(b)
+  if not ok then return http.error(422, problems, "Unprocessable Entity") end
+  return http.reply(200, oauth_store.config())
+end
+
+local function new_code()
+  local b = body()
+  if not b then return bad("the body must be a JSON object") end
+  local code, problem = oauth_store.new_code(b)
+  if not code then return bad(problem) end
+  return http.reply(200, { code = code })
+end
+
 function M.handle(method, path)
   if path == "/_mock/reset" and method == "POST" then
     state.reset()
     fault_queue.clear()
     ratelimit.reset()
+    oauth_store.reset()
     return http.reply(200, { ok = true })
+  elseif path == "/_mock/oauth" then
+    if method == "POST" then return configure_oauth() end
+    if method == "GET" then return http.reply(200, oauth_store.counters()) end
+  elseif path == "/_mock/oauth/code" and method == "POST" then
+    return new_code()
+  elseif path == "/_mock/oauth/expire" and method == "POST" then
+    return http.reply(200, { ok = true, expired = state.expire_tokens() })
   elseif path == "/_mock/faults" then
     if method == "POST" then return queue_fault() end
     if method == "GET" then return list_faults() end
@@ -102,7 +134,7 @@ function M.handle(method, path)
     local out = {}
     for i, r in ipairs(state.requests()) do
       out[i] = { method = r.method, uri = r.uri, path = r.path, headers = r.headers,
-                 body = r.raw_body, connection = r.connection, fault = r.fault, status = r.status }
+                 body = r.logged_body, connection = r.connection, fault = r.fault, status = r.status }
     end
     return http.reply(200, { requests = #out > 0 and out or http.EMPTY_ARRAY })
   elseif path == "/_mock/contacts" and method == "GET" then

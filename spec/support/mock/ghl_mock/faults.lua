@@ -6,6 +6,7 @@
 local http = require "ghl_mock.http"
 local ratelimit = require "ghl_mock.ratelimit"
 local queue = require "ghl_mock.fault_queue"
+local auth = require "ghl_mock.auth"
 
 local M = {}
 
@@ -37,6 +38,18 @@ end
 -- Retry-After as an IMF-fixdate, e.g. "Wed, 21 Oct 2026 07:28:00 GMT"
 faults["429_retry_after_date"] = function(arg)
   return ratelimit.reject(ngx.http_time(ngx.time() + math.floor(tonumber(arg) or 1)))
+end
+
+-- Token answers (auth.lua) for a token the server otherwise accepts. Only
+-- auth_expired may make a client refresh; scope and location refusals must
+-- not be read as an expired token.
+function faults.auth_scope() return auth.scope() end
+
+function faults.auth_location() return auth.location() end
+
+function faults.auth_expired()
+  ratelimit.unset_headers() -- exactly what an unknown token gets
+  return auth.invalid_jwt()
 end
 
 function faults.status(arg)

@@ -1,5 +1,6 @@
 -- Request reading and GHL-shaped replies for the local GHL server.
 local cjson = require "cjson.safe"
+local redact = require "ghl_mock.redact"
 
 local M = {}
 
@@ -82,10 +83,11 @@ function M.read_request(method, path)
   return {
     method = method,
     path = path,
-    uri = ngx.var.request_uri,
+    uri = redact.uri(path, ngx.var.request_uri), -- as logged (query: req.query)
     query = ngx.req.get_uri_args(100),
     headers = logged,
     raw_body = raw,
+    logged_body = redact.body(path, raw), -- what /_mock/requests shows
     connection = tonumber(ngx.var.connection),
   }
 end

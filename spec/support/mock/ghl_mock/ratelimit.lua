@@ -78,7 +78,7 @@ end
 -- window ends when a budget is spent (the request is then not counted).
 function M.take(tok)
   local now = ngx.now() * 1000
-  local key = tok.token
+  local key = tok.bucket or tok.token -- OAuth tokens: one bucket per location or company (oauth_store.lua)
   local b = buckets[key]
   if not b then
     b = { win = now, n = 0, day = now, dn = 0, rejected = 0, location = tok.locationId }
@@ -102,6 +102,16 @@ function M.take(tok)
   if not spent then return nil end
   b.rejected = b.rejected + 1
   return spent, math.max(1, math.ceil((ends - now) / 1000))
+end
+
+--- Take the five headers off this answer again (a fault that plays an
+-- unknown token: those get none).
+function M.unset_headers()
+  local h = ngx.header
+  for _, k in ipairs{ "X-RateLimit-Limit-Daily", "X-RateLimit-Interval-Milliseconds", "X-RateLimit-Max",
+                      "X-RateLimit-Daily-Remaining", "X-RateLimit-Remaining" } do
+    h[k] = nil
+  end
 end
 
 --- Whether a spent budget's 429 says when to come back.

@@ -6,7 +6,7 @@ local sorted = require "ghl_mock.sorted"
 
 local M = {}
 
-local tokens
+local tokens, issued
 local log, log_max = {}, 500
 
 M.COLLECTIONS = { "contacts", "notes", "tasks", "opportunities", "pipelines", "lost_reasons", "calendars",
@@ -25,10 +25,37 @@ function M.configure(c)
   M.reset()
 end
 
-function M.token(tok) return tokens[tok] end
+--- The record of an accepted Bearer token: a static one from config.lua
+-- ({token, locationId}: PITs, they never expire) or an OAuth access token
+-- issued by oauth_store.lua, until its `expires` (seconds, ngx.now()). An
+-- expired token is forgotten: it is then just an unknown one.
+function M.token(tok)
+  local t = tokens[tok]
+  if t then return t end
+  t = issued[tok]
+  if not t then return nil end
+  if ngx.now() < t.expires then return t end
+  issued[tok] = nil
+  return nil
+end
 
---- Empty every collection, then build the seed again (seed.lua).
+--- Accept an issued access token {token, expires, oauth = true, userType, locationId?, companyId, ...}.
+function M.issue_token(t) issued[t.token] = t end
+
+--- Expire every issued access token now (tests need not sleep); how many were alive.
+function M.expire_tokens()
+  local now, n = ngx.now(), 0
+  for _, t in pairs(issued) do
+    if t.expires > now then n = n + 1 end
+    t.expires = 0
+  end
+  return n
+end
+
+--- Empty every collection, then build the seed again (seed.lua). Issued
+-- access tokens are forgotten too; the static ones stay.
 function M.reset()
+  issued = {}
   for _, name in ipairs(M.COLLECTIONS) do M[name] = {} end
   indexes = {}
   M.enrolments = {}   -- contactId -> { workflowId -> enrolment }

@@ -1,0 +1,445 @@
+--- ghl.oauth{...}: a Marketplace app's OAuth 2.0 tokens, kept in a store
+-- and renewed so that no refresh token is ever lost (facts: ghl-api.md §3).
+--
+--   local app = ghl.oauth{ client_id = ..., client_secret = ..., redirect_uri = ...,
+--                          store = ghl.store.file("/var/lib/myapp/tokens.json") }
+--   print(app:authorize_url{ scope = { "contacts.readonly", "contacts.write" }, state = s })
+--   local session = assert(app:exchange(code))              -- on the redirect
+--   local client = ghl.new{ oauth = app, location_id = session.location_id }
+--
+-- Refresh tokens rotate: each refresh returns a new one and the old one
+-- dies. So a refresh runs under the store's lock, reads the store again
+-- inside it (another caller may have refreshed already), writes the new
+-- pair to the store *before* the new access token is used, and on
+-- invalid_grant reads the store once more before giving up. GHL answers a
+-- repeat of the same refresh within 30 s with the same pair, which is what
+-- saves a caller that died between receiving a pair and storing it.
+local core = require "ghl.core"
+local errors = require "ghl.errors"
+local stores = require "ghl.store"
+local wait = require "ghl.wait"
+local cjson = require("cjson").new()
+
+local M = {}
+
+local App = {}
+App.__index = App
+
+local AUTHORIZE_HOSTS = {
+  [false] = "https://marketplace.gohighlevel.com",
+  [true] = "https://marketplace.leadconnectorhq.com", -- white label
+}
+
+local OPTIONS = {
+  client_id = "string", client_secret = "string", redirect_uri = "string", store = "store",
+  user_type = "string", base_url = "string", refresh_skew_ms = "number", lock_ttl_ms = "number",
+  timeout_ms = "number", connect_timeout_ms = "number", ca_file = "string", proxy = "string",
+  ssl_verify = "boolean", transport = "any", max_retries = "number",
+}
+
+local function invalid(fmt, ...) errors.invalid("ghl.oauth: " .. fmt, ...) end
+
+--- Make an app. Options: client_id, client_secret (both required),
+-- redirect_uri, store (default ghl.store.memory()), user_type ("Location"
+-- or "Company": what exchange() asks for), base_url, refresh_skew_ms
+-- (renew this long before expiry, default 60000), lock_ttl_ms, and the
+-- transport options of ghl.new (timeout_ms, ca_file, proxy, ...).
+function M.new(opts)
+  if type(opts) ~= "table" then invalid("expects an options table, got %s", type(opts)) end
+  for k, v in pairs(opts) do
+    local kind = OPTIONS[k]
+    if not kind then invalid("unknown option '%s'", tostring(k)) end
+    if kind ~= "any" and kind ~= "store" and type(v) ~= kind then
+      invalid("option '%s' must be a %s, got %s", k, kind, type(v))
+    end
+  end
+  for _, k in ipairs{ "client_id", "client_secret" } do
+    if type(opts[k]) ~= "string" or opts[k] == "" then invalid("option '%s' is required and must not be empty", k) end
+  end
+  local store = opts.store or stores.memory()
+  local ok, why = stores.check(store)
+  if not ok then invalid("option 'store': %s", why) end
+  local user_type = opts.user_type or "Location"
+  if user_type ~= "Location" and user_type ~= "Company" then
+    invalid("option 'user_type' must be \"Location\" or \"Company\", got %q", user_type)
+  end
+  local self = setmetatable({
+    client_id = opts.client_id, redirect_uri = opts.redirect_uri, store = store, user_type = user_type,
+    skew_ms = opts.refresh_skew_ms or 60000, app_id = opts.client_id:match("^([^-]+)"),
+  }, App)
+  -- the secret lives in a closure, not in a field someone could print
+  local secret = opts.client_secret
+  self._secret = function() return secret end
+  -- what clients made by app:client() share with the app's own calls
+  self._conn = { base_url = opts.base_url, timeout_ms = opts.timeout_ms, connect_timeout_ms = opts.connect_timeout_ms,
+                 ca_file = opts.ca_file, proxy = opts.proxy, ssl_verify = opts.ssl_verify, transport = opts.transport,
+                 max_retries = opts.max_retries }
+  local Client = require "ghl.client"
+  local o = { pacing = false }
+  for k, v in pairs(self._conn) do o[k] = v end
+  self._http = Client.new(o)
+  self.lock_ttl_ms = opts.lock_ttl_ms or 2 * (opts.timeout_ms or 30000) + 5000
+  return self
+end
+
+function App:__tostring() return ("ghl.OAuthApp (%s)"):format(self.client_id) end
+
+--- Constant-time comparison of the `state` sent with authorize_url and the
+-- one that came back to the redirect handler.
+function M.check_state(expected, received)
+  if type(expected) ~= "string" or expected == "" or type(received) ~= "string" or #expected ~= #received then
+    return nil, errors.new{ kind = "auth", message = "OAuth state mismatch: the redirect was not started by us" }
+  end
+  local diff = 0
+  for i = 1, #expected do
+    if expected:byte(i) ~= received:byte(i) then diff = diff + 1 end
+  end
+  if diff ~= 0 then
+    return nil, errors.new{ kind = "auth", message = "OAuth state mismatch: the redirect was not started by us" }
+  end
+  return true
+end
+
+--- The URL to send the installing user to (the /v2/oauth/chooselocation form).
+-- opts: scope (list or space-separated string), state, white_label,
+-- login_window = "self" (log in in the same tab), redirect_uri.
+function App:authorize_url(opts)
+  opts = opts or {}
+  local scope = opts.scope or {}
+  if type(scope) == "table" then scope = table.concat(scope, " ") end
+  local q = { response_type = "code", client_id = self.client_id, scope = scope,
+              redirect_uri = opts.redirect_uri or self.redirect_uri, state = opts.state }
+  if not q.redirect_uri then invalid("authorize_url needs a redirect_uri (in ghl.oauth or here)") end
+  if opts.login_window then q.loginWindowOpenMode = opts.login_window end
+  return AUTHORIZE_HOSTS[opts.white_label and true or false] .. "/v2/oauth/chooselocation?" .. core.encode_query(q)
+end
+
+-- storage ----------------------------------------------------------------
+
+function App:_key(user_type, id)
+  return ("%s:%s:%s"):format(self.app_id or self.client_id, user_type, id)
+end
+
+function App:_read(user_type, id)
+  local raw, err = self.store:get(self:_key(user_type, id))
+  if raw == nil then
+    if err then return nil, errors.new{ kind = "auth", message = "token store: " .. tostring(err) } end
+    return nil
+  end
+  local ok, rec = pcall(cjson.decode, raw)
+  if not ok or type(rec) ~= "table" then
+    return nil, errors.new{ kind = "auth", message = "token store: the stored record is not valid JSON" }
+  end
+  return rec
+end
+
+function App:_write(rec)
+  local id = rec.user_type == "Company" and rec.company_id or rec.location_id
+  local ok, err = self.store:set(self:_key(rec.user_type, id), cjson.encode(rec))
+  if not ok then
+    return nil, errors.new{ kind = "auth", message = "token store: cannot save the new tokens: " .. tostring(err) }
+  end
+  return true
+end
+
+-- What callers may see of a record: never a token.
+local function session(rec)
+  return {
+    user_type = rec.user_type, location_id = rec.location_id, company_id = rec.company_id, user_id = rec.user_id,
+    scope = rec.scope, expires_at = rec.expires_at, has_refresh_token = rec.refresh_token ~= nil,
+    minted_from = rec.minted_from, approved_locations = rec.approved_locations,
+  }
+end
+
+-- token endpoint --------------------------------------------------------------
+
+-- Replaces every secret in an error's message and body (a server may echo them).
+local function scrub(err, secrets)
+  local function clean(s)
+    for _, secret in ipairs(secrets) do
+      if type(secret) == "string" and #secret >= 6 then
+        local i = s:find(secret, 1, true)
+        while i do
+          s = s:sub(1, i - 1) .. "[REDACTED]" .. s:sub(i + #secret)
+          i = s:find(secret, i + 10, true)
+        end
+      end
+    end
+    return s
+  end
+  local function walk(v, depth)
+    if type(v) == "string" then return clean(v) end
+    if type(v) == "table" and depth < 8 then
+      for k, x in pairs(v) do v[k] = walk(x, depth + 1) end
+    end
+    return v
+  end
+  if type(err) == "table" then
+    err.message = walk(err.message, 0)
+    err.body = walk(err.body, 0)
+  end
+  return err
+end
+
+local function field(body, snake, camel)
+  local v = body[snake]
+  if v == nil or v == cjson.null then v = body[camel] end
+  if v == cjson.null then return nil end
+  return v
+end
+
+-- A token answer as a record; both key styles (access_token/accessToken).
+local function record_of(body, user_type)
+  local rec = {
+    access_token = field(body, "access_token", "accessToken"),
+    refresh_token = field(body, "refresh_token", "refreshToken"),
+    user_type = field(body, "userType", "user_type") or user_type,
+    location_id = field(body, "locationId", "location_id"),
+    company_id = field(body, "companyId", "company_id"),
+    user_id = field(body, "userId", "user_id"),
+    scope = field(body, "scope", "scope"),
+    approved_locations = field(body, "approvedLocations", "approved_locations"),
+  }
+  if type(rec.access_token) ~= "string" or rec.access_token == "" then
+    return nil, "the token answer has no access_token"
+  end
+  local expires_in = tonumber(field(body, "expires_in", "expiresIn")) or 86399 -- GHL's documented day
+  rec.expires_at = wait.now_ms() + expires_in * 1000
+  rec.updated_at = wait.now_ms()
+  if rec.user_type ~= "Company" and rec.user_type ~= "Location" then rec.user_type = user_type end
+  if rec.user_type == "Location" and not rec.location_id then return nil, "the token answer has no locationId" end
+  if rec.user_type == "Company" and not rec.company_id then return nil, "the token answer has no companyId" end
+  return rec
+end
+
+function App:_token_call(form, secrets)
+  form.client_id, form.client_secret = self.client_id, self._secret()
+  secrets[#secrets + 1] = form.client_secret
+  local body, err = self._http:call("oauth.get-access-token", form)
+  if not body then
+    scrub(err, secrets)
+    local text = type(err.body) == "table" and (err.body.error or err.body.message) or err.body
+    if type(text) == "table" then text = table.concat(text, "; ") end
+    err.oauth_error = type(text) == "string" and text or nil
+    err.kind = err.kind == "http" and "auth" or err.kind
+    return nil, err
+  end
+  return body
+end
+
+local function is_invalid_grant(err)
+  return err and (err.oauth_error == "invalid_grant"
+    or (type(err.message) == "string" and err.message:find("invalid_grant", 1, true) ~= nil))
+end
+
+--- Exchange the code of the redirect for tokens, store them, and return
+-- the session (never the tokens themselves).
+function App:exchange(code, opts)
+  if type(code) ~= "string" or code == "" then invalid("exchange: code must be a non-empty string") end
+  opts = opts or {}
+  local user_type = opts.user_type or self.user_type
+  local body, err = self:_token_call({ grant_type = "authorization_code", code = code, user_type = user_type,
+                                       redirect_uri = opts.redirect_uri or self.redirect_uri }, { code })
+  if not body then return nil, err end
+  local rec, why = record_of(body, user_type)
+  if not rec then return nil, errors.new{ kind = "decode", message = "exchange: " .. why } end
+  if not rec.refresh_token then return nil, errors.new{ kind = "decode", message = "exchange: the token answer has no refresh_token" } end
+  local ok, werr = self:_write(rec)
+  if not ok then return nil, werr end
+  return session(rec)
+end
+
+-- renewal -----------------------------------------------------------------
+
+local function fresh(self, rec)
+  return rec and rec.access_token and rec.expires_at and rec.expires_at - self.skew_ms > wait.now_ms()
+end
+
+local function usable(rec) return rec and rec.access_token and rec.expires_at and rec.expires_at > wait.now_ms() end
+
+-- New tokens for the record (a refresh, or a location token minted again
+-- from the agency token). Runs under the store's lock.
+function App:_renew_locked(user_type, id, stale_access)
+  local rec, rerr = self:_read(user_type, id)
+  if rerr then return nil, rerr end
+  if not rec then
+    return nil, errors.new{ kind = "auth", message = ("no tokens for %s %s: run the OAuth flow (exchange) first"):format(user_type, id) }
+  end
+  -- someone renewed while we waited for the lock
+  if rec.access_token ~= stale_access and usable(rec) then return rec end
+  if rec.refresh_token then
+    local used = rec.refresh_token
+    local body, err = self:_token_call({ grant_type = "refresh_token", refresh_token = used, user_type = rec.user_type },
+      { used, rec.access_token })
+    if not body and is_invalid_grant(err) then
+      -- another process may have rotated it without our lock (another store?)
+      local again = self:_read(user_type, id)
+      if again and again.refresh_token and again.refresh_token ~= used then
+        if usable(again) then return again end
+        body, err = self:_token_call({ grant_type = "refresh_token", refresh_token = again.refresh_token,
+                                       user_type = rec.user_type }, { again.refresh_token })
+      end
+      if not body then
+        err.kind = "auth"
+        err.message = ("the refresh token of %s %s was rejected (%s): re-authorisation is needed (run the OAuth flow again)")
+          :format(user_type, id, tostring(err.oauth_error or err.message))
+        return nil, err
+      end
+    end
+    if not body then return nil, err end
+    local new, why = record_of(body, rec.user_type)
+    if not new then return nil, errors.new{ kind = "decode", message = "refresh: " .. why } end
+    if not new.refresh_token then
+      return nil, errors.new{ kind = "decode", message = "refresh: the token answer has no refresh_token" }
+    end
+    new.location_id = new.location_id or rec.location_id
+    new.company_id = new.company_id or rec.company_id
+    new.approved_locations = new.approved_locations or rec.approved_locations
+    -- stored before anyone uses the new access token
+    local ok, werr = self:_write(new)
+    if not ok then return nil, werr end
+    return new
+  end
+  if rec.minted_from then
+    return self:_mint(rec.minted_from, rec.location_id)
+  end
+  return nil, errors.new{ kind = "auth", message = ("the token of %s %s expired and cannot be renewed (no refresh token)"):format(user_type, id) }
+end
+
+function App:_renew(user_type, id, stale_access)
+  local key = self:_key(user_type, id)
+  local lease, lerr = self.store:lock(key, self.lock_ttl_ms)
+  if not lease then
+    return nil, errors.new{ kind = "auth", message = "token store: " .. tostring(lerr) }
+  end
+  local ok, rec, err = pcall(self._renew_locked, self, user_type, id, stale_access)
+  self.store:unlock(key, lease)
+  if not ok then error(rec, 0) end
+  return rec, err
+end
+
+--- A valid access token for (user_type, id), renewed first when it expires
+-- within refresh_skew_ms. Used by clients made with ghl.new{oauth = app};
+-- company_id lets it mint a location token from the agency token.
+function App:token(user_type, id, company_id)
+  local rec, err = self:_read(user_type, id)
+  if err then return nil, err end
+  if fresh(self, rec) then return rec.access_token end
+  company_id = company_id or self.default_company
+  if not rec and user_type == "Location" and company_id then
+    -- no location token yet: mint one from the agency token
+    rec, err = self:_mint(company_id, id)
+    if not rec then return nil, err end
+    return rec.access_token
+  end
+  local new, rerr = self:_renew(user_type, id, rec and rec.access_token)
+  if new then return new.access_token end
+  -- the refresh failed, but the old token has not expired yet: keep going with it
+  if usable(rec) then return rec.access_token end
+  return nil, rerr
+end
+
+--- After a 401 that says the token is invalid: renew once (unless another
+-- caller already did) and return the new access token.
+function App:renew(user_type, id, used_access)
+  local rec, err = self:_renew(user_type, id, used_access)
+  if not rec then return nil, err end
+  return rec.access_token
+end
+
+--- Force a refresh of the tokens of a location or company id.
+function App:refresh(resource_id)
+  if type(resource_id) ~= "string" or resource_id == "" then invalid("refresh: resource_id must be a non-empty string") end
+  local user_type = self:_read("Location", resource_id) and "Location" or "Company"
+  local rec, err = self:_read(user_type, resource_id)
+  if err then return nil, err end
+  local new, rerr = self:_renew(user_type, resource_id, rec and rec.access_token or "")
+  if not new then return nil, rerr end
+  return session(new)
+end
+
+-- agency -> location ---------------------------------------------------------
+
+function App:_mint(company_id, location_id)
+  local agency, err = self:token("Company", company_id)
+  if not agency then return nil, err end
+  local http = self._http
+  local function mint(token)
+    http._core:set_token(token)
+    local body, cerr = http:call("oauth.get-location-access-token", { companyId = company_id, locationId = location_id })
+    http._core:set_token(nil)
+    return body, cerr
+  end
+  local body, cerr = mint(agency)
+  if not body and cerr.status == 401 and core.auth_refreshable(cerr.message) then
+    -- the agency token was refused as expired: renew it once and mint again
+    local renewed, rerr = self:renew("Company", company_id, agency)
+    if not renewed then return nil, rerr end
+    agency = renewed
+    body, cerr = mint(agency)
+  end
+  if not body then return nil, scrub(cerr, { agency }) end
+  local rec, why = record_of(body, "Location")
+  if not rec then return nil, errors.new{ kind = "decode", message = "location token: " .. why } end
+  rec.location_id = rec.location_id or location_id
+  rec.company_id = company_id
+  rec.minted_from = company_id -- no refresh token: minted again from the agency token when it expires
+  local ok, werr = self:_write(rec)
+  if not ok then return nil, werr end
+  return rec
+end
+
+--- Mint a location token from the agency (Company) token (POST
+-- /oauth/locationToken) and store it. It has no refresh token: when it
+-- expires it is minted again from the agency token.
+function App:location_token(company_id, location_id)
+  if type(company_id) ~= "string" or company_id == "" then invalid("location_token: company_id must be a non-empty string") end
+  if type(location_id) ~= "string" or location_id == "" then invalid("location_token: location_id must be a non-empty string") end
+  local rec, err = self:_mint(company_id, location_id)
+  if not rec then return nil, err end
+  return session(rec)
+end
+
+--- Iterate the locations where the app is installed (agency token).
+-- params: companyId (default: the app's company), isInstalled, query, ...
+function App:installed_locations(params)
+  params = params or {}
+  local company = params.companyId or self.default_company
+  if not company then invalid("installed_locations: pass companyId") end
+  local p = {}
+  for k, v in pairs(params) do p[k] = v end
+  p.companyId, p.appId = company, p.appId or self.app_id
+  return self:client{ company_id = company }:each_of("oauth.get-installed-location", p)
+end
+
+--- The stored session (no tokens) of a location or company id.
+function App:session(resource_id)
+  local rec = self:_read("Location", resource_id) or self:_read("Company", resource_id)
+  return rec and session(rec) or nil
+end
+
+--- Forget the tokens of a location or company id (e.g. on UNINSTALL).
+function App:forget(resource_id)
+  self.store:delete(self:_key("Location", resource_id))
+  self.store:delete(self:_key("Company", resource_id))
+  return true
+end
+
+--- A client that uses this app's tokens (options as ghl.new).
+function App:client(opts)
+  local o = {}
+  for k, v in pairs(self._conn) do o[k] = v end
+  for k, v in pairs(opts or {}) do o[k] = v end
+  o.oauth = self
+  return require("ghl").new(o)
+end
+
+--- Remember the agency's company id: clients can then mint location tokens
+-- for locations that have none yet.
+function App:use_company(company_id)
+  self.default_company = company_id
+  return self
+end
+
+M.App = App
+return M

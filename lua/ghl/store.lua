@@ -1,0 +1,39 @@
+--- Token stores: where OAuth tokens live, shared by every caller, process
+-- or nginx worker that uses them. A store is any object with these methods
+-- (values are strings; the OAuth code stores JSON):
+--
+--   store:get(key)           -> value | nil             (nil, err when it cannot read)
+--   store:set(key, value)    -> true | nil, err         atomic: readers see the old or the new value
+--   store:delete(key)        -> true | nil, err
+--   store:lock(key, ttl_ms)  -> lease | nil, err        waits for the lock (up to the store's
+--                                                       `lock_timeout_ms`); the lease ends by
+--                                                       itself after ttl_ms or when the holder dies
+--   store:unlock(key, lease) -> true
+--
+-- The OAuth app takes the lock around a refresh and reads again inside it,
+-- so one refresh happens per expiry however many callers find the token
+-- expired at once. Plug your own store by giving an object with these methods.
+--
+--   ghl.store.memory()                      one process
+--   ghl.store.file(path)                    one host: flock, atomic rename, mode 0600
+--   ghl.store.shm(dict_name)                one nginx: lua_shared_dict
+--   ghl.store.redis{host=, port=, prefix=}  many hosts: a lease that expires
+local M = {}
+
+function M.memory(opts) return require("ghl.store.memory").new(opts) end
+function M.file(path, opts) return require("ghl.store.file").new(path, opts) end
+function M.shm(dict_name, opts) return require("ghl.store.shm").new(dict_name, opts) end
+function M.redis(opts) return require("ghl.store.redis").new(opts) end
+
+local METHODS = { "get", "set", "delete", "lock", "unlock" }
+
+--- Whether `s` can serve as a store (has every method).
+function M.check(s)
+  if type(s) ~= "table" and type(s) ~= "userdata" then return false, "a store must be an object" end
+  for _, m in ipairs(METHODS) do
+    if type(s[m]) ~= "function" then return false, ("a store needs a %s method"):format(m) end
+  end
+  return true
+end
+
+return M

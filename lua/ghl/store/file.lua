@@ -1,0 +1,73 @@
+--- ghl.store.file(path): tokens of every process on this host in one JSON
+-- file, mode 0600. Writes are atomic (temp file, fsync, rename) under an
+-- flock; each key's refresh lock is a flock of its own, released by the
+-- kernel if the holder dies, so a crashed process never blocks the others.
+local core = require "ghl.core"
+local cjson = require("cjson").new()
+
+local File = {}
+File.__index = File
+
+function File.new(path, opts)
+  if type(path) ~= "string" or path == "" then
+    error("ghl.store.file: path must be a non-empty string", 2)
+  end
+  opts = opts or {}
+  return setmetatable({ path = path, lock_timeout_ms = opts.lock_timeout_ms or 30000 }, File)
+end
+
+local function read_all(self)
+  local f, err, code = io.open(self.path, "rb")
+  if not f then
+    if code == 2 then return {} end -- no file yet: no tokens yet
+    return nil, "file store: " .. tostring(err)
+  end
+  local text = f:read("a")
+  f:close()
+  if text == "" then return {} end
+  local ok, data = pcall(cjson.decode, text)
+  if not ok or type(data) ~= "table" then
+    return nil, ("file store: %s is not a JSON object"):format(self.path)
+  end
+  return data
+end
+
+function File:get(key)
+  local data, err = read_all(self)
+  if not data then return nil, err end
+  return data[key]
+end
+
+-- read, change, write back, under the file's write lock
+local function update(self, key, value)
+  local lock, err = core.file_lock(self.path .. ".lock", self.lock_timeout_ms)
+  if not lock then return nil, "file store: " .. err end
+  local data, rerr = read_all(self)
+  if not data then
+    lock:unlock()
+    return nil, rerr
+  end
+  data[key] = value
+  local ok, werr = core.write_file(self.path, cjson.encode(data))
+  lock:unlock()
+  if not ok then return nil, "file store: " .. werr end
+  return true
+end
+
+function File:set(key, value) return update(self, key, value) end
+
+function File:delete(key) return update(self, key, nil) end
+
+function File:lock(key)
+  local name = self.path .. ".refresh-" .. key:gsub("[^%w_-]", "_")
+  local lock, err = core.file_lock(name, self.lock_timeout_ms)
+  if not lock then return nil, "file store: " .. err end
+  return lock
+end
+
+function File:unlock(_, lease)
+  lease:unlock()
+  return true
+end
+
+return File

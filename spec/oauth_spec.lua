@@ -1,0 +1,247 @@
+-- OAuth 2.0 end to end against the local server: authorize URL, code
+-- exchange, proactive and reactive refresh, rotation, invalid_grant, agency
+-- -> location tokens, installed locations, stores, and no secret anywhere.
+local h = require "spec.support.helpers"
+local ghl = require "ghl"
+local server = require "spec.support.server"
+local cjson = require "cjson"
+
+local LOC, COMP = server.LOCATION_ID, "CompMock000000000001"
+
+describe("oauth", function()
+  local srv = h.server()
+  setup(srv.start) teardown(srv.stop) before_each(srv.reset)
+
+  local function app(extra)
+    local o = { client_id = server.CLIENT_ID, client_secret = server.CLIENT_SECRET, base_url = srv.url,
+                redirect_uri = "https://app.example.com/oauth/callback", store = ghl.store.memory() }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return ghl.oauth(o)
+  end
+
+  local function code(user_type, id)
+    local body = user_type == "Company" and { userType = "Company", companyId = id or COMP }
+      or { userType = "Location", locationId = id or LOC }
+    return h.admin(srv, "POST", "/_mock/oauth/code", body).code
+  end
+
+  local function stats() return h.admin(srv, "GET", "/_mock/oauth") end
+
+  local function client(a, extra)
+    local o = { oauth = a, location_id = LOC, base_url = srv.url, retry_base_ms = 5, retry_max_delay_ms = 20 }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return ghl.new(o)
+  end
+
+  it("builds the /v2/oauth/chooselocation URL, white label too", function()
+    local a = app()
+    local url = a:authorize_url{ scope = { "contacts.readonly", "contacts.write" }, state = "s t" }
+    assert.matches("^https://marketplace%.gohighlevel%.com/v2/oauth/chooselocation%?", url)
+    assert.matches("response_type=code", url)
+    assert.matches("scope=contacts%.readonly%%20contacts%.write", url)
+    assert.matches("state=s%%20t", url)
+    assert.matches("redirect_uri=https%%3A%%2F%%2Fapp%.example%.com%%2Foauth%%2Fcallback", url)
+    assert.matches("client_id=" .. server.CLIENT_ID, url, 1, true)
+    assert.matches("^https://marketplace%.leadconnectorhq%.com/v2/", a:authorize_url{ white_label = true })
+    assert.matches("loginWindowOpenMode=self", a:authorize_url{ login_window = "self" })
+  end)
+
+  it("checks the state of the redirect", function()
+    assert.is_true(ghl.oauth.check_state("abc123", "abc123"))
+    local ok, err = ghl.oauth.check_state("abc123", "abc124")
+    assert.is_nil(ok)
+    assert.are.equal("auth", err.kind)
+    assert.is_nil((ghl.oauth.check_state("abc", nil)))
+  end)
+
+  it("exchanges a code, stores the tokens and calls the API with them", function()
+    local a = app()
+    local s = assert(a:exchange(code()))
+    assert.are.equal("Location", s.user_type)
+    assert.are.equal(LOC, s.location_id)
+    assert.is_true(s.has_refresh_token)
+    assert.is_nil(s.access_token)
+    local c = client(a)
+    assert.are.equal("SeedC000000000000001", assert(c.contacts:get("SeedC000000000000001")).id)
+    assert.are.equal(1, stats().code_calls)
+  end)
+
+  it("accepts both token key styles", function()
+    h.admin(srv, "POST", "/_mock/oauth", { token_style = "camel" })
+    local a = app()
+    assert(a:exchange(code()))
+    assert(client(a).contacts:get("SeedC000000000000001"))
+  end)
+
+  it("refreshes before expiry (proactive), once, and stores the rotated pair first", function()
+    h.admin(srv, "POST", "/_mock/oauth", { access_ttl_s = 2 })
+    local store = ghl.store.memory()
+    local a = app{ store = store, refresh_skew_ms = 1500 }
+    assert(a:exchange(code()))
+    local first = cjson.decode(store.data[next(store.data)])
+    require("socket").sleep(0.6) -- now within the skew
+    local c = client(a)
+    assert(c.contacts:get("SeedC000000000000001"))
+    assert(c.contacts:get("SeedC000000000000002"))
+    assert.are.equal(1, stats().refresh_calls)
+    local now = cjson.decode(store.data[next(store.data)])
+    assert.are_not.equal(first.refresh_token, now.refresh_token)
+    assert.are_not.equal(first.access_token, now.access_token)
+    for _, r in ipairs(h.requests(srv)) do assert.are_not.equal(401, r.status) end
+  end)
+
+  it("refreshes once on a 401 that says the token expired, then retries once", function()
+    local a = app()
+    assert(a:exchange(code()))
+    local c = client(a)
+    assert(c.contacts:get("SeedC000000000000001"))
+    h.admin(srv, "POST", "/_mock/oauth/expire")
+    local contact = assert(c.contacts:get("SeedC000000000000001"))
+    assert.are.equal("SeedC000000000000001", contact.id)
+    assert.are.equal(1, stats().refresh_calls)
+  end)
+
+  it("does not refresh on a scope 401 or a location 403", function()
+    local a = app()
+    assert(a:exchange(code()))
+    local c = client(a, { max_retries = 0 })
+    for _, f in ipairs{ "auth_scope", "auth_location" } do
+      h.fault(srv, "GET", "/contacts/SeedC000000000000001", f, 1)
+      local v, err = c.contacts:get("SeedC000000000000001")
+      assert.is_nil(v)
+      assert.are.equal("auth", err.kind)
+    end
+    assert.are.equal(0, stats().refresh_calls)
+  end)
+
+  it("a refresh token rotated elsewhere: invalid_grant says re-authorisation is needed", function()
+    h.admin(srv, "POST", "/_mock/oauth", { repeat_window_s = 0 })
+    local store = ghl.store.memory()
+    local a = app{ store = store }
+    assert(a:exchange(code()))
+    -- another app instance with a copy of the store rotates the token behind our back
+    local other = ghl.store.memory()
+    for k, v in pairs(store.data) do other.data[k] = v end
+    assert(app{ store = other }:refresh(LOC))
+    local s, err = a:refresh(LOC)
+    assert.is_nil(s)
+    assert.are.equal("auth", err.kind)
+    assert.matches("re%-authorisation is needed", err.message)
+  end)
+
+  it("invalid_grant after another worker rotated the stored pair: uses the stored one", function()
+    h.admin(srv, "POST", "/_mock/oauth", { repeat_window_s = 0 })
+    local store = ghl.store.memory()
+    local a = app{ store = store }
+    assert(a:exchange(code()))
+    local stale = store.data[next(store.data)]
+    assert(app{ store = store }:refresh(LOC)) -- rotated through the same store
+    -- our caller still holds the old access token and gets a 401
+    local rec = cjson.decode(stale)
+    local token = assert(a:renew("Location", LOC, rec.access_token))
+    assert.are_not.equal(rec.access_token, token)
+    assert.are.equal(1, stats().refresh_calls)
+  end)
+
+  it("agency token -> location token, minted again when it expires", function()
+    local a = app{ user_type = "Company" }
+    local s = assert(a:exchange(code("Company")))
+    assert.are.equal("Company", s.user_type)
+    assert.are.equal(COMP, s.company_id)
+    local loc = assert(a:location_token(COMP, LOC))
+    assert.are.equal(LOC, loc.location_id)
+    assert.are.equal(COMP, loc.minted_from)
+    assert.is_false(loc.has_refresh_token)
+    local c = client(a, { company_id = COMP })
+    assert(c.contacts:get("SeedC000000000000001"))
+    h.admin(srv, "POST", "/_mock/oauth/expire")
+    assert(c.contacts:get("SeedC000000000000001"))
+    local st = stats()
+    assert.are.equal(2, st.location_token_calls)
+    assert.are.equal(1, st.refresh_calls) -- the agency token was refreshed to mint again
+  end)
+
+  it("mints a location token on first use when the client knows the company", function()
+    local a = app{ user_type = "Company" }
+    assert(a:exchange(code("Company")))
+    local c = client(a, { company_id = COMP })
+    assert(c.contacts:get("SeedC000000000000001"))
+    assert.are.equal(1, stats().location_token_calls)
+  end)
+
+  it("iterates installed locations with the agency token", function()
+    local a = app{ user_type = "Company" }
+    assert(a:exchange(code("Company")))
+    local n = 0
+    for loc in a:installed_locations{ companyId = COMP, limit = 10 } do
+      assert.is_string(loc._id)
+      n = n + 1
+    end
+    assert.are.equal(25, n)
+  end)
+
+  it("keeps the old tokens usable when the store cannot save new ones", function()
+    local store = ghl.store.memory()
+    local a = app{ store = store, refresh_skew_ms = 86400 * 1000 } -- always "about to expire"
+    assert(a:exchange(code()))
+    local set = store.set
+    store.set = function() return nil, "disk full" end
+    local s, err = a:refresh(LOC)
+    assert.is_nil(s)
+    assert.matches("cannot save the new tokens: disk full", err.message)
+    store.set = set
+  end)
+
+  it("reports a token answer without an access token or refresh token", function()
+    local curl = require("ghl.curl").new{}
+    local fake = { perform = function(_, req)
+      if req.path == "/oauth/token" then return 200, {}, '{"token_type":"Bearer","expires_in":10}' end
+      return curl:perform(req)
+    end }
+    local a = app{ transport = fake }
+    local s, err = a:exchange("any-code")
+    assert.is_nil(s)
+    assert.are.equal("decode", err.kind)
+    assert.matches("no access_token", err.message)
+  end)
+
+  it("refuses a bad app configuration at once", function()
+    for _, bad in ipairs{
+      { client_id = server.CLIENT_ID, client_secret = "" },
+      { client_id = "", client_secret = "x" },
+      { client_id = server.CLIENT_ID, client_secret = "x", user_type = "Agency" },
+      { client_id = server.CLIENT_ID, client_secret = "x", store = {} },
+      { client_id = server.CLIENT_ID, client_secret = "x", bogus = 1 },
+    } do
+      local err = h.raised(ghl.oauth, bad)
+      assert.are.equal("invalid_argument", err.kind)
+    end
+    assert.matches("needs location_id or company_id", h.raised(ghl.new, { oauth = app() }).message)
+    assert.matches("not both", h.raised(ghl.new, { oauth = app(), token = "x", location_id = LOC }).message)
+  end)
+
+  it("puts no secret in any error, tostring or session", function()
+    local store = ghl.store.memory()
+    local a = app{ store = store }
+    local the_code = code()
+    local texts = {}
+    local function keep(v) texts[#texts + 1] = type(v) == "table" and cjson.encode(v) or tostring(v) end
+    keep(select(2, a:exchange("wrong-" .. the_code)))
+    assert(a:exchange(the_code))
+    keep(select(2, a:exchange(the_code))) -- reused code: invalid_grant
+    local c = client(a)
+    keep(tostring(c))
+    keep(tostring(a))
+    keep(a:session(LOC))
+    h.fault(srv, "GET", "/contacts/x", "echo_token", 1)
+    local _, e = c.contacts:get("x")
+    keep(e)
+    keep(e.body)
+    local rec = cjson.decode(store.data[next(store.data)])
+    for _, text in ipairs(texts) do
+      for _, secret in ipairs{ server.CLIENT_SECRET, rec.access_token, rec.refresh_token, the_code } do
+        assert.is_nil(text:find(secret, 1, true), "a secret leaked into: " .. text)
+      end
+    end
+  end)
+end)
