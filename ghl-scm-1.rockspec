@@ -41,6 +41,7 @@ build = {
     ["ghl.store.memory"] = "lua/ghl/store/memory.lua",
     ["ghl.store.redis"] = "lua/ghl/store/redis.lua",
     ["ghl.store.shm"] = "lua/ghl/store/shm.lua",
+    ["ghl.transport.ngx"] = "lua/ghl/transport/ngx.lua",
     ["ghl.wait"] = "lua/ghl/wait.lua",
     ["ghl.operations"] = "lua/ghl/operations.lua",
     ["ghl.options"] = "lua/ghl/options.lua",

@@ -61,6 +61,154 @@ void ghl_push_header_block(lua_State *L, const char *data, size_t len) {
     }
 }
 
+/* core.parse_status_line("HTTP/1.1 200 OK") -> status, "HTTP/1.1" | nil, err */
+int ghl_parse_status_line_l(lua_State *L) {
+    size_t len, i;
+    const char *s = luaL_checklstring(L, 1, &len);
+    int status = 0;
+    if (len < 12 || memcmp(s, "HTTP/1.", 7) != 0 || (s[7] != '0' && s[7] != '1') || s[8] != ' ')
+        goto bad;
+    for (i = 9; i < 12; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            goto bad;
+        status = status * 10 + (s[i] - '0');
+    }
+    if (status < 100 || (len > 12 && s[12] != ' ' && s[12] != '\r'))
+        goto bad;
+    lua_pushinteger(L, status);
+    lua_pushlstring(L, s, 8);
+    return 2;
+bad:
+    lua_pushnil(L);
+    lua_pushliteral(L, "malformed status line");
+    return 2;
+}
+
+/* core.parse_chunk_size("1a;ext=1") -> 26 | nil, err. At most 2^40 bytes:
+ * a larger size is a broken or hostile server. */
+int ghl_parse_chunk_size_l(lua_State *L) {
+    size_t len, i;
+    const char *s = luaL_checklstring(L, 1, &len);
+    double size = 0;
+    int digits = 0;
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+        int d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            break;
+        size = size * 16 + d;
+        if (++digits > 10)
+            goto bad;
+    }
+    /* after the digits: optional whitespace, then ";ext" or the end */
+    while (i < len && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    if (digits == 0 || (i < len && s[i] != ';' && s[i] != '\r'))
+        goto bad;
+    lua_pushnumber(L, size);
+    return 1;
+bad:
+    lua_pushnil(L);
+    lua_pushliteral(L, "malformed chunk size");
+    return 2;
+}
+
+/* core.parse_url("https://host:8443/base?q=1") -> { scheme, host, port, path }
+ * | nil, err. Only what a request needs: http(s), a host (or [v6]), a port,
+ * the request target (path and query); no userinfo, no fragment. */
+int ghl_parse_url_l(lua_State *L) {
+    size_t len;
+    const char *u = luaL_checklstring(L, 1, &len), *p, *host, *host_end, *path;
+    int https;
+    long port = 0;
+    if (len > 7 && memcmp(u, "http://", 7) == 0) {
+        https = 0;
+        p = u + 7;
+    } else if (len > 8 && memcmp(u, "https://", 8) == 0) {
+        https = 1;
+        p = u + 8;
+    } else {
+        goto bad;
+    }
+    host = p;
+    if (*p == '[') { /* IPv6 literal */
+        const char *close = memchr(p, ']', len - (size_t)(p - u));
+        if (!close || close == p + 1) /* "[]" is no host (fuzz_http) */
+            goto bad;
+        host_end = close + 1;
+        p = host_end;
+    } else {
+        while (*p && *p != ':' && *p != '/' && *p != '?' && *p != '#' && *p != '@')
+            p++;
+        host_end = p;
+    }
+    if (host_end == host || *p == '@' || *p == '#')
+        goto bad;
+    {
+        /* the host goes into the Host header: letters, digits, - . _ (and
+         * hex, ':' '.' '%' inside [v6]) only (found by fuzz/fuzz_http.c) */
+        const char *h;
+        for (h = host; h < host_end; h++) {
+            unsigned char c = (unsigned char)*h;
+            int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                     c == '.' || c == '_' || (*host == '[' && (c == ':' || c == '%' || c == '[' || c == ']'));
+            if (!ok)
+                goto bad;
+        }
+    }
+    if (*p == ':') {
+        p++;
+        if (*p < '0' || *p > '9')
+            goto bad;
+        while (*p >= '0' && *p <= '9') {
+            port = port * 10 + (*p - '0');
+            if (port > 65535)
+                goto bad;
+            p++;
+        }
+        if (port == 0 || (*p && *p != '/' && *p != '?'))
+            goto bad;
+    } else if (*p && *p != '/' && *p != '?') {
+        goto bad;
+    }
+    {
+        /* no control characters, spaces or '#' in the request line */
+        const unsigned char *q;
+        for (q = (const unsigned char *)p; *q; q++)
+            if (*q <= ' ' || *q == 0x7f || *q == '#')
+                goto bad;
+    }
+    if (*p == '?')
+        lua_pushfstring(L, "/%s", p); /* "host?q" -> target "/?q" */
+    else
+        lua_pushstring(L, *p ? p : "/");
+    path = lua_tostring(L, -1);
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, https ? "https" : "http");
+    lua_setfield(L, -2, "scheme");
+    if (*host == '[')
+        lua_pushlstring(L, host + 1, (size_t)(host_end - host) - 2);
+    else
+        lua_pushlstring(L, host, (size_t)(host_end - host));
+    lua_setfield(L, -2, "host");
+    lua_pushinteger(L, port ? port : (https ? 443 : 80));
+    lua_setfield(L, -2, "port");
+    lua_pushstring(L, path);
+    lua_setfield(L, -2, "path");
+    lua_remove(L, -2); /* the target string */
+    return 1;
+bad:
+    lua_pushnil(L);
+    lua_pushfstring(L, "not an http(s) URL with a host: %s", u);
+    return 2;
+}
+
 /* core.parse_headers(block) -> table */
 int ghl_parse_headers_l(lua_State *L) {
     size_t len;

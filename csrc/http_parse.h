@@ -7,5 +7,8 @@
 
 void ghl_push_header_block(lua_State *L, const char *data, size_t len);
 int ghl_parse_headers_l(lua_State *L);
+int ghl_parse_status_line_l(lua_State *L);
+int ghl_parse_chunk_size_l(lua_State *L);
+int ghl_parse_url_l(lua_State *L);
 
 #endif

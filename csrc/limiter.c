@@ -5,16 +5,22 @@
  * request how long to wait:
  *
  *   local lim = core.limiter()
- *   local wait_ms, err = lim:acquire(now_ms)  -- nil, err: the daily budget is spent
+ *   local wait_ms, again = lim:acquire(now_ms) -- nil, err: the daily budget is spent;
+ *                                              -- again == true: sleep, then ask again
+
  *   lim:update(resp_headers, now_ms)
  *   lim:state()                               -- what client:rate_limit() reports
  *
  * Below `reserve` (20 %) of the burst window, requests are spaced at
  * interval/max; with nothing left they wait for the window to roll over.
+ * Before the first response shows the limits, one request goes alone (a
+ * probe), so a burst of concurrent calls cannot overrun a budget nobody
+ * has seen yet.
  * Pure: times are passed in, so the same object serves curl and nginx.
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ghl.h"
@@ -22,6 +28,8 @@
 #define GHL_LIMITER_MT "ghl.Limiter"
 #define DAY_MS 86400000.0
 #define MARGIN_MS 20.0 /* after a window's end, before its first request */
+#define PROBE_MS 2000.0 /* how long one probe may hold the others back */
+#define PROBE_POLL_MS 20.0
 
 typedef struct {
     double max, remaining, interval_ms; /* burst window; -1 = not seen yet */
@@ -32,6 +40,8 @@ typedef struct {
     double updated_ms;
     double reserve;
     double waits, waited_ms;            /* what pacing cost, for reports */
+    double probe_until_ms;              /* nothing known yet: one request goes first */
+    double headerless;                  /* 1: the server sends no X-RateLimit-* headers */
 } ghl_limiter;
 
 static ghl_limiter *check_limiter(lua_State *L) {
@@ -71,16 +81,22 @@ static int limiter_update(lua_State *L) {
     interval = ghl_header_number(L, 2, "x-ratelimit-interval-milliseconds");
     dlimit = ghl_header_number(L, 2, "x-ratelimit-limit-daily");
     drem = ghl_header_number(L, 2, "x-ratelimit-daily-remaining");
+    l->headerless = (max < 0 && rem < 0 && interval < 0 && dlimit < 0 && drem < 0);
+    l->probe_until_ms = 0;
     if (max > 0 && rem >= 0 && interval > 0) {
-        /* a new window: the first one, Remaining going up, our window over,
-         * or limits that changed (the server started counting afresh) */
-        int new_window = l->window_start_ms < 0 || rem > l->reported ||
-                         now >= l->window_start_ms + interval || max != l->max || interval != l->interval_ms;
+        /* A new window: the first one, one we opened ourselves (reported <
+         * 0), one our clock says has begun, or limits that changed. Not
+         * Remaining going up: with calls in flight, answers arrive out of
+         * order, and an older, higher Remaining is no news. */
+        int provisional = l->reported < 0;
+        int new_window = l->window_start_ms < 0 || provisional || now >= l->window_start_ms + interval ||
+                         max != l->max || interval != l->interval_ms;
         l->max = max;
         l->interval_ms = interval;
         if (new_window) {
             l->window_start_ms = now;
-            l->remaining = rem;
+            /* calls we sent in a window we opened are not all counted yet */
+            l->remaining = provisional && l->remaining >= 0 && l->remaining < rem ? l->remaining : rem;
         } else if (rem < l->remaining) {
             /* requests of others (or in flight) may have been counted since */
             l->remaining = rem;
@@ -118,8 +134,15 @@ static int limiter_acquire(lua_State *L) {
         return 2;
     }
     if (l->max <= 0 || l->interval_ms <= 0) { /* nothing known yet */
-        lua_pushnumber(L, 0);
-        return 1;
+        if (l->headerless || l->probe_until_ms <= now) {
+            if (!l->headerless)
+                l->probe_until_ms = now + PROBE_MS; /* this request is the probe */
+            lua_pushnumber(L, 0);
+            return 1;
+        }
+        lua_pushnumber(L, PROBE_POLL_MS); /* a probe is out: ask again shortly */
+        lua_pushboolean(L, 1);
+        return 2;
     }
     /* A new window starts with its first request at the server, which is
      * after we send it: our start is provisional until a response of the
@@ -145,6 +168,10 @@ static int limiter_acquire(lua_State *L) {
         wait = l->next_slot_ms - now;
         l->next_slot_ms += spacing;
     }
+    /* counted in a window that has not begun yet (one the first waiter
+     * opened): no earlier than its start, whoever asks */
+    if (l->window_start_ms - now > wait)
+        wait = l->window_start_ms - now;
     l->remaining -= 1;
     if (wait > 0) {
         l->waits++;
@@ -182,9 +209,52 @@ static int limiter_state(lua_State *L) {
     return 1;
 }
 
+/* The fields, in the order export/import use. */
+#define LIMITER_FIELDS(l)                                                                                   \
+    &(l)->max, &(l)->remaining, &(l)->interval_ms, &(l)->reported, &(l)->daily_limit, &(l)->daily_remaining, \
+        &(l)->window_start_ms, &(l)->next_slot_ms, &(l)->updated_ms, &(l)->waits, &(l)->waited_ms,          \
+        &(l)->probe_until_ms, &(l)->headerless
+
+/* lim:export() -> string: the state, to share it (nginx workers keep it in
+ * a lua_shared_dict and import it around each acquire/update). */
+static int limiter_export(lua_State *L) {
+    ghl_limiter *l = check_limiter(L);
+    double *f[] = {LIMITER_FIELDS(l)};
+    char buf[13 * 32];
+    size_t i, n = 0;
+    for (i = 0; i < sizeof f / sizeof f[0]; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, i ? ",%.17g" : "%.17g", *f[i]);
+    lua_pushlstring(L, buf, n);
+    return 1;
+}
+
+/* lim:import(string) -> true | nil, err */
+static int limiter_import(lua_State *L) {
+    ghl_limiter *l = check_limiter(L);
+    const char *s = luaL_checkstring(L, 2);
+    double *f[] = {LIMITER_FIELDS(l)};
+    double v[sizeof f / sizeof f[0]];
+    size_t i;
+    char *end;
+    for (i = 0; i < sizeof f / sizeof f[0]; i++) {
+        v[i] = strtod(s, &end);
+        if (end == s || v[i] != v[i] || (*end != ',' && *end != '\0') || (*end == '\0' && i + 1 < sizeof f / sizeof f[0])) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "not an exported limiter state");
+            return 2;
+        }
+        s = *end ? end + 1 : end;
+    }
+    for (i = 0; i < sizeof f / sizeof f[0]; i++)
+        *f[i] = v[i];
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 void ghl_limiter_open(lua_State *L) {
-    static const luaL_Reg methods[] = {
-        {"update", limiter_update}, {"acquire", limiter_acquire}, {"state", limiter_state}, {NULL, NULL}};
+    static const luaL_Reg methods[] = {{"update", limiter_update}, {"acquire", limiter_acquire},
+                                       {"state", limiter_state},   {"export", limiter_export},
+                                       {"import", limiter_import}, {NULL, NULL}};
     luaL_newmetatable(L, GHL_LIMITER_MT);
     lua_newtable(L);
     luaL_setfuncs(L, methods, 0);

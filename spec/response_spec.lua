@@ -217,8 +217,31 @@ describe("rate-limit pacer", function()
              ["x-ratelimit-limit-daily"] = "200000", ["x-ratelimit-daily-remaining"] = tostring(daily or 1000) }
   end
 
-  it("does not wait before it knows anything", function()
-    assert.are.equal(0, core.limiter():acquire(1000))
+  it("sends one probe before it knows anything, then the rest", function()
+    local lim = core.limiter()
+    assert.are.equal(0, lim:acquire(1000))
+    local wait, again = lim:acquire(1001)
+    assert.is_true(again)
+    assert.is_true(wait > 0)
+    lim:update(headers(10, 9, 1000), 1010)
+    assert.are.equal(0, lim:acquire(1011))
+  end)
+
+  it("stops probing when the server sends no rate-limit headers", function()
+    local lim = core.limiter()
+    assert.are.equal(0, lim:acquire(1000))
+    lim:update({}, 1010)
+    assert.are.equal(0, lim:acquire(1011))
+    assert.are.equal(0, lim:acquire(1012))
+  end)
+
+  it("exports and imports its state (nginx workers share it)", function()
+    local a = core.limiter()
+    a:update(headers(10, 3, 1000), 5000)
+    local b = core.limiter()
+    assert.is_true(b:import(a:export()))
+    assert.are.same(a:state(), b:state())
+    assert.is_nil((b:import("garbage")))
   end)
 
   it("spaces requests near the end of the window, and waits for the next one when spent", function()
@@ -238,6 +261,16 @@ describe("rate-limit pacer", function()
     assert.are.equal(1000, st.interval_ms)
   end)
 
+  it("makes every caller of a spent window wait for the next one (concurrent callers)", function()
+    local lim = core.limiter()
+    lim:update(headers(4, 4, 1000), 1000)
+    local waits = {}
+    for i = 1, 10 do waits[i] = lim:acquire(1000) end
+    for i = 1, 4 do assert.is_true(waits[i] <= 250, i .. ": " .. waits[i]) end
+    for i = 5, 8 do assert.is_true(waits[i] >= 1000, i .. ": " .. waits[i]) end
+    for i = 9, 10 do assert.is_true(waits[i] >= 2000, i .. ": " .. waits[i]) end
+  end)
+
   it("fails fast when the daily budget is spent", function()
     local lim = core.limiter()
     lim:update(headers(100, 50, 10000, 0), 1000)
@@ -249,10 +282,17 @@ describe("rate-limit pacer", function()
     assert.is_number(err.reset_at)
   end)
 
-  it("trusts a new window when Remaining goes up", function()
+  it("does not take an older, higher Remaining arriving late for a new window", function()
+    local lim = core.limiter()
+    lim:update(headers(10, 1, 1000), 1000)
+    lim:update(headers(10, 6, 1000), 1100) -- an answer overtaken by later ones
+    assert.are.equal(1, lim:state().remaining)
+  end)
+
+  it("starts a new window when its clock says so", function()
     local lim = core.limiter()
     lim:update(headers(10, 0, 1000), 1000)
-    lim:update(headers(10, 9, 1000), 1100)
-    assert.are.equal(0, lim:acquire(1100))
+    lim:update(headers(10, 9, 1000), 2100)
+    assert.are.equal(0, lim:acquire(2100))
   end)
 end)

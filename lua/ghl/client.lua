@@ -25,8 +25,15 @@ local RESOURCES = {
 }
 
 local function make_transport(o)
-  if o.transport ~= nil and o.transport ~= "curl" then
+  if type(o.transport) == "table" or type(o.transport) == "userdata" then
     return o.transport
+  end
+  local want = o.transport or ((ngx and ngx.socket and ngx.socket.tcp) and "ngx" or "curl")
+  if want == "ngx" then
+    if not (ngx and ngx.socket and ngx.socket.tcp) then
+      errors.invalid("ghl.new: transport \"ngx\" needs nginx (OpenResty / lua-nginx-module)")
+    end
+    return require("ghl.transport.ngx").new(o)
   end
   -- loaded on demand: a host without libcurl (nginx) never needs it
   local curl = require "ghl.curl"
@@ -61,7 +68,11 @@ function Client.new(o)
   if o.pacing ~= false then
     -- GHL counts per app and location/company: an OAuth client's tokens change, its app does not
     local who = o.oauth and ("app:" .. o.oauth.client_id) or self._core:fingerprint()
-    self._limiter = limits.get(who, o.location_id or o.company_id)
+    if o.pacing_dict then
+      self._limiter = limits.shared(o.pacing_dict, who, o.location_id or o.company_id)
+    else
+      self._limiter = limits.get(who, o.location_id or o.company_id)
+    end
   end
   self.location_id = o.location_id
   self.company_id = o.company_id
@@ -132,10 +143,14 @@ function Client:_request(method, path, opts, token_type)
   local attempt, refreshed = 1, false
   while true do
     if lim then
-      local wait, err = lim:acquire(now_ms())
+      local wait, x = lim:acquire(now_ms())
+      while wait and x == true do -- another request is probing the limits: ask again
+        self._sleep(wait)
+        wait, x = lim:acquire(now_ms())
+      end
       if not wait then -- the daily budget is spent: fail fast, send nothing
-        err.method, err.path = req.method, req.path
-        return nil, err
+        x.method, x.path = req.method, req.path
+        return nil, x
       end
       if wait > 0 then self._sleep(wait) end
     end
@@ -256,6 +271,61 @@ Client.__close = Client.close
 function Client:__tostring()
   return ("ghl.Client (%s%s)"):format(self.location_id or "no location",
     self._closed and ", closed" or "")
+end
+
+--- Run several calls at once; results in input order, each `{ body, resp }`
+-- or `{ nil, err }`. A call is `{ "GET", "/contacts/{contactId}", opts }`
+-- or `{ op = "contacts.get-contact", params = {...} }`.
+-- opts: concurrency (default 8). Inside nginx the calls run in light
+-- threads (ngx.thread.spawn); a transport with its own batch() (curl multi)
+-- runs them itself; otherwise one after the other.
+function Client:batch(calls, opts)
+  if type(calls) ~= "table" then errors.invalid("batch: calls must be a list, got %s", type(calls)) end
+  opts = opts or {}
+  local n = #calls
+  for i = 1, n do
+    local c = calls[i]
+    if type(c) ~= "table" or (c.op == nil and type(c[1]) ~= "string") then
+      errors.invalid("batch: call %d must be { method, path, opts } or { op =, params = }", i)
+    end
+  end
+  local concurrency = opts.concurrency or 8
+  if type(concurrency) ~= "number" or concurrency < 1 then
+    errors.invalid("batch: concurrency must be a number >= 1")
+  end
+  local t = self._transport
+  if type(t) ~= "string" and t.batch and not self._auth then
+    return t:batch(self, calls, concurrency)
+  end
+  local results, raised = {}, nil
+  local function run(i)
+    local c = calls[i]
+    local ok, a, b
+    if c.op then
+      ok, a, b = pcall(self.call, self, c.op, c.params, c.opts)
+    else
+      ok, a, b = pcall(self.request, self, c[1], c[2], c[3])
+    end
+    if ok then results[i] = { a, b } else raised = raised or a; results[i] = { nil, a } end
+  end
+  if ngx and ngx.thread and ngx.get_phase and ngx.get_phase() ~= "init" and n > 1 then
+    local next_i = 0
+    local function worker()
+      while true do
+        next_i = next_i + 1
+        local i = next_i
+        if i > n then return end
+        run(i)
+      end
+    end
+    local threads = {}
+    for k = 1, math.min(concurrency, n) do threads[k] = ngx.thread.spawn(worker) end
+    for k = 1, #threads do ngx.thread.wait(threads[k]) end
+  else
+    for i = 1, n do run(i) end
+  end
+  if raised then error(raised, 0) end -- misuse in one call: raise it, as a single call would
+  return results
 end
 
 --- Counters of the transport (`requests`, `connects`) when it keeps them.

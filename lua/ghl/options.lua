@@ -19,6 +19,7 @@ local SCHEMA = {
   retry_max_delay_ms = "duration",
   on_retry = "function",
   pacing = "boolean",
+  pacing_dict = "string", -- nginx: share pacing across workers through this lua_shared_dict
   ca_file = "file",
   proxy = "string",
   ssl_verify = "boolean",
@@ -70,10 +71,10 @@ local function check_value(name, kind, v)
       errors.invalid("ghl.new: option 'oauth' must be an app made by ghl.oauth{...}")
     end
   elseif kind == "transport" then
-    local ok = v == "curl"
+    local ok = v == "curl" or v == "ngx"
       or ((t == "table" or t == "userdata") and type(v.perform) == "function")
     if not ok then
-      errors.invalid("ghl.new: option 'transport' must be \"curl\" or an object with a perform(req) method")
+      errors.invalid("ghl.new: option 'transport' must be \"curl\", \"ngx\" or an object with a perform(req) method")
     end
   end
 end

@@ -133,7 +133,6 @@ function M.start(opts)
   for k, v in pairs(opts.oauth or {}) do oauth[k] = v end
   oauth.client_id = oauth.client_id or M.CLIENT_ID
   oauth.client_secret = oauth.client_secret or M.CLIENT_SECRET
-  local nginx = find_nginx()
   local mock_dir = abs(here() .. "/mock")
   local template = assert(read(mock_dir .. "/nginx.conf.in"))
   local p = io.popen("mktemp -d /tmp/ghl-mock.XXXXXX")
@@ -151,28 +150,61 @@ function M.start(opts)
   })
 
   local ca_file = opts.tls and make_cert(prefix)
+  local srv = M.nginx{
+    prefix = prefix, template = template, port = opts.port, tls_port = opts.tls and (opts.tls_port or true),
+    foreground = opts.foreground, what = "the local GHL server",
+    vars = function(port, tls_port)
+      return {
+        MOCK_DIR = mock_dir,
+        TLS_LISTEN = tls_port and ("listen 127.0.0.1:%d ssl; ssl_certificate %s/tls.crt; "
+          .. "ssl_certificate_key %s/tls.key;"):format(tls_port, prefix, prefix) or "",
+      }
+    end,
+    banner = function(s)
+      return ("local GHL server on %s\n  GHL_BASE_URL=%s\n  GHL_TOKEN=%s\n  GHL_LOCATION_ID=%s\n"
+        .. "  GHL_CLIENT_ID=%s\n  GHL_CLIENT_SECRET=%s\n")
+        :format(s.url, s.url, M.TOKEN, M.LOCATION_ID, oauth.client_id, oauth.client_secret)
+    end,
+  }
+  srv.token, srv.location_id = M.TOKEN, M.LOCATION_ID
+  srv.client_id, srv.client_secret, srv.company_id = oauth.client_id, oauth.client_secret, M.COMPANY_ID
+  srv.ca_file = ca_file
+  return srv
+end
 
+--- Start nginx with a configuration template of ours. opts: `template`
+-- (text, with @NAME@ placeholders), `prefix` (a fresh folder, default: made
+-- here), `port` (default: a free one), `tls_port` (a number, or true for a
+-- free one), `vars(port, tls_port)` (more placeholders), `foreground`,
+-- `banner(srv)`, `what` (for errors). @PREFIX@, @PORT@, @TLS_PORT@ and
+-- @LOAD_MODULES@ are always filled.
+function M.nginx(opts)
+  local nginx = find_nginx()
+  local prefix = opts.prefix
+  if not prefix then
+    local p = io.popen("mktemp -d /tmp/ghl-nginx.XXXXXX")
+    prefix = p:read("*l")
+    p:close()
+    assert(prefix and prefix ~= "", "mktemp failed")
+    assert(sh(("mkdir -p '%s/logs' '%s/tmp'"):format(prefix, prefix)))
+  end
+  local what = opts.what or "nginx"
   for _ = 1, 5 do -- another process may take the free port before nginx binds it
     local port = opts.port or free_port()
-    local tls_port = opts.tls and (opts.tls_port or free_port())
-    local conf = template:gsub("@(%u[%u_]*)@", {
-      PREFIX = prefix, MOCK_DIR = mock_dir, PORT = tostring(port), LOAD_MODULES = module_lines(),
-      TLS_LISTEN = tls_port and ("listen 127.0.0.1:%d ssl; ssl_certificate %s/tls.crt; "
-        .. "ssl_certificate_key %s/tls.key;"):format(tls_port, prefix, prefix) or "",
-    })
+    local tls_port = opts.tls_port == true and free_port() or opts.tls_port or nil
+    local vars = { PREFIX = prefix, PORT = tostring(port), TLS_PORT = tostring(tls_port or ""),
+                   LOAD_MODULES = module_lines() }
+    for k, v in pairs(opts.vars and opts.vars(port, tls_port) or {}) do vars[k] = v end
+    local conf = opts.template:gsub("@(%u[%u_]*)@", vars)
     write(prefix .. "/nginx.conf", conf)
     local cmd = ("'%s' -p '%s' -c '%s/nginx.conf' -e '%s/logs/error.log'%s"):format(
       nginx, prefix, prefix, prefix, opts.foreground and " -g 'daemon off;'" or "")
     local srv = setmetatable({
       url = "http://127.0.0.1:" .. port, port = port, prefix = prefix, nginx = nginx,
-      token = M.TOKEN, location_id = M.LOCATION_ID,
-      client_id = oauth.client_id, client_secret = oauth.client_secret, company_id = M.COMPANY_ID,
-      tls_port = tls_port, tls_url = tls_port and ("https://127.0.0.1:" .. tls_port), ca_file = ca_file,
+      tls_port = tls_port, tls_url = tls_port and ("https://127.0.0.1:" .. tls_port),
     }, Server)
     if opts.foreground then
-      io.stderr:write(("local GHL server on %s\n  GHL_BASE_URL=%s\n  GHL_TOKEN=%s\n  GHL_LOCATION_ID=%s\n"
-        .. "  GHL_CLIENT_ID=%s\n  GHL_CLIENT_SECRET=%s\n")
-        :format(srv.url, srv.url, srv.token, srv.location_id, srv.client_id, srv.client_secret))
+      if opts.banner then io.stderr:write(opts.banner(srv)) end
       sh(cmd)
       return srv
     end
@@ -180,12 +212,12 @@ function M.start(opts)
       return srv
     end
     local log = (read(prefix .. "/logs/error.log") or "") .. (read(prefix .. "/logs/start.log") or "")
-    if (opts.port and opts.tls_port) or not log:find("Address already in use", 1, true) then
+    if (opts.port and opts.tls_port ~= true) or not log:find("Address already in use", 1, true) then
       sh(("rm -rf '%s'"):format(prefix))
-      error("the local GHL server did not start:\n" .. log)
+      error(what .. " did not start:\n" .. log)
     end
   end
-  error("the local GHL server found no free port")
+  error(what .. " found no free port")
 end
 
 --- Stop nginx and remove its temporary folder. Idempotent.

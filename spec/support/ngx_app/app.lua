@@ -1,0 +1,203 @@
+-- Handlers of the test nginx application: each runs ghl inside nginx and
+-- answers JSON for spec/nginx_spec.lua.
+local cjson = require "cjson"
+local ghl = require "ghl"
+
+local M = {}
+local cfg
+
+function M.configure(c) cfg = c end
+
+local C1 = "SeedC000000000000001"
+
+local function client(extra)
+  local o = { token = cfg.token, location_id = cfg.location_id, base_url = cfg.url, retry_base_ms = 5,
+              retry_max_delay_ms = 20 }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return ghl.new(o)
+end
+
+local function count(it)
+  local n = 0
+  for _ in it do n = n + 1 end
+  return n
+end
+
+local handlers = {}
+
+-- create, read, update, delete and upsert a contact
+function handlers.crud()
+  local c = client()
+  local steps = {}
+  local contact = assert(c.contacts:create{ firstName = "Ngx", email = "ngx" .. ngx.now() * 1000 .. "@example.com" })
+  steps[#steps + 1] = "created"
+  assert(c.contacts:get(contact.id).id == contact.id)
+  steps[#steps + 1] = "read"
+  assert(c.contacts:update(contact.id, { lastName = "Worker" }).lastName == "Worker")
+  steps[#steps + 1] = "updated"
+  assert(c.contacts:upsert{ email = contact.email, firstName = "Up" })
+  steps[#steps + 1] = "upserted"
+  assert(c.contacts:delete(contact.id))
+  steps[#steps + 1] = "deleted"
+  local gone, err = c.contacts:get(contact.id)
+  assert(gone == nil and err.status == 404)
+  steps[#steps + 1] = "404"
+  return { steps = steps, transport = getmetatable(c._transport) == require("ghl.transport.ngx").T and "ngx" or "?" }
+end
+
+-- every paging style and a method of each resource
+function handlers.resources()
+  local c = client{ company_id = "CompMock000000000001" }
+  local now = os.time()
+  local slots = assert(c.calendars:free_slots("CalMock0000000000001", { startDate = now, endDate = now + 40 * 86400 }))
+  local days = 0
+  for _ in pairs(slots) do days = days + 1 end
+  return {
+    contacts = count(c.contacts:each{ pageLimit = 100, max_items = 250 }),
+    search_total = select(2, assert(c.contacts:search{ pageLimit = 5 })).body.total,
+    opportunities = count(c.opportunities:each{ limit = 100 }),
+    messages = count(c.conversations:messages("ConvMock000000000001", { limit = 50 })),
+    conversations = count(c.conversations:each{ limit = 2 }),
+    export = count(c.conversations:export{ limit = 100, max_items = 150 }),
+    locations = count(c.locations:each{ companyId = "CompMock000000000001", limit = 10 }),
+    users = count(c.users:each{ limit = 10 }),
+    notes = count(c.calendars:each_appointment_note("SeedE000000000000001", { limit = 10 })),
+    legacy = count(c:each_of("contacts.get-contacts", { limit = 100 })),
+    workflows = #assert(c.workflows:list()),
+    pipelines = #assert(c.opportunities:pipelines()),
+    free_days = days,
+    sent = assert(c.conversations:send{ type = "SMS", contactId = C1, message = "from nginx" }).messageId ~= nil,
+  }
+end
+
+-- the connection serial the local server saw, for several calls
+function handlers.keepalive()
+  local c = client()
+  local conns = {}
+  for _ = 1, 5 do
+    local _, resp = assert(c.contacts:get(C1))
+    conns[#conns + 1] = resp.headers["x-mock-connection"]
+  end
+  return { connections = conns }
+end
+
+-- a GHL call that takes 2 s (the server sleeps), and one that does not
+function handlers.slow()
+  local c = client()
+  assert(c:request("GET", "/contacts/" .. C1, { headers = { ["X-Mock-Fault"] = "delay=2000" } }))
+  return { ok = true }
+end
+
+function handlers.fast()
+  assert(client().contacts:get(C1))
+  return { ok = true }
+end
+
+-- five 500 ms calls at once in light threads
+function handlers.batch()
+  local c = client()
+  local calls = {}
+  for i = 1, 5 do
+    calls[i] = { "GET", "/contacts/{contactId}", { path = { contactId = ("SeedC%015d"):format(i) },
+                                                     headers = { ["X-Mock-Fault"] = "delay=500" } } }
+  end
+  calls[6] = { op = "contacts.get-contact", params = { contactId = "missing" } }
+  local t0 = ngx.now()
+  ngx.update_time()
+  local results = c:batch(calls, { concurrency = 6 })
+  ngx.update_time()
+  local ids = {}
+  for i = 1, 5 do ids[i] = results[i][1].contact.id end
+  return { ids = ids, elapsed_ms = (ngx.now() - t0) * 1000, missing_status = results[6][2].status }
+end
+
+-- a call from a timer (cosockets work there); the result lands in a shared dict
+function handlers.timer()
+  local ok, err = ngx.timer.at(0, function(premature)
+    if premature then return end
+    local r = handlers.crud()
+    ngx.shared.test_state:set("timer", cjson.encode(r))
+  end)
+  return { scheduled = ok and true or false, err = err }
+end
+
+function handlers.timer_result()
+  return { result = ngx.shared.test_state:get("timer") }
+end
+
+function handlers.phase_error()
+  return { message = ngx.shared.test_state:get("phase_error") }
+end
+
+-- TLS: trusted CA (lua_ssl_trusted_certificate), and a server it does not trust
+function handlers.tls()
+  local c = client{ base_url = cfg.tls_url }
+  local contact, err = c.contacts:get(C1)
+  local u = client{ base_url = cfg.untrusted_tls_url, max_retries = 0 }
+  local bad, berr = u.contacts:get(C1)
+  return { trusted = contact and contact.id or tostring(err), untrusted = bad and "accepted!" or berr.message,
+           untrusted_kind = berr and berr.kind }
+end
+
+-- OAuth with tokens in a lua_shared_dict (one refresh across all workers)
+local function app()
+  return ghl.oauth{ client_id = cfg.client_id, client_secret = cfg.client_secret, base_url = cfg.url,
+                    store = ghl.store.shm("ghl_tokens"), refresh_skew_ms = 0 }
+end
+
+function handlers.oauth_setup()
+  local a = app()
+  local s = assert(a:exchange(ngx.var.arg_code))
+  -- expire the stored record: the next calls must refresh
+  local key = a:_key("Location", s.location_id)
+  local rec = cjson.decode(ngx.shared.ghl_tokens:get(key))
+  rec.expires_at = 0
+  ngx.shared.ghl_tokens:set(key, cjson.encode(rec))
+  return { location_id = s.location_id }
+end
+
+function handlers.oauth_call()
+  local c = ghl.new{ oauth = app(), location_id = cfg.location_id, base_url = cfg.url, pacing = false }
+  local contact, err = c.contacts:get(C1)
+  return { ok = contact ~= nil, err = err and tostring(err), pid = ngx.worker.pid() }
+end
+
+-- paced calls sharing one budget across workers through ghl_pacing
+function handlers.pace()
+  local c = client{ pacing_dict = "ghl_pacing", max_retries = 0 }
+  local contact, err = c.contacts:get(C1)
+  return { ok = contact ~= nil, kind = err and err.kind, status = err and err.status, pid = ngx.worker.pid() }
+end
+
+local function run(name)
+  local h = handlers[name]
+  if not h then return 404, { error = "no handler " .. tostring(name) } end
+  local ok, res = pcall(h)
+  if not ok then return 500, { error = tostring(res) } end
+  return 200, res
+end
+
+function M.content()
+  local status, body = run(ngx.var.uri:match("^/t/(.+)$"))
+  ngx.status = status
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode(body))
+end
+
+function M.access()
+  local status, body = run(ngx.var.uri:match("^/a/(.+)$"))
+  if status ~= 200 then
+    ngx.status = status
+    ngx.say(cjson.encode(body))
+    return ngx.exit(status)
+  end
+  ngx.ctx.result = cjson.encode(body)
+end
+
+-- cosockets do not exist here: ghl must say so, and suggest ngx.timer.at
+function M.header_filter()
+  local ok, err = pcall(function() return client().contacts:get(C1) end)
+  ngx.shared.test_state:set("phase_error", ok and "no error" or tostring(err))
+end
+
+return M
