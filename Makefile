@@ -27,6 +27,7 @@ CORE_SRC := csrc/core.c csrc/client.c csrc/request.c csrc/response.c csrc/error.
             csrc/scratch.c csrc/strutil.c csrc/buf.c csrc/pager.c csrc/policy.c csrc/limiter.c \
             csrc/http_parse.c csrc/fileio.c
 CURL_SRC := csrc/transport_curl.c csrc/buf.c csrc/http_parse.c
+CRYPTO_SRC := csrc/crypto.c csrc/buf.c
 HEADERS := $(wildcard csrc/*.h)
 
 BUSTED := /usr/bin/busted
@@ -37,7 +38,7 @@ LUA_PATH_DEV := lua/?.lua;lua/?/init.lua;;
 
 all: build
 
-build: $(BUILD)/ghl/core.so $(BUILD)/ghl/curl.so
+build: $(BUILD)/ghl/core.so $(BUILD)/ghl/curl.so $(BUILD)/ghl/crypto.so
 
 $(BUILD)/ghl/core.so: $(CORE_SRC) $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
@@ -46,6 +47,10 @@ $(BUILD)/ghl/core.so: $(CORE_SRC) $(HEADERS) Makefile
 $(BUILD)/ghl/curl.so: $(CURL_SRC) $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(CURL_CFLAGS) $(CURL_SRC) -o $@ $(LDFLAGS_ALL) $(CURL_LIBS)
+
+$(BUILD)/ghl/crypto.so: $(CRYPTO_SRC) $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CRYPTO_SRC) -o $@ $(LDFLAGS_ALL) -lcrypto
 
 # Debian packages this project builds and tests with; only missing ones are installed.
 deps:
@@ -115,13 +120,17 @@ check-asan:
 
 # libFuzzer harnesses for every pure C parser/encoder (clang, libclang-rt-14-dev).
 FUZZ_SECONDS ?= 10
-FUZZERS := retry_after headers http request response ratelimit pager
+FUZZERS := retry_after headers http request response ratelimit pager webhook
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -std=c99 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -I/usr/include/lua5.4
 build/fuzz/%: fuzz/fuzz_%.c fuzz/harness.h $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(CORE_SRC) -o $@ -llua5.4 -lm
+
+build/fuzz/webhook: fuzz/fuzz_webhook.c fuzz/harness.h $(CORE_SRC) csrc/crypto.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(CORE_SRC) csrc/crypto.c -o $@ -llua5.4 -lm -lcrypto
 
 fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	@tools/run-fuzzers $(FUZZ_SECONDS) $(FUZZERS)

@@ -23,6 +23,7 @@ external_dependencies = {
   -- found by the library: luarocks looks in multiarch lib dirs but not in
   -- /usr/include/<triplet>, where Debian keeps curl.h (the compiler does)
   CURL = { library = "curl" },
+  OPENSSL = { library = "crypto" },
 }
 build = {
   type = "builtin",
@@ -43,6 +44,7 @@ build = {
     ["ghl.store.shm"] = "lua/ghl/store/shm.lua",
     ["ghl.transport.ngx"] = "lua/ghl/transport/ngx.lua",
     ["ghl.wait"] = "lua/ghl/wait.lua",
+    ["ghl.webhook"] = "lua/ghl/webhook.lua",
     ["ghl.operations"] = "lua/ghl/operations.lua",
     ["ghl.options"] = "lua/ghl/options.lua",
     ["ghl.paging"] = "lua/ghl/paging.lua",
@@ -62,6 +64,13 @@ build = {
                   "csrc/policy.c", "csrc/limiter.c", "csrc/http_parse.c", "csrc/fileio.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "m" },
+    },
+    -- webhook signatures with libcrypto, in its own module
+    ["ghl.crypto"] = {
+      sources = { "csrc/crypto.c", "csrc/buf.c" },
+      libraries = { "crypto" },
+      incdirs = { "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(OPENSSL_LIBDIR)" },
     },
     -- libcurl transport, in its own module so hosts without libcurl never load it
     ["ghl.curl"] = {

@@ -23,6 +23,8 @@ local ghl = {
   null = core.null,
   --- Token stores for OAuth: memory(), file(path), shm(dict), redis{...}.
   store = require "ghl.store",
+  --- Webhooks: verify(raw_body, headers, opts), dispatch(event, handlers), ...
+  webhook = require "ghl.webhook",
   --- ghl.oauth{client_id=, client_secret=, ...} makes an OAuth app (see
   -- ghl.oauth); ghl.oauth.check_state(expected, received) guards the redirect.
   oauth = setmetatable({ check_state = oauth.check_state }, {

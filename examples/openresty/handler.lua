@@ -1,10 +1,11 @@
 -- Handlers of examples/openresty/nginx.conf.
 --
--- POST /webhooks/ghl    a GHL webhook (ContactCreate, ContactUpdate, ...): look the
---                       contact up and tag it. 200 when done; 429 when GHL rate-limits
---                       our calls, so GHL delivers the event again (it retries on 429
---                       only); 400 for a body that is not an event. Signature checks
---                       come with ghl.webhook (see the README) and belong before this.
+-- POST /webhooks/ghl    a GHL webhook (ContactCreate, ContactUpdate, ...): verify its
+--                       signature, then look the contact up and tag it. 401 for a
+--                       missing or bad signature, a stale or malformed event; 200 when
+--                       done (and for a redelivery already handled); 429 when GHL
+--                       rate-limits our calls, so GHL delivers the event again (it
+--                       retries on 429 only).
 -- GET /opportunities    ?status=open&pipeline_id=...&limit=20: one page, as JSON.
 local cjson = require "cjson"
 local ghl = require "ghl"
@@ -52,11 +53,32 @@ end
 local CONTACT_EVENTS = { ContactCreate = true, ContactUpdate = true, ContactTagUpdate = true,
                          ContactDndUpdate = true }
 
+-- the public keys to trust: a file of PEM keys, or GHL's published ones
+local verify_opts
+local function webhook_opts()
+  if not verify_opts then
+    local keys
+    local path = os.getenv("GHL_WEBHOOK_KEYS")
+    if path then
+      local f = assert(io.open(path, "rb"), "GHL_WEBHOOK_KEYS: cannot read " .. path)
+      local text = f:read("*a")
+      f:close()
+      keys = {}
+      for pem in text:gmatch("%-%-%-%-%-BEGIN PUBLIC KEY%-%-%-%-%-.-%-%-%-%-%-END PUBLIC KEY%-%-%-%-%-") do
+        keys[#keys + 1] = pem
+      end
+    end
+    verify_opts = { keys = keys, seen = ghl.webhook.seen_in(ghl.store.shm("ghl_webhooks")) }
+  end
+  return verify_opts
+end
+
 function M.webhook()
   if ngx.req.get_method() ~= "POST" then return reply(405, { error = "POST only" }) end
-  local ok, event = pcall(cjson.decode, raw_body() or "")
-  if not ok or type(event) ~= "table" or type(event.type) ~= "string" then
-    return reply(400, { error = "not a GHL event" })
+  local event, verr = ghl.webhook.verify(raw_body() or "", ngx.req.get_headers(), webhook_opts())
+  if not event then
+    if verr.reason == "duplicate" then return reply(200, { duplicate = true }) end
+    return reply(401, { error = verr.reason, message = verr.message })
   end
   if not CONTACT_EVENTS[event.type] then
     return reply(200, { ignored = event.type })

@@ -9,6 +9,9 @@
 --                                                       `lock_timeout_ms`); the lease ends by
 --                                                       itself after ttl_ms or when the holder dies
 --   store:unlock(key, lease) -> true
+--   store:add(key, value, ttl_ms) -> true | false | nil, err   (optional) set only when absent,
+--                                                       atomically; the value expires after ttl_ms
+--                                                       (webhook ids already seen)
 --
 -- The OAuth app takes the lock around a refresh and reads again inside it,
 -- so one refresh happens per expiry however many callers find the token

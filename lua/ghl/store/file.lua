@@ -56,6 +56,32 @@ end
 
 function File:set(key, value) return update(self, key, value) end
 
+-- entries added with a ttl are stored as {v = value, exp = ms}
+function File:add(key, value, ttl_ms)
+  local lock, err = core.file_lock(self.path .. ".lock", self.lock_timeout_ms)
+  if not lock then return nil, "file store: " .. err end
+  local data, rerr = read_all(self)
+  if not data then
+    lock:unlock()
+    return nil, rerr
+  end
+  local now = core.now_ms()
+  local cur = data[key]
+  if cur ~= nil and not (type(cur) == "table" and cur.exp and cur.exp <= now) then
+    lock:unlock()
+    return false
+  end
+  -- drop expired entries while here, so the file does not grow forever
+  for k, v in pairs(data) do
+    if type(v) == "table" and v.exp and v.exp <= now then data[k] = nil end
+  end
+  data[key] = { v = value, exp = now + ttl_ms }
+  local ok, werr = core.write_file(self.path, cjson.encode(data))
+  lock:unlock()
+  if not ok then return nil, "file store: " .. werr end
+  return true
+end
+
 function File:delete(key) return update(self, key, nil) end
 
 function File:lock(key)

@@ -16,6 +16,14 @@ function Memory:set(key, value)
   return true
 end
 
+function Memory:add(key, value, ttl_ms)
+  local now = wait.now_ms()
+  self.expiry = self.expiry or {}
+  if self.data[key] ~= nil and (self.expiry[key] or math.huge) > now then return false end
+  self.data[key], self.expiry[key] = value, now + ttl_ms
+  return true
+end
+
 function Memory:delete(key)
   self.data[key] = nil
   return true

@@ -44,6 +44,12 @@ function Redis:set(key, value)
   return true
 end
 
+function Redis:add(key, value, ttl_ms)
+  local ok, err = self:_call("SET", self.prefix .. key, value, "NX", "PX", math.floor(ttl_ms))
+  if ok == nil then return nil, err end
+  return ok == "OK"
+end
+
 function Redis:delete(key)
   local ok, err = self:_call("DEL", self.prefix .. key)
   if ok == nil then return nil, err end

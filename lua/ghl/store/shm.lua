@@ -23,6 +23,13 @@ function Shm:set(key, value)
   return true
 end
 
+function Shm:add(key, value, ttl_ms)
+  local ok, err = self.dict:add(key, value, ttl_ms / 1000)
+  if ok then return true end
+  if err == "exists" then return false end
+  return nil, "shm store: " .. tostring(err)
+end
+
 function Shm:delete(key)
   self.dict:delete(key)
   return true

@@ -1,0 +1,276 @@
+/*
+ * ghl.crypto: webhook signature checks with OpenSSL's libcrypto, in its own
+ * module so ghl.core stays free of dependencies.
+ *
+ *   local key, kind = crypto.load_key(text)   -- PEM, base64 SPKI DER, or a raw
+ *                                             -- 32-byte Ed25519 key (base64 or hex)
+ *   local ok, why = crypto.verify(key, data, signature_base64)
+ *   local bytes = crypto.base64_decode(s)     -- strict; nil for garbage
+ *
+ * Ed25519 signs the raw body (x-ghl-signature); the legacy scheme is
+ * RSA-SHA256 with PKCS#1 v1.5 (x-wh-signature). Verification never raises
+ * for bad input: it answers false and why.
+ */
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "compat.h"
+#include "crypto.h"
+
+#if defined(__GNUC__)
+#define GHL_EXPORT __attribute__((visibility("default")))
+#else
+#define GHL_EXPORT
+#endif
+
+#define GHL_KEY_MT "ghl.PublicKey"
+#define MAX_KEY_TEXT 16384
+#define MAX_SIG_B64 4096
+
+GHL_EXPORT int luaopen_ghl_crypto(lua_State *L);
+
+typedef struct {
+    EVP_PKEY *pkey;
+    int ed25519;
+} ghl_key;
+
+/* --------------------------------------------------------------- base64 */
+
+static int b64_value(unsigned char c) {
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/* Strict base64 (standard or URL alphabet, padding optional, whitespace
+ * skipped): 0 and the bytes in out, or -1 for anything else. */
+int ghl_base64_decode(const char *s, size_t len, ghl_buf *out) {
+    unsigned int acc = 0;
+    int bits = 0, pad = 0;
+    size_t i;
+    ghl_buf_reset(out);
+    if (ghl_buf_reserve(out, len * 3 / 4 + 3))
+        return -1;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int v;
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+            continue;
+        if (c == '=') {
+            pad++;
+            continue;
+        }
+        if (pad)
+            return -1; /* data after padding */
+        v = b64_value(c);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (unsigned int)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out->data[out->len++] = (char)((acc >> bits) & 0xFF);
+        }
+    }
+    if (pad > 2 || bits >= 6 || (acc & ((1u << bits) - 1)) != 0)
+        return -1; /* a dangling sextet or non-zero spare bits */
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+static int hex_value(unsigned char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* --------------------------------------------------------------- keys */
+
+static ghl_key *check_key(lua_State *L, int idx) { return (ghl_key *)luaL_checkudata(L, idx, GHL_KEY_MT); }
+
+static int key_gc(lua_State *L) {
+    ghl_key *k = check_key(L, 1);
+    if (k->pkey)
+        EVP_PKEY_free(k->pkey);
+    k->pkey = NULL;
+    return 0;
+}
+
+static int key_tostring(lua_State *L) {
+    ghl_key *k = check_key(L, 1);
+    lua_pushfstring(L, "ghl.PublicKey (%s)", k->ed25519 ? "ed25519" : "rsa");
+    return 1;
+}
+
+static const char *trimmed(const char *s, size_t *len) {
+    while (*len && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')) {
+        s++;
+        (*len)--;
+    }
+    while (*len && (s[*len - 1] == ' ' || s[*len - 1] == '\n' || s[*len - 1] == '\r' || s[*len - 1] == '\t'))
+        (*len)--;
+    return s;
+}
+
+/* The key in text, or NULL; sets *why. */
+static EVP_PKEY *parse_key(const char *text, size_t len, ghl_buf *scratch, const char **why) {
+    EVP_PKEY *pkey = NULL;
+    text = trimmed(text, &len);
+    if (len == 0 || len > MAX_KEY_TEXT) {
+        *why = "the key is empty or too long";
+        return NULL;
+    }
+    if (len > 10 && memcmp(text, "-----BEGIN", 10) == 0) {
+        BIO *bio = BIO_new_mem_buf(text, (int)len);
+        if (!bio) {
+            *why = "out of memory";
+            return NULL;
+        }
+        pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL); /* "BEGIN PUBLIC KEY" (SPKI), as GHL publishes */
+        BIO_free(bio);
+        if (!pkey)
+            *why = "not a PEM public key (BEGIN PUBLIC KEY)";
+        return pkey;
+    }
+    if (len == 64) { /* hex of a raw Ed25519 key */
+        unsigned char raw[32];
+        size_t i;
+        for (i = 0; i < 32; i++) {
+            int hi = hex_value((unsigned char)text[2 * i]), lo = hex_value((unsigned char)text[2 * i + 1]);
+            if (hi < 0 || lo < 0)
+                break;
+            raw[i] = (unsigned char)(hi << 4 | lo);
+        }
+        if (i == 32) {
+            pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, 32);
+            if (!pkey)
+                *why = "not an Ed25519 key";
+            return pkey;
+        }
+    }
+    if (ghl_base64_decode(text, len, scratch) != 0) {
+        *why = "not PEM, base64 or hex";
+        return NULL;
+    }
+    if (scratch->len == 32) { /* raw Ed25519 key, base64 */
+        pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, (unsigned char *)scratch->data, 32);
+    } else { /* SubjectPublicKeyInfo DER */
+        const unsigned char *p = (const unsigned char *)scratch->data;
+        pkey = d2i_PUBKEY(NULL, &p, (long)scratch->len);
+        if (pkey && p != (const unsigned char *)scratch->data + scratch->len) {
+            EVP_PKEY_free(pkey); /* trailing bytes */
+            pkey = NULL;
+        }
+    }
+    if (!pkey)
+        *why = "not an SPKI DER or raw Ed25519 key";
+    return pkey;
+}
+
+/* crypto.load_key(text) -> key, "ed25519"|"rsa" | nil, err */
+static int load_key(lua_State *L) {
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    const char *why = "unsupported key";
+    ghl_buf scratch = {0, 0, 0};
+    ghl_key *k = (ghl_key *)lua_newuserdatauv(L, sizeof *k, 0);
+    int type;
+    memset(k, 0, sizeof *k);
+    luaL_setmetatable(L, GHL_KEY_MT);
+    k->pkey = parse_key(text, len, &scratch, &why);
+    ghl_buf_free(&scratch);
+    if (!k->pkey) {
+        lua_pushnil(L);
+        lua_pushstring(L, why);
+        return 2;
+    }
+    type = EVP_PKEY_base_id(k->pkey);
+    if (type == EVP_PKEY_ED25519) {
+        k->ed25519 = 1;
+    } else if (type != EVP_PKEY_RSA || EVP_PKEY_bits(k->pkey) < 2048) {
+        EVP_PKEY_free(k->pkey);
+        k->pkey = NULL;
+        lua_pushnil(L);
+        lua_pushliteral(L, "only Ed25519 keys and RSA keys of 2048 bits or more verify GHL webhooks");
+        return 2;
+    }
+    lua_pushstring(L, k->ed25519 ? "ed25519" : "rsa");
+    return 2;
+}
+
+/* crypto.verify(key, data, signature_base64) -> true | false, why */
+static int verify(lua_State *L) {
+    ghl_key *k = check_key(L, 1);
+    size_t dlen, slen;
+    const char *data = luaL_checklstring(L, 2, &dlen);
+    const char *sig = luaL_checklstring(L, 3, &slen);
+    ghl_buf raw = {0, 0, 0};
+    EVP_MD_CTX *ctx;
+    int ok = 0;
+    const char *why = NULL;
+    if (!k->pkey)
+        return luaL_error(L, "ghl.crypto: the key was freed");
+    if (slen == 0 || slen > MAX_SIG_B64 || ghl_base64_decode(sig, slen, &raw) != 0 || raw.len == 0) {
+        why = "the signature is not base64";
+    } else if (k->ed25519 && raw.len != 64) {
+        why = "an Ed25519 signature has 64 bytes";
+    } else if ((ctx = EVP_MD_CTX_new()) == NULL) {
+        why = "out of memory";
+    } else {
+        if (EVP_DigestVerifyInit(ctx, NULL, k->ed25519 ? NULL : EVP_sha256(), NULL, k->pkey) == 1 &&
+            EVP_DigestVerify(ctx, (unsigned char *)raw.data, raw.len, (const unsigned char *)data, dlen) == 1)
+            ok = 1;
+        else
+            why = "the signature does not match the body";
+        EVP_MD_CTX_free(ctx);
+    }
+    ghl_buf_free(&raw);
+    lua_pushboolean(L, ok);
+    if (ok)
+        return 1;
+    lua_pushstring(L, why);
+    return 2;
+}
+
+/* crypto.base64_decode(s) -> bytes | nil */
+static int base64_decode_l(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    ghl_buf out = {0, 0, 0};
+    if (ghl_base64_decode(s, len, &out) != 0)
+        lua_pushnil(L);
+    else
+        lua_pushlstring(L, out.data ? out.data : "", out.len);
+    ghl_buf_free(&out);
+    return 1;
+}
+
+GHL_EXPORT int luaopen_ghl_crypto(lua_State *L) {
+    static const luaL_Reg funcs[] = {
+        {"load_key", load_key}, {"verify", verify}, {"base64_decode", base64_decode_l}, {NULL, NULL}};
+    luaL_newmetatable(L, GHL_KEY_MT);
+    lua_pushcfunction(L, key_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, key_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+    lua_newtable(L);
+    luaL_setfuncs(L, funcs, 0);
+    return 1;
+}

@@ -1,0 +1,240 @@
+-- ghl.webhook: signatures checked in C (libcrypto), failing closed, with
+-- replay and duplicate protection, against keys made here with openssl.
+local ghl = require "ghl"
+local signing = require "spec.support.signing"
+local h = require "spec.support.helpers"
+local cjson = require "cjson"
+
+local webhook = ghl.webhook
+
+describe("webhook.verify", function()
+  local k
+  setup(function() k = signing.keys() end)
+
+  local function opts(extra)
+    local o = { keys = { k.ed_public, k.rsa_public }, seen = false }
+    for key, v in pairs(extra or {}) do o[key] = v end
+    return o
+  end
+
+  local function rejected(reason, body, headers, o)
+    local ev, err = webhook.verify(body, headers, o or opts())
+    assert.is_nil(ev)
+    assert.are.equal("webhook", err.kind)
+    assert.are.equal(reason, err.reason, tostring(err))
+    return err
+  end
+
+  it("accepts an Ed25519-signed event and decodes it", function()
+    local body = signing.event()
+    local ev, info = webhook.verify(body, { ["X-GHL-Signature"] = signing.ed25519(body) }, opts())
+    assert.are.equal("ContactCreate", ev.type)
+    assert.are.equal("ed25519", info.scheme)
+  end)
+
+  it("accepts the legacy RSA-SHA256 signature, unless refused", function()
+    local body = signing.event()
+    local sig = signing.rsa(body)
+    local ev, info = webhook.verify(body, { ["x-wh-signature"] = sig }, opts())
+    assert.are.equal("rsa", info.scheme)
+    assert.is_table(ev)
+    rejected("legacy_refused", body, { ["x-wh-signature"] = sig }, opts{ allow_legacy_rsa = false })
+  end)
+
+  it("prefers Ed25519: with both headers a bad Ed25519 signature is not saved by RSA", function()
+    local body = signing.event()
+    rejected("bad_signature", body, { ["x-ghl-signature"] = signing.ed25519(body, "other"),
+                                      ["x-wh-signature"] = signing.rsa(body) })
+  end)
+
+  it("rejects a tampered body", function()
+    local body = signing.event()
+    local sig = signing.ed25519(body)
+    rejected("bad_signature", body:gsub("ContactCreate", "ContactDelete"), { ["x-ghl-signature"] = sig })
+    rejected("bad_signature", body .. " ", { ["x-ghl-signature"] = sig })
+  end)
+
+  it("rejects a signature by another key", function()
+    local body = signing.event()
+    rejected("bad_signature", body, { ["x-ghl-signature"] = signing.ed25519(body, "other") })
+  end)
+
+  it("rejects a missing signature and a missing key", function()
+    local body = signing.event()
+    rejected("missing_signature", body, {})
+    rejected("missing_signature", body, { ["x-other"] = "x" })
+    rejected("no_key", body, { ["x-ghl-signature"] = signing.ed25519(body) }, opts{ keys = { k.rsa_public } })
+  end)
+
+  it("rejects base64 garbage and signatures of the wrong size", function()
+    local body = signing.event()
+    for _, sig in ipairs{ "", "!!!!", "abc", "QUJD", ("A"):rep(5000), "AAAA=AAA" } do
+      rejected("bad_signature", body, { ["x-ghl-signature"] = sig })
+    end
+  end)
+
+  it("rejects a signed body that is not a JSON object", function()
+    local body = "not json"
+    rejected("malformed", body, { ["x-ghl-signature"] = signing.ed25519(body) })
+  end)
+
+  it("rejects stale and future events, and events without a timestamp", function()
+    local old = signing.event{ timestamp = os.date("!%Y-%m-%dT%H:%M:%S.000Z", os.time() - 600) }
+    rejected("stale", old, { ["x-ghl-signature"] = signing.ed25519(old) })
+    local future = signing.event{ timestamp = os.date("!%Y-%m-%dT%H:%M:%S.000Z", os.time() + 600) }
+    rejected("stale", future, { ["x-ghl-signature"] = signing.ed25519(future) })
+    local none = signing.event{ timestamp = false }
+    rejected("stale", none, { ["x-ghl-signature"] = signing.ed25519(none) })
+    -- a wider window, or none at all, when asked
+    assert.is_table((webhook.verify(old, { ["x-ghl-signature"] = signing.ed25519(old) }, opts{ max_age_s = 3600 })))
+    assert.is_table((webhook.verify(none, { ["x-ghl-signature"] = signing.ed25519(none) }, opts{ max_age_s = false })))
+  end)
+
+  it("rejects a repeated webhookId (in-memory LRU, or any store with add)", function()
+    local body = signing.event()
+    local headers = { ["x-ghl-signature"] = signing.ed25519(body) }
+    local seen = webhook.lru(100)
+    assert.is_table((webhook.verify(body, headers, opts{ seen = seen })))
+    rejected("duplicate", body, headers, opts{ seen = seen })
+    local store = ghl.store.memory()
+    assert.is_table((webhook.verify(body, headers, opts{ seen = webhook.seen_in(store) })))
+    rejected("duplicate", body, headers, opts{ seen = webhook.seen_in(store) })
+  end)
+
+  it("does not remember ids of deliveries that failed verification", function()
+    local body = signing.event()
+    local seen = webhook.lru(100)
+    rejected("bad_signature", body, { ["x-ghl-signature"] = signing.ed25519(body, "other") }, opts{ seen = seen })
+    assert.is_table((webhook.verify(body, { ["x-ghl-signature"] = signing.ed25519(body) }, opts{ seen = seen })))
+  end)
+
+  it("rejects an oversized body and a repeated signature header", function()
+    local body = signing.event{ pad = ("x"):rep(2048) }
+    rejected("too_large", body, { ["x-ghl-signature"] = signing.ed25519(body) }, opts{ max_body_bytes = 1024 })
+    rejected("malformed", body, { ["x-ghl-signature"] = { "a", "b" } })
+  end)
+
+  it("raises for misuse", function()
+    assert.are.equal("invalid_argument", h.raised(webhook.verify, nil, {}).kind)
+    assert.are.equal("invalid_argument", h.raised(webhook.verify, "{}", "headers").kind)
+    assert.are.equal("invalid_argument", h.raised(webhook.verify, "{}", {}, { keys = { "not a key" } }).kind)
+  end)
+end)
+
+describe("webhook keys", function()
+  local k
+  setup(function() k = signing.keys() end)
+
+  it("parses GHL's published keys", function()
+    local kinds = {}
+    for _, text in ipairs(webhook.GHL_KEYS) do
+      local key, kind = webhook.load_key(text)
+      assert.is_userdata(key)
+      kinds[#kinds + 1] = kind
+    end
+    assert.are.same({ "ed25519", "rsa" }, kinds)
+  end)
+
+  it("takes PEM, base64 SPKI DER, and a raw Ed25519 key in base64 or hex", function()
+    local der_b64 = k.ed_public:gsub("%-%-%-%-%-[^%-]+%-%-%-%-%-", ""):gsub("%s", "")
+    local raw = require("ghl.crypto").base64_decode(der_b64):sub(-32)
+    local raw_b64 = require("mime").b64(raw)
+    local raw_hex = raw:gsub(".", function(c) return ("%02x"):format(c:byte()) end)
+    local body = signing.event()
+    local sig = signing.ed25519(body)
+    for _, form in ipairs{ k.ed_public, der_b64, raw_b64, raw_hex } do
+      local ev = webhook.verify(body, { ["x-ghl-signature"] = sig }, { keys = { form }, seen = false })
+      assert.is_table(ev, form)
+    end
+  end)
+
+  it("refuses what is not a usable key", function()
+    for _, bad in ipairs{ "", "hello", ("g"):rep(64), ("Q"):rep(44), "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----" } do
+      assert.is_nil((webhook.load_key(bad)), bad)
+    end
+  end)
+end)
+
+describe("webhook.dispatch and install handlers", function()
+  it("calls the handler of the event type, or *", function()
+    local got
+    assert.are.equal("c", webhook.dispatch({ type = "ContactCreate" }, { ContactCreate = function() return "c" end }))
+    webhook.dispatch({ type = "Other" }, { ["*"] = function(e) got = e.type end })
+    assert.are.equal("Other", got)
+    local v, err = webhook.dispatch({ type = "Nope" }, {})
+    assert.is_nil(v)
+    assert.are.equal("unhandled", err.reason)
+  end)
+
+  describe("INSTALL through an OAuth app", function()
+    local srv = h.server()
+    setup(srv.start) teardown(srv.stop) before_each(srv.reset)
+
+    it("mints a location token once, however often INSTALL is delivered; UNINSTALL forgets", function()
+      local server = require "spec.support.server"
+      local app = ghl.oauth{ client_id = server.CLIENT_ID, client_secret = server.CLIENT_SECRET, base_url = srv.url,
+                             user_type = "Company" }
+      local code = h.admin(srv, "POST", "/_mock/oauth/code", { userType = "Company", companyId = server.COMPANY_ID }).code
+      assert(app:exchange(code))
+      local handlers = webhook.install_handlers(app)
+      local install = { type = "INSTALL", companyId = server.COMPANY_ID, locationId = server.LOCATION_ID }
+      assert(webhook.dispatch(install, handlers))
+      assert(webhook.dispatch(install, handlers))
+      assert.are.equal(1, h.admin(srv, "GET", "/_mock/oauth").location_token_calls)
+      assert(app:client{ location_id = server.LOCATION_ID }.contacts:get("SeedC000000000000001"))
+      assert(webhook.dispatch({ type = "UNINSTALL", locationId = server.LOCATION_ID }, handlers))
+      assert.is_nil(app:session(server.LOCATION_ID))
+    end)
+  end)
+end)
+
+describe("plain-Lua receiver (examples/webhook_server.lua)", function()
+  local k, port, pid_file
+  setup(function()
+    k = signing.keys()
+    port = h.closed_port()
+    local keyfile = k.dir .. "/trusted.pem"
+    local f = assert(io.open(keyfile, "w"))
+    f:write(k.ed_public, "\n", k.rsa_public)
+    f:close()
+    pid_file = k.dir .. "/server.pid"
+    os.execute(("%s examples/webhook_server.lua %d '%s' >'%s/server.out' 2>&1 & echo $! > '%s'")
+      :format(jit and "luajit" or "lua5.4", port, keyfile, k.dir, pid_file))
+    local socket = require "socket"
+    for _ = 1, 100 do
+      local c = socket.tcp()
+      if c:connect("127.0.0.1", port) then c:close() break end
+      c:close()
+      socket.sleep(0.05)
+    end
+  end)
+  teardown(function()
+    local f = io.open(pid_file)
+    if f then os.execute("kill " .. f:read("*l") .. " 2>/dev/null") f:close() end
+  end)
+
+  local function post(body, headers)
+    local http, ltn12 = require "socket.http", require "ltn12"
+    local hd = { ["content-type"] = "application/json", ["content-length"] = #body }
+    for name, v in pairs(headers) do hd[name] = v end
+    local out = {}
+    local _, code = http.request{ url = ("http://127.0.0.1:%d/webhooks/ghl"):format(port), method = "POST",
+      source = ltn12.source.string(body), sink = ltn12.sink.table(out), headers = hd }
+    return code, cjson.decode(table.concat(out))
+  end
+
+  it("answers 200 for a signed event, 401 for a bad one, 200 for a redelivery", function()
+    local body = signing.event()
+    local sig = signing.ed25519(body)
+    assert.are.equal(200, (post(body, { ["x-ghl-signature"] = sig })))
+    local code, r = post(body, { ["x-ghl-signature"] = sig })
+    assert.are.equal(200, code)
+    assert.is_true(r.duplicate)
+    code, r = post(body:gsub("Contact", "Kontact"), { ["x-ghl-signature"] = sig })
+    assert.are.equal(401, code)
+    assert.are.equal("bad_signature", r.error)
+    code, r = post(signing.event(), {})
+    assert.are.equal(401, code)
+    assert.are.equal("missing_signature", r.error)
+  end)
+end)
