@@ -25,7 +25,7 @@ LDFLAGS_ALL := -shared $(LDFLAGS)
 
 CORE_SRC := csrc/core.c csrc/client.c csrc/request.c csrc/response.c csrc/error.c \
             csrc/scratch.c csrc/strutil.c csrc/buf.c csrc/pager.c csrc/policy.c csrc/limiter.c \
-            csrc/http_parse.c csrc/fileio.c
+            csrc/http_parse.c csrc/fileio.c csrc/json_decode.c
 CURL_SRC := csrc/transport_curl.c csrc/buf.c csrc/http_parse.c
 CRYPTO_SRC := csrc/crypto.c csrc/buf.c
 HEADERS := $(wildcard csrc/*.h)
@@ -34,7 +34,7 @@ BUSTED := /usr/bin/busted
 LUA_PATH_DEV := lua/?.lua;lua/?/init.lua;;
 
 .PHONY: all build deps demo test test-lua5.4 test-luajit check-asan check-rockspec check-valgrind check-memory soak \
-        catalog check-catalog fuzz mock clean
+        catalog check-catalog fuzz mock clean bench bench-smoke
 
 all: build
 
@@ -65,6 +65,7 @@ test: deps
 	@$(MAKE) --no-print-directory build LUA=luajit
 	@$(MAKE) --no-print-directory check-catalog test-lua5.4 test-luajit check-memory check-rockspec
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+	@$(MAKE) --no-print-directory bench-smoke
 
 # short in make test; run them longer by hand (make fuzz FUZZ_SECONDS=300, make soak)
 TEST_FUZZ_SECONDS ?= 5
@@ -120,7 +121,7 @@ check-asan:
 
 # libFuzzer harnesses for every pure C parser/encoder (clang, libclang-rt-14-dev).
 FUZZ_SECONDS ?= 10
-FUZZERS := retry_after headers http request response ratelimit pager webhook
+FUZZERS := retry_after headers http json request response ratelimit pager webhook
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -std=c99 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -I/usr/include/lua5.4
@@ -134,3 +135,32 @@ build/fuzz/webhook: fuzz/fuzz_webhook.c fuzz/harness.h $(CORE_SRC) csrc/crypto.c
 
 fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	@tools/run-fuzzers $(FUZZ_SECONDS) $(FUZZERS)
+
+# Benchmark (bench/): raw libcurl, ghl under Lua 5.4 and LuaJIT, and the official Node SDK
+# against one local nginx server; medians and ratios in bench/results.md, chart in
+# bench/chart.png. BENCH_REPS (5) and BENCH_REPS_W4 (1) set the repetitions.
+# bench-smoke: tiny counts, 1 repetition, table in build/bench/smoke.md; node-sdk only if
+# it is already installed; fails when a contender fails.
+BENCH_RAW := build/bench/raw
+BENCH_NODE_SDK := build/bench/node/node_modules/@gohighlevel/api-client/package.json
+
+$(BENCH_RAW): bench/raw.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c99 -Wall -Wextra -Werror $(CURL_CFLAGS) bench/raw.c -o $@ $(CURL_LIBS)
+
+$(BENCH_NODE_SDK):
+	@mkdir -p build/bench/node
+	npm install --no-audit --no-fund @gohighlevel/api-client@3.1.0 --prefix build/bench/node
+
+bench: deps
+	@tools/install-deps gnuplot:gnuplot-nox node:nodejs npm:npm
+	@$(MAKE) --no-print-directory build LUA=lua5.4
+	@$(MAKE) --no-print-directory build LUA=luajit
+	@$(MAKE) --no-print-directory $(BENCH_RAW) $(BENCH_NODE_SDK)
+	lua5.4 bench/run.lua
+
+bench-smoke: deps
+	@$(MAKE) --no-print-directory build LUA=lua5.4
+	@$(MAKE) --no-print-directory build LUA=luajit
+	@$(MAKE) --no-print-directory $(BENCH_RAW)
+	lua5.4 bench/run.lua --smoke

@@ -31,6 +31,7 @@ build = {
     -- Lua layer
     ["ghl"] = "lua/ghl.lua",
     ["ghl.catalog"] = "lua/ghl/catalog.lua",
+    ["ghl.batch"] = "lua/ghl/batch.lua",
     ["ghl.check"] = "lua/ghl/check.lua",
     ["ghl.client"] = "lua/ghl/client.lua",
     ["ghl.errors"] = "lua/ghl/errors.lua",
@@ -61,7 +62,8 @@ build = {
     ["ghl.core"] = {
       sources = { "csrc/core.c", "csrc/client.c", "csrc/request.c", "csrc/response.c", "csrc/error.c",
                   "csrc/scratch.c", "csrc/strutil.c", "csrc/buf.c", "csrc/pager.c",
-                  "csrc/policy.c", "csrc/limiter.c", "csrc/http_parse.c", "csrc/fileio.c" },
+                  "csrc/policy.c", "csrc/limiter.c", "csrc/http_parse.c", "csrc/fileio.c",
+                  "csrc/json_decode.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "m" },
     },

@@ -97,6 +97,8 @@ static int client_new(lua_State *L) {
     c = (ghl_client *)lua_newuserdatauv(L, sizeof *c, 1);
     memset(c, 0, sizeof *c);
     luaL_setmetatable(L, GHL_CLIENT_MT);
+    lua_newtable(L); /* the header tables prepare() reuses */
+    lua_setiuservalue(L, -2, 1);
 
     c->token = dup_field(L, 1, "token", NULL, 1);
     c->base_url = dup_field(L, 1, "base_url", GHL_DEFAULT_BASE_URL, 0);
@@ -122,8 +124,11 @@ static int client_close(lua_State *L) {
     if (c->scratch.data) /* it may have held a redacted error body */
         memset(c->scratch.data, 0, c->scratch.cap);
     ghl_buf_free(&c->scratch);
+    ghl_buf_free(&c->json);
     c->token = c->base_url = c->version = c->location_id = NULL;
     c->closed = 1;
+    lua_newtable(L); /* drop the cached headers (they hold the token) */
+    lua_setiuservalue(L, 1, 1);
     return 0;
 }
 
@@ -151,6 +156,8 @@ static int client_set_token(lua_State *L) {
     }
     wipe_free(c->token);
     c->token = copy;
+    lua_newtable(L); /* the cached header tables carry the old token */
+    lua_setiuservalue(L, 1, 1);
     return 0;
 }
 

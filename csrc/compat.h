@@ -14,8 +14,12 @@
 #define lua_newuserdatauv(L, sz, nuv) lua_newuserdata((L), (sz))
 #define lua_rawlen(L, i) lua_objlen((L), (i))
 /* The 5.1 uservalue is the environment table; one slot is all we use. */
-#define lua_getiuservalue(L, idx, n) (lua_getfenv((L), (idx)), LUA_TTABLE)
-#define lua_setiuservalue(L, idx, n) (lua_setfenv((L), (idx)), 1)
+static inline int ghl_getuservalue51(lua_State *L, int idx) {
+    lua_getfenv(L, idx);
+    return lua_type(L, -1);
+}
+#define lua_getiuservalue(L, idx, n) ghl_getuservalue51((L), (idx))
+#define lua_setiuservalue(L, idx, n) lua_setfenv((L), (idx))
 #endif
 
 #if LUA_VERSION_NUM < 503

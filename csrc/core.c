@@ -24,6 +24,7 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
     static const luaL_Reg funcs[] = {{"new_error", ghl_error_new_l},
                                      {"parse_retry_after", ghl_parse_retry_after_l},
                                      {"now_ms", ghl_now_ms_l},
+                                     {"json_decode", ghl_json_decode_l},
                                      {"auth_refreshable", ghl_auth_refreshable_l},
                                      {"parse_headers", ghl_parse_headers_l},
                                      {"parse_status_line", ghl_parse_status_line_l},
@@ -38,6 +39,7 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
     top = lua_gettop(L);
     ghl_error_open(L);
     ghl_scratch_open(L);
+    ghl_response_open(L);
 
     lua_newtable(L);
     lua_pushvalue(L, top - 2);

@@ -45,6 +45,7 @@ typedef struct {
     uint64_t rng;              /* jitter */
     int closed;
     ghl_buf scratch; /* reused by prepare(): no allocation per request */
+    ghl_buf json;    /* the JSON decoder's, for strings with escapes */
 } ghl_client;
 
 /* core.c */
@@ -67,6 +68,7 @@ double ghl_random(ghl_client *c);
 double ghl_parse_http_date(const char *v);
 double ghl_parse_retry_after(const char *v, double now_s);
 double ghl_header_number(lua_State *L, int headers, const char *name);
+void ghl_push_header(lua_State *L, int headers, const char *name);
 double ghl_server_hint_ms(lua_State *L, int headers, int status);
 double ghl_retry_delay(lua_State *L, ghl_client *c, const ghl_attempt *a);
 int ghl_parse_retry_after_l(lua_State *L);
@@ -91,8 +93,13 @@ int ghl_encode_query_l(lua_State *L);
 /* pager.c */
 void ghl_pager_open(lua_State *L);
 
+/* json_decode.c */
+int ghl_json_decode(lua_State *L, const char *s, size_t len, ghl_buf *scratch);
+int ghl_json_decode_l(lua_State *L);
+
 /* response.c */
 int ghl_client_interpret(lua_State *L);
+void ghl_response_open(lua_State *L);
 int ghl_auth_refreshable(const char *message);
 int ghl_auth_refreshable_l(lua_State *L);
 

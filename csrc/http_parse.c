@@ -61,6 +61,49 @@ void ghl_push_header_block(lua_State *L, const char *data, size_t len) {
     }
 }
 
+/* The value of header `name` (lower case) in a raw head, or NULL. */
+const char *ghl_header_find(const char *data, size_t len, const char *name, size_t *vlen) {
+    const char *p = data, *end = data + len;
+    size_t nlen = strlen(name);
+    if (!data)
+        return NULL;
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        p = memchr(data, '\n', len);
+        if (!p)
+            return NULL;
+        p++;
+    }
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p)), *v, *vend;
+        size_t i;
+        if (!eol)
+            eol = end;
+        if (eol == p || (eol == p + 1 && *p == '\r'))
+            return NULL;
+        if ((size_t)(eol - p) > nlen && p[nlen] == ':') {
+            for (i = 0; i < nlen; i++) {
+                char c = p[i];
+                if (c >= 'A' && c <= 'Z')
+                    c = (char)(c - 'A' + 'a');
+                if (c != name[i])
+                    break;
+            }
+            if (i == nlen) {
+                v = p + nlen + 1;
+                vend = eol;
+                while (v < vend && (*v == ' ' || *v == '\t'))
+                    v++;
+                while (vend > v && (vend[-1] == '\r' || vend[-1] == ' ' || vend[-1] == '\t'))
+                    vend--;
+                *vlen = (size_t)(vend - v);
+                return v;
+            }
+        }
+        p = eol + 1;
+    }
+    return NULL;
+}
+
 /* core.parse_status_line("HTTP/1.1 200 OK") -> status, "HTTP/1.1" | nil, err */
 int ghl_parse_status_line_l(lua_State *L) {
     size_t len, i;

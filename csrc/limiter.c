@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ghl.h"
 
@@ -70,17 +71,70 @@ static int limiter_new(lua_State *L) {
  * resets, so this is an estimate (and a request after it finds out). */
 static double next_midnight(double now_ms) { return (floor(now_ms / DAY_MS) + 1) * DAY_MS; }
 
-/* lim:update(headers, now_ms) */
+/* The five X-RateLimit-* values of a raw head in one pass (-1 when absent):
+ * max, remaining, interval, daily limit, daily remaining. */
+static void scan_head(const char *p, size_t len, double v[5]) {
+    static const char *const names[5] = {"max", "remaining", "interval-milliseconds", "limit-daily",
+                                         "daily-remaining"};
+    const char *end = p + len;
+    int i;
+    for (i = 0; i < 5; i++)
+        v[i] = -1;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        if (eol - p > 12 && (p[0] == 'x' || p[0] == 'X') && strncasecmp(p, "x-ratelimit-", 12) == 0) {
+            const char *n = p + 12, *colon = memchr(n, ':', (size_t)(eol - n));
+            if (colon) {
+                for (i = 0; i < 5; i++) {
+                    size_t nl = strlen(names[i]);
+                    if ((size_t)(colon - n) == nl && strncasecmp(n, names[i], nl) == 0) {
+                        char buf[32], *stop;
+                        const char *val = colon + 1;
+                        size_t vl;
+                        double x;
+                        while (val < eol && (*val == ' ' || *val == '\t'))
+                            val++;
+                        vl = (size_t)(eol - val);
+                        if (vl > 0 && vl < sizeof buf) {
+                            memcpy(buf, val, vl);
+                            buf[vl] = '\0';
+                            x = strtod(buf, &stop);
+                            if (stop != buf && x == x && x >= 0)
+                                v[i] = x;
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        p = eol + 1;
+    }
+}
+
+/* lim:update(headers, now_ms); headers nil: a call ended without an answer
+ * (it still ends a probe: the next call probes instead of waiting) */
 static int limiter_update(lua_State *L) {
     ghl_limiter *l = check_limiter(L);
     double now = luaL_checknumber(L, 3), max, rem, interval, dlimit, drem;
-    if (lua_type(L, 2) != LUA_TTABLE)
+    if (lua_type(L, 2) != LUA_TTABLE && lua_type(L, 2) != LUA_TSTRING) {
+        l->probe_until_ms = 0;
         return 0;
-    max = ghl_header_number(L, 2, "x-ratelimit-max");
-    rem = ghl_header_number(L, 2, "x-ratelimit-remaining");
-    interval = ghl_header_number(L, 2, "x-ratelimit-interval-milliseconds");
-    dlimit = ghl_header_number(L, 2, "x-ratelimit-limit-daily");
-    drem = ghl_header_number(L, 2, "x-ratelimit-daily-remaining");
+    }
+    if (lua_type(L, 2) == LUA_TSTRING) { /* a raw head (curl) */
+        size_t len;
+        const char *head = lua_tolstring(L, 2, &len);
+        double v[5];
+        scan_head(head, len, v);
+        max = v[0], rem = v[1], interval = v[2], dlimit = v[3], drem = v[4];
+    } else {
+        max = ghl_header_number(L, 2, "x-ratelimit-max");
+        rem = ghl_header_number(L, 2, "x-ratelimit-remaining");
+        interval = ghl_header_number(L, 2, "x-ratelimit-interval-milliseconds");
+        dlimit = ghl_header_number(L, 2, "x-ratelimit-limit-daily");
+        drem = ghl_header_number(L, 2, "x-ratelimit-daily-remaining");
+    }
     l->headerless = (max < 0 && rem < 0 && interval < 0 && dlimit < 0 && drem < 0);
     l->probe_until_ms = 0;
     if (max > 0 && rem >= 0 && interval > 0) {

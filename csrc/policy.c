@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "ghl.h"
+#include "http_parse.h"
 
 double ghl_now_ms(void) {
     struct timespec ts;
@@ -106,20 +107,50 @@ double ghl_parse_retry_after(const char *v, double now_s) {
     return secs > now_s ? (secs - now_s) * 1000.0 : 0;
 }
 
+/* Pushes header `name` (lower case) of the headers at idx: a table, or a
+ * raw response head as the curl transport hands it over. nil when absent. */
+void ghl_push_header(lua_State *L, int headers, const char *name) {
+    if (lua_type(L, headers) == LUA_TTABLE) {
+        lua_getfield(L, headers, name);
+    } else if (lua_type(L, headers) == LUA_TSTRING) {
+        size_t len, vlen;
+        const char *block = lua_tolstring(L, headers, &len);
+        const char *v = ghl_header_find(block, len, name, &vlen);
+        if (v)
+            lua_pushlstring(L, v, vlen);
+        else
+            lua_pushnil(L);
+    } else {
+        lua_pushnil(L);
+    }
+}
+
 /* A number in a header, or -1. */
 double ghl_header_number(lua_State *L, int headers, const char *name) {
     double v = -1;
-    if (lua_type(L, headers) != LUA_TTABLE)
-        return -1;
-    lua_getfield(L, headers, name);
-    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
+    char buf[32];
+    const char *s = NULL;
+    size_t len = 0;
+    headers = ghl_absindex(L, headers);
+    if (lua_type(L, headers) == LUA_TSTRING) { /* no Lua string for each lookup */
+        size_t blen;
+        const char *block = lua_tolstring(L, headers, &blen);
+        s = ghl_header_find(block, blen, name, &len);
+    } else if (lua_type(L, headers) == LUA_TTABLE) {
+        lua_getfield(L, headers, name);
+        if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
+            s = lua_tolstring(L, -1, &len);
+        lua_pop(L, 1); /* s stays valid: the string is in the table */
+    }
+    if (s && len > 0 && len < sizeof buf) {
         char *end;
-        const char *s = lua_tostring(L, -1);
-        double x = strtod(s, &end);
-        if (end != s && x == x && x >= 0)
+        double x;
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        x = strtod(buf, &end);
+        if (end != buf && x == x && x >= 0)
             v = x;
     }
-    lua_pop(L, 1);
     return v;
 }
 
@@ -131,9 +162,7 @@ static int idempotent(const char *m) {
 /* The server's own hint of when to come back (ms), or -1. */
 double ghl_server_hint_ms(lua_State *L, int headers, int status) {
     double hint = -1;
-    if (lua_type(L, headers) != LUA_TTABLE)
-        return -1;
-    lua_getfield(L, headers, "retry-after");
+    ghl_push_header(L, headers, "retry-after");
     if (lua_type(L, -1) == LUA_TSTRING)
         hint = ghl_parse_retry_after(lua_tostring(L, -1), ghl_now_ms() / 1000.0);
     lua_pop(L, 1);

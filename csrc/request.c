@@ -310,6 +310,62 @@ static void add_user_headers(lua_State *L, int headers, int user) {
 static const char *const OPT_KEYS[] = {"path", "query", "body", "headers", "version", "form", NULL};
 enum { A_CLIENT = 1, A_METHOD, A_PATH, A_OPTS, O_PATH, O_QUERY, O_BODY, O_HEADERS, O_VERSION, O_FORM };
 
+/* The header table of a request: built once per (Version, kind of body)
+ * and kept in the client's uservalue, so the common call allocates nothing
+ * here and a transport can recognise the table it saw last (the curl
+ * transport then reuses its header list). Caller headers make a fresh one.
+ * The cache is dropped when the token changes (client:set_token). */
+static void push_headers(lua_State *L, ghl_client *c, const char *version, size_t vlen, int has_body) {
+    int cache = 0;
+    if (lua_isnil(L, O_HEADERS)) {
+        lua_getiuservalue(L, A_CLIENT, 1);
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            cache = lua_gettop(L);
+            lua_pushlstring(L, version, vlen);
+            lua_pushinteger(L, has_body);
+            lua_concat(L, 2);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, cache);
+            if (lua_type(L, -1) == LUA_TTABLE) {
+                lua_replace(L, cache);
+                lua_settop(L, cache);
+                return;
+            }
+            lua_pop(L, 1); /* nil; the key stays at cache + 1 */
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    lua_createtable(L, 0, 6);
+    if (c->token) {
+        lua_pushfstring(L, "Bearer %s", c->token);
+        lua_setfield(L, -2, "Authorization");
+    }
+    lua_pushlstring(L, version, vlen);
+    lua_setfield(L, -2, "Version");
+    lua_pushliteral(L, "application/json");
+    lua_setfield(L, -2, "Accept");
+    lua_pushliteral(L, GHL_USER_AGENT);
+    lua_setfield(L, -2, "User-Agent");
+    if (has_body) {
+        if (has_body == 2)
+            lua_pushliteral(L, "application/x-www-form-urlencoded");
+        else
+            lua_pushliteral(L, "application/json");
+        lua_setfield(L, -2, "Content-Type");
+    }
+    if (lua_type(L, O_HEADERS) == LUA_TTABLE)
+        add_user_headers(L, lua_gettop(L), O_HEADERS);
+    if (cache) { /* stack: cache, key, new table */
+        lua_pushvalue(L, -2);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, cache);
+        lua_replace(L, cache);
+        lua_settop(L, cache);
+    }
+}
+
+
 static void check_opts(lua_State *L) {
     int i;
     if (lua_isnil(L, A_OPTS))
@@ -422,26 +478,7 @@ int ghl_client_prepare(lua_State *L) {
     lua_pushlstring(L, b->data + path_start, path_end - path_start);
     lua_setfield(L, -2, "path");
 
-    lua_createtable(L, 0, 6);
-    if (c->token) {
-        lua_pushfstring(L, "Bearer %s", c->token);
-        lua_setfield(L, -2, "Authorization");
-    }
-    lua_pushlstring(L, version, vlen);
-    lua_setfield(L, -2, "Version");
-    lua_pushliteral(L, "application/json");
-    lua_setfield(L, -2, "Accept");
-    lua_pushliteral(L, GHL_USER_AGENT);
-    lua_setfield(L, -2, "User-Agent");
-    if (has_body) {
-        if (has_body == 2)
-            lua_pushliteral(L, "application/x-www-form-urlencoded");
-        else
-            lua_pushliteral(L, "application/json");
-        lua_setfield(L, -2, "Content-Type");
-    }
-    if (lua_type(L, O_HEADERS) == LUA_TTABLE)
-        add_user_headers(L, lua_gettop(L), O_HEADERS);
+    push_headers(L, c, version, vlen, has_body);
     lua_setfield(L, -2, "headers");
 
     if (has_body == 2) {

@@ -15,6 +15,9 @@
 #include <string.h>
 
 #include "ghl.h"
+#include "http_parse.h"
+
+#define GHL_RESP_MT "ghl.Response"
 
 enum { A_CLIENT = 1, A_REQ, A_STATUS, A_HEADERS, A_BODY, A_ATTEMPT, A_ELAPSED, A_SENT, A_CAN_REFRESH };
 
@@ -28,11 +31,9 @@ static int is_blank(const char *s, size_t len) {
     return 1;
 }
 
-/* Pushes the decoded value (0) or cjson's message (-1). */
-static int json_decode(lua_State *L, const char *s, size_t len) {
-    lua_pushvalue(L, GHL_UV_DECODE);
-    lua_pushlstring(L, s, len);
-    return lua_pcall(L, 1, 1, 0) == LUA_OK ? 0 : -1;
+/* Pushes the decoded value (0) or the decoder's message (-1). */
+static int json_decode(lua_State *L, ghl_client *c, const char *s, size_t len) {
+    return ghl_json_decode(L, s, len, &c->json);
 }
 
 /* err.method / err.path from the request table. */
@@ -125,7 +126,7 @@ static int success(lua_State *L, ghl_client *c, int status, const char *body, si
     int decoded;
     if (is_blank(body, len)) {
         lua_newtable(L); /* 204 and friends: an empty object, so assert() works */
-    } else if (json_decode(L, body, len) != 0) {
+    } else if (json_decode(L, c, body, len) != 0) {
         int raw = push_redacted(L, c);
         body = lua_tolstring(L, raw, &len);
         lua_pushfstring(L, "response body is not valid JSON (%s); it starts with ", lua_tostring(L, raw - 1));
@@ -139,10 +140,17 @@ static int success(lua_State *L, ghl_client *c, int status, const char *body, si
     decoded = lua_gettop(L);
     lua_pushliteral(L, "done");
     lua_insert(L, decoded);
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
     lua_pushinteger(L, status);
     lua_setfield(L, -2, "status");
-    ghl_error_setfield(L, -1, "headers", A_HEADERS);
+    if (lua_type(L, A_HEADERS) == LUA_TSTRING) {
+        /* a raw head (curl): most callers never read it, so parse on first use */
+        lua_pushvalue(L, A_HEADERS);
+        lua_setfield(L, -2, "_head");
+        luaL_setmetatable(L, GHL_RESP_MT);
+    } else {
+        ghl_error_setfield(L, -1, "headers", A_HEADERS);
+    }
     lua_pushnumber(L, luaL_optnumber(L, A_ATTEMPT, 1));
     lua_setfield(L, -2, "attempts");
     set_trace_id(L, -1, decoded + 1);
@@ -208,6 +216,27 @@ int ghl_auth_refreshable(const char *message) {
     return 0;
 }
 
+/* resp.headers of a response whose head came raw: parsed and kept on first read */
+static int resp_index(lua_State *L) {
+    size_t len;
+    const char *block;
+    if (lua_type(L, 2) != LUA_TSTRING || strcmp(lua_tostring(L, 2), "headers") != 0)
+        return 0;
+    lua_getfield(L, 1, "_head");
+    block = lua_tolstring(L, -1, &len);
+    ghl_push_header_block(L, block, block ? len : 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 1, "headers");
+    return 1;
+}
+
+void ghl_response_open(lua_State *L) {
+    luaL_newmetatable(L, GHL_RESP_MT);
+    lua_pushcfunction(L, resp_index);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
 /* core.auth_refreshable(message) -> boolean (the rule interpret() applies) */
 int ghl_auth_refreshable_l(lua_State *L) {
     lua_pushboolean(L, ghl_auth_refreshable(luaL_optstring(L, 1, NULL)));
@@ -226,7 +255,7 @@ static int http_failure(lua_State *L, ghl_client *c, int status, const char *bod
     int raw, decoded, msg;
     raw = push_redacted(L, c);
     body = lua_tolstring(L, raw, &len);
-    if (is_blank(body, len) || json_decode(L, body, len) != 0 || lua_type(L, -1) != LUA_TTABLE) {
+    if (is_blank(body, len) || json_decode(L, c, body, len) != 0 || lua_type(L, -1) != LUA_TTABLE) {
         lua_settop(L, raw);
         lua_pushnil(L);
     }
@@ -278,7 +307,7 @@ int ghl_client_interpret(lua_State *L) {
             return luaL_error(L, "ghl: the transport returned an invalid HTTP status (%f)", st);
         status = (int)st;
     }
-    if (!lua_isnil(L, A_HEADERS))
+    if (!lua_isnil(L, A_HEADERS) && lua_type(L, A_HEADERS) != LUA_TSTRING)
         luaL_checktype(L, A_HEADERS, LUA_TTABLE);
     body = lua_type(L, A_BODY) == LUA_TSTRING ? lua_tolstring(L, A_BODY, &len) : "";
     if (status >= 200 && status < 300)

@@ -1,10 +1,15 @@
 /*
- * ghl.curl: the blocking transport, one libcurl easy handle per client so
- * the connection (and TLS session) stays alive across calls.
+ * ghl.curl: the libcurl transports.
+ *
+ *   curl.new(opts)              one easy handle, reused, so the connection
+ *                               (and TLS session) stays alive across calls
+ *   curl.multi(opts, n)         n easy handles on one multi handle, for
+ *                               client:batch (connections pooled, HTTP/2
+ *                               multiplexed where the server speaks it)
  *
  * libcurl callbacks touch no Lua API: they append to C buffers owned by the
- * userdata. Everything that can raise happens before or after
- * curl_easy_perform, never inside it, so no longjmp crosses a libcurl frame.
+ * userdata. Everything that can raise happens before or after libcurl runs,
+ * never inside it, so no longjmp crosses a libcurl frame.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -22,12 +27,16 @@
 #endif
 
 #define GHL_CURL_MT "ghl.Curl"
+#define GHL_MULTI_MT "ghl.CurlMulti"
 #define MAX_HEADER_BYTES (256 * 1024)
 #define DEFAULT_MAX_BODY (64.0 * 1024 * 1024)
+#define MAX_CONCURRENCY 256
 
+/* One transfer: an easy handle and what its callbacks fill. */
 typedef struct {
     CURL *easy;
-    struct curl_slist *headers; /* of the last request; freed on the next */
+    struct curl_slist *headers; /* of the last request; reused or freed on the next */
+    const void *headers_of;     /* the header table it was built from (pinned by the caller) */
     ghl_buf body;
     ghl_buf head;
     ghl_buf line;
@@ -35,54 +44,68 @@ typedef struct {
     int too_large, oom;
     double requests, connects;
     char errbuf[CURL_ERROR_SIZE];
+} ghl_xfer;
+
+typedef struct {
+    ghl_xfer x;
 } ghl_curl;
+
+typedef struct {
+    CURLM *multi;
+    int n;
+    double ids[MAX_CONCURRENCY]; /* the caller's id of each busy transfer */
+    unsigned char busy[MAX_CONCURRENCY];
+    ghl_xfer xs[1]; /* n of them (allocated with the userdata) */
+} ghl_multi;
 
 GHL_EXPORT int luaopen_ghl_curl(lua_State *L);
 
-static ghl_curl *check_curl(lua_State *L) { return (ghl_curl *)luaL_checkudata(L, 1, GHL_CURL_MT); }
+/* ----------------------------------------------------------- callbacks */
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
-    ghl_curl *t = (ghl_curl *)ud;
+    ghl_xfer *x = (ghl_xfer *)ud;
     size_t len = size * n;
-    if (len > t->max_body - t->body.len) {
-        t->too_large = 1;
+    if (len > x->max_body - x->body.len) {
+        x->too_large = 1;
         return 0; /* CURLE_WRITE_ERROR: stop reading, memory stays bounded */
     }
-    if (ghl_buf_add(&t->body, p, len)) {
-        t->oom = 1;
+    if (ghl_buf_add(&x->body, p, len)) {
+        x->oom = 1;
         return 0;
     }
     return len;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
-    ghl_curl *t = (ghl_curl *)ud;
+    ghl_xfer *x = (ghl_xfer *)ud;
     size_t len = size * n;
     /* a 100 Continue or a proxy's CONNECT answer comes first: keep the last block */
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
-        ghl_buf_reset(&t->head);
-    if (t->head.len + len > MAX_HEADER_BYTES) {
-        t->too_large = 1;
+        ghl_buf_reset(&x->head);
+    if (x->head.len + len > MAX_HEADER_BYTES) {
+        x->too_large = 1;
         return 0;
     }
-    if (ghl_buf_add(&t->head, p, len)) {
-        t->oom = 1;
+    if (ghl_buf_add(&x->head, p, len)) {
+        x->oom = 1;
         return 0;
     }
     return len;
 }
 
-static int opt_num(lua_State *L, int t, const char *k, double dflt, double lo, double hi) {
+/* ------------------------------------------------------------- options */
+
+static long opt_num(lua_State *L, int t, const char *k, double dflt, double lo, double hi) {
     double v;
     lua_getfield(L, t, k);
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
-        return (int)dflt;
+        return (long)dflt;
     }
     if (lua_type(L, -1) != LUA_TNUMBER || (v = lua_tonumber(L, -1)) < lo || v > hi)
         return luaL_error(L, "ghl: option '%s' must be a number from %f to %f", k, lo, hi);
     lua_pop(L, 1);
-    return (int)v;
+    return (long)v;
 }
 
 static const char *opt_str(lua_State *L, int t, const char *k) {
@@ -99,62 +122,65 @@ static const char *opt_str(lua_State *L, int t, const char *k) {
     return s;
 }
 
-/* curl.new{ timeout_ms, connect_timeout_ms, ca_file, proxy, ssl_verify, max_body_bytes } */
-static int curl_new(lua_State *L) {
-    ghl_curl *t;
-    const char *ca, *proxy;
-    int verify;
+/* Creates x's easy handle with the options at `opts`
+ * { timeout_ms, connect_timeout_ms, ca_file, proxy, ssl_verify, max_body_bytes }. */
+static void xfer_setup(lua_State *L, ghl_xfer *x, int opts) {
+    const char *ca = opt_str(L, opts, "ca_file"), *proxy = opt_str(L, opts, "proxy");
     double max_body;
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-    t = (ghl_curl *)lua_newuserdatauv(L, sizeof *t, 0);
-    memset(t, 0, sizeof *t);
-    luaL_setmetatable(L, GHL_CURL_MT);
-
-    lua_getfield(L, 1, "ssl_verify");
+    int verify;
+    lua_getfield(L, opts, "ssl_verify");
     verify = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
     lua_pop(L, 1);
-    lua_getfield(L, 1, "max_body_bytes");
+    lua_getfield(L, opts, "max_body_bytes");
     max_body = lua_isnil(L, -1) ? DEFAULT_MAX_BODY : lua_tonumber(L, -1);
     lua_pop(L, 1);
     if (max_body < 1)
-        return luaL_error(L, "ghl: option 'max_body_bytes' must be a positive number");
-    t->max_body = max_body > (double)((size_t)-1 / 2) ? (size_t)-1 / 2 : (size_t)max_body;
-    ca = opt_str(L, 1, "ca_file");
-    proxy = opt_str(L, 1, "proxy");
-
-    t->easy = curl_easy_init();
-    if (!t->easy)
-        return luaL_error(L, "ghl: curl_easy_init failed");
-    curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl decodes */
-    curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)opt_num(L, 1, "timeout_ms", 30000, 1, 86400000));
-    curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)opt_num(L, 1, "connect_timeout_ms", 10000, 1, 86400000));
-    curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
-    curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+        luaL_error(L, "ghl: option 'max_body_bytes' must be a positive number");
+    x->max_body = max_body > (double)((size_t)-1 / 2) ? (size_t)-1 / 2 : (size_t)max_body;
+    x->easy = curl_easy_init();
+    if (!x->easy)
+        luaL_error(L, "ghl: curl_easy_init failed");
+    curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl decodes */
+    curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, opt_num(L, opts, "timeout_ms", 30000, 1, 86400000));
+    curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, opt_num(L, opts, "connect_timeout_ms", 10000, 1, 86400000));
+    curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+    curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
     if (ca)
-        curl_easy_setopt(t->easy, CURLOPT_CAINFO, ca);
+        curl_easy_setopt(x->easy, CURLOPT_CAINFO, ca);
     if (proxy)
-        curl_easy_setopt(t->easy, CURLOPT_PROXY, proxy);
+        curl_easy_setopt(x->easy, CURLOPT_PROXY, proxy);
 #if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-    curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-    curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect never carries the token on */
-    curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
-    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, (void *)t);
-    curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, (void *)t);
-    return 1;
+    curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect never carries the token on */
+    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, (void *)x);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, (void *)x);
 }
+
+static void xfer_free(ghl_xfer *x) {
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    x->easy = NULL;
+    curl_slist_free_all(x->headers);
+    x->headers = NULL;
+    x->headers_of = NULL;
+    ghl_buf_free(&x->body);
+    ghl_buf_free(&x->head);
+    ghl_buf_free(&x->line);
+}
+
+/* ------------------------------------------------------------ requests */
 
 /* Header lines "Name: value" for libcurl, plus "Expect:" so a POST body is
  * sent at once instead of after a 100-continue round trip. */
-static struct curl_slist *build_headers(lua_State *L, ghl_curl *t, int headers) {
+static struct curl_slist *build_headers(lua_State *L, ghl_xfer *x, int headers) {
     struct curl_slist *list = NULL, *next;
     list = curl_slist_append(list, "Expect:");
     if (!list)
@@ -166,9 +192,9 @@ static struct curl_slist *build_headers(lua_State *L, ghl_curl *t, int headers) 
         size_t klen, vlen;
         const char *k = lua_tolstring(L, -2, &klen), *v = lua_tolstring(L, -1, &vlen);
         if (k && v && lua_type(L, -2) == LUA_TSTRING) {
-            ghl_buf_reset(&t->line);
-            if (ghl_buf_add(&t->line, k, klen) || ghl_buf_add(&t->line, ": ", 2) ||
-                ghl_buf_add(&t->line, v, vlen) || !(next = curl_slist_append(list, t->line.data))) {
+            ghl_buf_reset(&x->line);
+            if (ghl_buf_add(&x->line, k, klen) || ghl_buf_add(&x->line, ": ", 2) ||
+                ghl_buf_add(&x->line, v, vlen) || !(next = curl_slist_append(list, x->line.data))) {
                 curl_slist_free_all(list);
                 lua_pop(L, 2);
                 return NULL;
@@ -180,148 +206,335 @@ static struct curl_slist *build_headers(lua_State *L, ghl_curl *t, int headers) 
     return list;
 }
 
-/* t:perform(req) -> status, headers, body | nil, kind, message */
-static int curl_perform(lua_State *L) {
-    ghl_curl *t = check_curl(L);
+/* Sets up x for the request table at `req` (method, url, headers, body,
+ * timeout_ms). copy_body: libcurl copies the body (the multi path, where the
+ * Lua string may be collected before the transfer ends). pin: the stack
+ * index of the userdata that owns x; the header table is kept in its
+ * uservalue (slot `slot`), so an unchanged table (ghl.core caches them)
+ * can reuse the header list. */
+static void xfer_request(lua_State *L, ghl_xfer *x, int req, int copy_body, int pin, int slot) {
     const char *method, *url, *body;
     size_t body_len = 0;
-    long status = 0, connects = 0, timeout = -1;
-    CURLcode rc;
-    CURL *e;
-
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
-    if (!t->easy) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "closed");
-        lua_pushliteral(L, "the transport is closed");
-        return 3;
-    }
-    e = t->easy;
-    lua_getfield(L, 2, "method");   /* 3 */
-    lua_getfield(L, 2, "url");      /* 4 */
-    lua_getfield(L, 2, "headers");  /* 5 */
-    lua_getfield(L, 2, "body");     /* 6 */
-    lua_getfield(L, 2, "timeout_ms"); /* 7 */
-    method = lua_tostring(L, 3);
-    url = lua_tostring(L, 4);
+    int top = lua_gettop(L);
+    CURL *e = x->easy;
+    lua_getfield(L, req, "method");
+    lua_getfield(L, req, "url");
+    lua_getfield(L, req, "headers");
+    lua_getfield(L, req, "body");
+    lua_getfield(L, req, "timeout_ms");
+    method = lua_tostring(L, top + 1);
+    url = lua_tostring(L, top + 2);
     if (!method || !url)
-        return luaL_error(L, "ghl: request needs a method and a url");
-    body = lua_tolstring(L, 6, &body_len);
-    if (lua_type(L, 7) == LUA_TNUMBER)
-        timeout = (long)lua_tonumber(L, 7);
-
-    curl_slist_free_all(t->headers);
-    t->headers = build_headers(L, t, 5);
-    if (!t->headers)
-        return luaL_error(L, "ghl: out of memory");
-
+        luaL_error(L, "ghl: request needs a method and a url");
+    body = lua_tolstring(L, top + 4, &body_len);
+    if (!x->headers || lua_type(L, top + 3) != LUA_TTABLE || lua_topointer(L, top + 3) != x->headers_of) {
+        curl_slist_free_all(x->headers);
+        x->headers_of = NULL;
+        x->headers = build_headers(L, x, top + 3);
+        if (!x->headers)
+            luaL_error(L, "ghl: out of memory");
+        if (lua_type(L, top + 3) == LUA_TTABLE) {
+            lua_getiuservalue(L, pin, 1); /* pin the table: its address stays its own */
+            lua_pushvalue(L, top + 3);
+            lua_rawseti(L, -2, slot);
+            lua_pop(L, 1);
+            x->headers_of = lua_topointer(L, top + 3);
+        }
+    }
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
     if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
-        /* the body string is anchored on our stack for the whole perform */
         curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        if (copy_body)
+            curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+        else /* the body string is anchored on the caller's stack for the whole perform */
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");
     } else {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     }
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
                      (strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0) ? NULL : method);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-    if (timeout > 0)
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
-    ghl_buf_reset(&t->body);
-    ghl_buf_reset(&t->head);
-    t->too_large = t->oom = 0;
-    t->errbuf[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    if (lua_type(L, top + 5) == LUA_TNUMBER)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)lua_tonumber(L, top + 5));
+    ghl_buf_reset(&x->body);
+    ghl_buf_reset(&x->head);
+    x->too_large = x->oom = 0;
+    x->errbuf[0] = '\0';
+    lua_settop(L, top);
+}
 
-    rc = curl_easy_perform(e); /* no Lua API until it returns */
-
-    t->requests++;
-    if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK)
-        t->connects += (double)connects;
+/* After a transfer: pushes status, headers, body (3) or nil, kind, message,
+ * sent (4). */
+static int xfer_result(lua_State *L, ghl_xfer *x, CURLcode rc) {
+    long status = 0, connects = 0;
+    x->requests++;
+    if (curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK)
+        x->connects += (double)connects;
     if (rc != CURLE_OK) {
+        long sent = 0;
         lua_pushnil(L);
-        if (t->too_large) {
-            lua_pushliteral(L, "too_large");
+        if (x->too_large) {
             char msg[96];
-            snprintf(msg, sizeof msg, "response exceeds max_body_bytes (%.0f bytes)", (double)t->max_body);
+            lua_pushliteral(L, "too_large");
+            snprintf(msg, sizeof msg, "response exceeds max_body_bytes (%.0f bytes)", (double)x->max_body);
             lua_pushstring(L, msg);
-        } else if (t->oom) {
+        } else if (x->oom) {
             lua_pushliteral(L, "network");
             lua_pushliteral(L, "out of memory while reading the response");
         } else {
             lua_pushstring(L, rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "network");
-            lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+            lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
         }
         /* whether any byte of the request left (retry rules for POST need it) */
-        {
-            long sent = 0;
-            curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &sent);
-            lua_pushboolean(L, sent > 0);
-        }
+        curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
+        lua_pushboolean(L, sent > 0);
         return 4;
     }
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     lua_pushinteger(L, status);
-    ghl_push_header_block(L, t->head.data, t->head.len);
-    lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
+    /* the raw head: ghl.core reads what it needs from it, and resp.headers
+     * is parsed only if someone asks (core.parse_headers gives the table) */
+    lua_pushlstring(L, x->head.data ? x->head.data : "", x->head.len);
+    lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
     return 3;
+}
+
+/* ------------------------------------------------------------ ghl.Curl */
+
+static ghl_curl *check_curl(lua_State *L) { return (ghl_curl *)luaL_checkudata(L, 1, GHL_CURL_MT); }
+
+/* curl.new{ timeout_ms, connect_timeout_ms, ca_file, proxy, ssl_verify, max_body_bytes } */
+static int curl_new(lua_State *L) {
+    ghl_curl *t;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    t = (ghl_curl *)lua_newuserdatauv(L, sizeof *t, 1);
+    memset(t, 0, sizeof *t);
+    luaL_setmetatable(L, GHL_CURL_MT);
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, 1);
+    xfer_setup(L, &t->x, 1);
+    return 1;
+}
+
+/* t:perform(req) -> status, headers, body | nil, kind, message, sent */
+static int curl_perform(lua_State *L) {
+    ghl_curl *t = check_curl(L);
+    CURLcode rc;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (!t->x.easy) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        lua_pushliteral(L, "the transport is closed");
+        return 3;
+    }
+    xfer_request(L, &t->x, 2, 0, 1, 1);
+    rc = curl_easy_perform(t->x.easy); /* no Lua API until it returns */
+    return xfer_result(L, &t->x, rc);
+}
+
+static void push_stats(lua_State *L, double requests, double connects) {
+    lua_createtable(L, 0, 2);
+    lua_pushnumber(L, requests);
+    lua_setfield(L, -2, "requests");
+    lua_pushnumber(L, connects);
+    lua_setfield(L, -2, "connects");
 }
 
 static int curl_stats(lua_State *L) {
     ghl_curl *t = check_curl(L);
-    lua_createtable(L, 0, 2);
-    lua_pushnumber(L, t->requests);
-    lua_setfield(L, -2, "requests");
-    lua_pushnumber(L, t->connects);
-    lua_setfield(L, -2, "connects");
+    push_stats(L, t->x.requests, t->x.connects);
     return 1;
 }
 
 static int curl_close(lua_State *L) {
-    ghl_curl *t = check_curl(L);
-    if (t->easy)
-        curl_easy_cleanup(t->easy);
-    t->easy = NULL;
-    curl_slist_free_all(t->headers);
-    t->headers = NULL;
-    ghl_buf_free(&t->body);
-    ghl_buf_free(&t->head);
-    ghl_buf_free(&t->line);
+    xfer_free(&check_curl(L)->x);
     return 0;
 }
 
 static int curl_tostring(lua_State *L) {
     ghl_curl *t = check_curl(L);
-    lua_pushfstring(L, "ghl.Curl (%p%s)", (void *)t, t->easy ? "" : ", closed");
+    lua_pushfstring(L, "ghl.Curl (%p%s)", (void *)t, t->x.easy ? "" : ", closed");
     return 1;
 }
+
+/* -------------------------------------------------------- ghl.CurlMulti */
+
+static ghl_multi *check_multi(lua_State *L) { return (ghl_multi *)luaL_checkudata(L, 1, GHL_MULTI_MT); }
+
+/* curl.multi(opts, n): n transfers that run at once */
+static int multi_new(lua_State *L) {
+    ghl_multi *m;
+    int n, i;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    n = (int)luaL_checknumber(L, 2);
+    if (n < 1 || n > MAX_CONCURRENCY)
+        return luaL_error(L, "ghl: concurrency must be from 1 to %d", MAX_CONCURRENCY);
+    lua_settop(L, 2);
+    m = (ghl_multi *)lua_newuserdatauv(L, sizeof *m + (size_t)(n - 1) * sizeof(ghl_xfer), 1);
+    memset(m, 0, sizeof *m + (size_t)(n - 1) * sizeof(ghl_xfer));
+    luaL_setmetatable(L, GHL_MULTI_MT);
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, 1);
+    m->multi = curl_multi_init();
+    if (!m->multi)
+        return luaL_error(L, "ghl: curl_multi_init failed");
+    curl_multi_setopt(m->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    m->n = n; /* set before the handles: __gc frees what exists */
+    for (i = 0; i < n; i++) {
+        xfer_setup(L, &m->xs[i], 1);
+        curl_easy_setopt(m->xs[i].easy, CURLOPT_PRIVATE, (void *)&m->xs[i]);
+    }
+    return 1;
+}
+
+/* m:start(id, req) -> true | nil, "busy" (no free transfer) */
+static int multi_start(lua_State *L) {
+    ghl_multi *m = check_multi(L);
+    double id = luaL_checknumber(L, 2);
+    int i;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
+    if (!m->multi)
+        return luaL_error(L, "ghl: the transport is closed");
+    for (i = 0; i < m->n && m->busy[i]; i++)
+        ;
+    if (i == m->n) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "busy");
+        return 2;
+    }
+    xfer_request(L, &m->xs[i], 3, 1, 1, i + 1);
+    if (curl_multi_add_handle(m->multi, m->xs[i].easy) != CURLM_OK)
+        return luaL_error(L, "ghl: curl_multi_add_handle failed");
+    m->busy[i] = 1;
+    m->ids[i] = id;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* Appends the finished transfers to the table on top; returns how many. */
+static int collect(lua_State *L, ghl_multi *m, int done) {
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+        ghl_xfer *x = NULL;
+        int i, n, k;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        i = (int)(x - m->xs);
+        curl_multi_remove_handle(m->multi, msg->easy_handle);
+        m->busy[i] = 0;
+        lua_createtable(L, 5, 0);
+        lua_pushnumber(L, m->ids[i]);
+        lua_rawseti(L, -2, 1);
+        n = xfer_result(L, x, msg->data.result);
+        for (k = n; k >= 1; k--) /* values 2..n+1 of the entry */
+            lua_rawseti(L, -1 - k, k + 1);
+        lua_rawseti(L, -2, ++done);
+    }
+    return done;
+}
+
+/* m:poll(timeout_ms) -> { { id, status, headers, body } | { id, nil, kind, message, sent }, ... }
+ * Runs the transfers; waits up to timeout_ms only when none has finished. */
+static int multi_poll(lua_State *L) {
+    ghl_multi *m = check_multi(L);
+    int timeout = (int)luaL_optnumber(L, 2, 100), running = 0, done;
+    if (!m->multi)
+        return luaL_error(L, "ghl: the transport is closed");
+    lua_newtable(L);
+    curl_multi_perform(m->multi, &running);
+    done = collect(L, m, 0);
+    if (done == 0 && running) {
+        curl_multi_poll(m->multi, NULL, 0, timeout > 0 ? timeout : 0, NULL);
+        curl_multi_perform(m->multi, &running);
+        collect(L, m, done);
+    }
+    return 1;
+}
+
+/* m:active() -> transfers in flight */
+static int multi_active(lua_State *L) {
+    ghl_multi *m = check_multi(L);
+    int i, n = 0;
+    for (i = 0; i < m->n; i++)
+        n += m->busy[i];
+    lua_pushinteger(L, n);
+    return 1;
+}
+
+static int multi_stats(lua_State *L) {
+    ghl_multi *m = check_multi(L);
+    double requests = 0, connects = 0;
+    int i;
+    for (i = 0; i < m->n; i++) {
+        requests += m->xs[i].requests;
+        connects += m->xs[i].connects;
+    }
+    push_stats(L, requests, connects);
+    return 1;
+}
+
+static int multi_close(lua_State *L) {
+    ghl_multi *m = check_multi(L);
+    int i;
+    for (i = 0; i < m->n; i++) {
+        if (m->multi && m->busy[i])
+            curl_multi_remove_handle(m->multi, m->xs[i].easy);
+        m->busy[i] = 0;
+        xfer_free(&m->xs[i]);
+    }
+    if (m->multi)
+        curl_multi_cleanup(m->multi);
+    m->multi = NULL;
+    return 0;
+}
+
+/* ------------------------------------------------------------- module */
 
 static int curl_version_l(lua_State *L) {
     lua_pushstring(L, curl_version());
     return 1;
 }
 
+static void new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
+                      lua_CFunction tostring) {
+    luaL_newmetatable(L, name);
+    lua_pushcfunction(L, close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, close);
+    lua_setfield(L, -2, "__close");
+    if (tostring) {
+        lua_pushcfunction(L, tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
 GHL_EXPORT int luaopen_ghl_curl(lua_State *L) {
     static int initialised = 0; /* curl_global_init is not thread-safe: once */
-    static const luaL_Reg methods[] = {
+    static const luaL_Reg curl_methods[] = {
         {"perform", curl_perform}, {"stats", curl_stats}, {"close", curl_close}, {NULL, NULL}};
-    static const luaL_Reg meta[] = {
-        {"__gc", curl_close}, {"__close", curl_close}, {"__tostring", curl_tostring}, {NULL, NULL}};
-    static const luaL_Reg funcs[] = {{"new", curl_new}, {"version", curl_version_l}, {NULL, NULL}};
+    static const luaL_Reg multi_methods[] = {{"start", multi_start}, {"poll", multi_poll},
+                                             {"active", multi_active}, {"stats", multi_stats},
+                                             {"close", multi_close}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {
+        {"new", curl_new}, {"multi", multi_new}, {"version", curl_version_l}, {NULL, NULL}};
     if (!initialised) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
             return luaL_error(L, "ghl: curl_global_init failed");
         initialised = 1;
     }
-    luaL_newmetatable(L, GHL_CURL_MT);
-    luaL_setfuncs(L, meta, 0);
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    new_class(L, GHL_CURL_MT, curl_methods, curl_close, curl_tostring);
+    new_class(L, GHL_MULTI_MT, multi_methods, multi_close, NULL);
     lua_newtable(L);
     luaL_setfuncs(L, funcs, 0);
     return 1;

@@ -227,6 +227,13 @@ describe("rate-limit pacer", function()
     assert.are.equal(0, lim:acquire(1011))
   end)
 
+  it("ends a probe that got no answer, so the next call probes at once", function()
+    local lim = core.limiter()
+    assert.are.equal(0, lim:acquire(1000))
+    lim:update(nil, 1300) -- the probe timed out
+    assert.are.equal(0, lim:acquire(1301))
+  end)
+
   it("stops probing when the server sends no rate-limit headers", function()
     local lim = core.limiter()
     assert.are.equal(0, lim:acquire(1000))

@@ -24,6 +24,12 @@ local RESOURCES = {
   users = require "ghl.resources.users",
 }
 
+-- the options of the curl transports (single and multi)
+local function curl_options(o)
+  return { timeout_ms = o.timeout_ms, connect_timeout_ms = o.connect_timeout_ms, ca_file = o.ca_file,
+           proxy = o.proxy, ssl_verify = o.ssl_verify, max_body_bytes = o.max_body_bytes }
+end
+
 local function make_transport(o)
   if type(o.transport) == "table" or type(o.transport) == "userdata" then
     return o.transport
@@ -36,15 +42,7 @@ local function make_transport(o)
     return require("ghl.transport.ngx").new(o)
   end
   -- loaded on demand: a host without libcurl (nginx) never needs it
-  local curl = require "ghl.curl"
-  return curl.new{
-    timeout_ms = o.timeout_ms,
-    connect_timeout_ms = o.connect_timeout_ms,
-    ca_file = o.ca_file,
-    proxy = o.proxy,
-    ssl_verify = o.ssl_verify,
-    max_body_bytes = o.max_body_bytes,
-  }
+  return require("ghl.curl").new(curl_options(o)), curl_options(o)
 end
 
 --- Make a client from validated options (see `ghl.new`).
@@ -60,7 +58,7 @@ function Client.new(o)
     retry_base_ms = o.retry_base_ms,
     retry_max_delay_ms = o.retry_max_delay_ms,
   }
-  self._transport = make_transport(o)
+  self._transport, self._curl_options = make_transport(o)
   local t = self._transport
   self._sleep = type(t) ~= "string" and t.sleep and function(ms) t:sleep(ms) end or core.sleep_ms
   self._on_retry = o.on_retry
@@ -155,7 +153,7 @@ function Client:_request(method, path, opts, token_type)
       if wait > 0 then self._sleep(wait) end
     end
     local status, a, b, sent = t:perform(req)
-    if lim and status then lim:update(a, now_ms()) end
+    if lim then lim:update(status and a or nil, now_ms()) end
     local action, x, y = c:interpret(req, status, a, b, attempt, now_ms() - started, sent,
                                      auth ~= nil and not refreshed)
     if action == "done" then return x, y end
@@ -192,9 +190,9 @@ function Client:rate_limit()
   return self._limiter and self._limiter:state() or {}
 end
 
--- Sends an operation of the catalogue: its method, path and Version;
--- parts = {path, query, body} after operations.complete.
-function Client:_send(e, parts, headers)
+-- The request of an operation of the catalogue: method, path, opts (its
+-- Version), token type; parts = {path, query, body} after operations.complete.
+function Client:_op_args(e, parts, headers)
   local opts = { path = parts.path, query = parts.query, version = e.v, headers = headers }
   if e.b == "form" then
     opts.form = parts.body or {}
@@ -202,7 +200,12 @@ function Client:_send(e, parts, headers)
     -- a JSON body the caller left out: {} for writes, nothing for DELETE
     opts.body = parts.body or (e.m ~= "DELETE" and e.m ~= "GET" and {} or nil)
   end
-  return self:_request(e.m, e.p, opts, e.t)
+  return e.m, e.p, opts, e.t
+end
+
+-- Sends an operation of the catalogue.
+function Client:_send(e, parts, headers)
+  return self:_request(self:_op_args(e, parts, headers))
 end
 
 --- Run any of the 576 operations of GHL's specs by operationId.
@@ -263,6 +266,7 @@ function Client:close()
   self._closed = true
   local t = self._transport
   if type(t) ~= "string" and t.close then t:close() end
+  if self._multi then self._multi:close() end
   self._core:close()
 end
 
@@ -276,9 +280,11 @@ end
 --- Run several calls at once; results in input order, each `{ body, resp }`
 -- or `{ nil, err }`. A call is `{ "GET", "/contacts/{contactId}", opts }`
 -- or `{ op = "contacts.get-contact", params = {...} }`.
--- opts: concurrency (default 8). Inside nginx the calls run in light
--- threads (ngx.thread.spawn); a transport with its own batch() (curl multi)
--- runs them itself; otherwise one after the other.
+-- opts: concurrency (default 8). With libcurl the calls run on a curl multi
+-- handle (pooled connections, HTTP/2 multiplexing where offered); inside
+-- nginx in light threads (ngx.thread.spawn); with a transport of your own
+-- (or OAuth tokens) one after the other. Pacing and retries are the same as
+-- for single calls.
 function Client:batch(calls, opts)
   if type(calls) ~= "table" then errors.invalid("batch: calls must be a list, got %s", type(calls)) end
   opts = opts or {}
@@ -293,9 +299,20 @@ function Client:batch(calls, opts)
   if type(concurrency) ~= "number" or concurrency < 1 then
     errors.invalid("batch: concurrency must be a number >= 1")
   end
-  local t = self._transport
-  if type(t) ~= "string" and t.batch and not self._auth then
-    return t:batch(self, calls, concurrency)
+  if self._closed then
+    local out = {}
+    for i = 1, n do out[i] = { nil, closed_error(nil, nil) } end
+    return out
+  end
+  if self._curl_options and not self._auth and n > 1 then
+    -- curl multi: every call in flight at once on pooled connections
+    local multi = self._multi
+    if not multi or self._multi_size < concurrency then
+      if multi then multi:close() end
+      multi = require("ghl.curl").multi(self._curl_options, math.min(concurrency, 256))
+      self._multi, self._multi_size = multi, math.min(concurrency, 256)
+    end
+    return require("ghl.batch").run(self, calls, math.min(concurrency, 256), multi)
   end
   local results, raised = {}, nil
   local function run(i)

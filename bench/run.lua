@@ -1,0 +1,769 @@
+--- The ghl benchmark: starts the benchmark server on the loopback, runs every workload
+-- for every contender as a separate process (alternating contenders within each
+-- repetition), and writes a table of medians and ratios plus a chart.
+--
+--   lua5.4 bench/run.lua            full run  -> bench/results.md, bench/chart.png   (make bench)
+--   lua5.4 bench/run.lua --smoke    tiny run  -> build/bench/smoke.md, smoke.png     (make bench-smoke)
+--
+-- Environment: BENCH_REPS (repetitions of W1-W3; full 5, smoke 1), BENCH_REPS_W4 (1),
+-- BENCH_OUT / BENCH_CHART (output paths). Exits 1 when a contender failed.
+-- Nothing is sent anywhere but 127.0.0.1: proxy variables are removed for the contenders.
+
+local T_START = os.time()
+local LOAD_AT_START
+do
+  local f = io.open("/proc/loadavg")
+  LOAD_AT_START = f and (f:read("*l") or ""):match("^(%S+ %S+ %S+)") or "unknown"
+  if f then f:close() end
+end
+
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+local ROOT
+do
+  local p = io.popen(("cd '%s/..' && pwd"):format(here))
+  ROOT = p:read("*l")
+  p:close()
+end
+package.path = ROOT .. "/?.lua;" .. ROOT .. "/lua/?.lua;" .. package.path
+
+local socket = require "socket"
+local http = require "socket.http"
+local ltn12 = require "ltn12"
+
+local SMOKE = false
+for _, a in ipairs(arg) do
+  if a == "--smoke" then SMOKE = true
+  else io.stderr:write("usage: lua5.4 bench/run.lua [--smoke]\n") os.exit(2) end
+end
+
+local BUILD = ROOT .. "/build/bench"
+local TMP = BUILD .. "/tmp"
+local NODE_PKG = BUILD .. "/node/node_modules/@gohighlevel/api-client/package.json"
+local SDK_PIN = "3.1.0"
+local OUT = os.getenv("BENCH_OUT") or (SMOKE and BUILD .. "/smoke.md" or ROOT .. "/bench/results.md")
+local CHART = os.getenv("BENCH_CHART") or (SMOKE and BUILD .. "/smoke.png" or ROOT .. "/bench/chart.png")
+
+local function env_int(name, default)
+  local v = tonumber(os.getenv(name) or "")
+  if v and v >= 1 and v % 1 == 0 then return math.tointeger(v) end
+  return default
+end
+local REPS = env_int("BENCH_REPS", SMOKE and 1 or 5)
+local REPS_W4 = env_int("BENCH_REPS_W4", 1)
+
+-- counts: the issue's, or tiny ones for the smoke run
+local N = SMOKE and { w1 = 200, w2 = 2000, w2small = 200, w3 = 40, w4 = 60 }
+  or { w1 = 10000, w2 = 100000, w2small = 10000, w3 = 200, w4 = 1000 }
+local CONCURRENCY, LATENCY_MS, LIMIT_PER_S = 20, 50, 50
+
+------------------------------------------------------------------------------
+-- small helpers
+
+local function sh(cmd)
+  local ok, _, code = os.execute(cmd)
+  return ok == true and (code == 0 or code == nil), code
+end
+
+local function capture(cmd)
+  local p = io.popen(cmd .. " 2>&1")
+  local s = p:read("*a") or ""
+  p:close()
+  return (s:gsub("%s+$", ""))
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function say(fmt, ...)
+  io.stdout:write(fmt:format(...), "\n")
+  io.stdout:flush()
+end
+
+local function median(xs)
+  local t = {}
+  for _, x in ipairs(xs) do if x == x then t[#t + 1] = x end end
+  if #t == 0 then return nil end
+  table.sort(t)
+  local m = #t // 2
+  if #t % 2 == 1 then return t[m + 1] end
+  return (t[m] + t[m + 1]) / 2
+end
+
+------------------------------------------------------------------------------
+-- the contenders
+
+local SNAPSHOT = BUILD .. "/ghl" -- lua/ and the C modules, copied when the run starts
+local CLEAN_ENV = "env -u http_proxy -u HTTP_PROXY -u https_proxy -u HTTPS_PROXY -u all_proxy -u ALL_PROXY "
+  .. "NO_PROXY='*' no_proxy='*' GHL_BENCH_GHL_ROOT='" .. SNAPSHOT .. "' "
+
+local RAW = BUILD .. "/raw"
+local CONTENDERS = {
+  { name = "raw", cmd = q(RAW) },
+  { name = "ghl", cmd = "lua5.4 " .. q(ROOT .. "/bench/ghl_bench.lua") },
+  { name = "ghl-luajit", cmd = "luajit " .. q(ROOT .. "/bench/ghl_bench.lua") },
+  { name = "node-sdk", cmd = "node " .. q(ROOT .. "/bench/node_bench.js") },
+}
+local BY_NAME = {}
+for _, c in ipairs(CONTENDERS) do BY_NAME[c.name] = c end
+
+local function check_prerequisites()
+  local missing = {}
+  if not read(RAW) then missing[#missing + 1] = RAW .. " (make build/bench/raw)" end
+  for _, d in ipairs{ "lua5.4", "luajit" } do
+    for _, m in ipairs{ "core", "curl" } do
+      local so = ("%s/build/%s/ghl/%s.so"):format(ROOT, d, m)
+      if not read(so) then missing[#missing + 1] = so .. " (make LUA=" .. d .. ")" end
+    end
+  end
+  if not read("/usr/bin/time") then missing[#missing + 1] = "/usr/bin/time (Debian package time)" end
+  if #missing > 0 then
+    io.stderr:write("bench: missing:\n  ", table.concat(missing, "\n  "), "\n")
+    os.exit(2)
+  end
+  -- the Node SDK: required in a full run, skipped with a message in a smoke run
+  local pkg = read(NODE_PKG)
+  local has_node = sh("command -v node >/dev/null 2>&1")
+  local version = pkg and pkg:match('"version"%s*:%s*"([^"]+)"')
+  if not (pkg and has_node) then
+    local why = not has_node and "node is not installed" or ("the Node SDK is not installed in " .. BUILD .. "/node")
+    if not SMOKE then
+      io.stderr:write("bench: ", why, " (make bench installs it)\n")
+      os.exit(2)
+    end
+    say("bench: skipping node-sdk: %s (make bench installs it)", why)
+    BY_NAME["node-sdk"].skip = why
+  elseif version ~= SDK_PIN then
+    io.stderr:write(("bench: the Node SDK in %s/node is %s, not the pinned %s: rm -rf %s/node and run make bench\n")
+      :format(BUILD, tostring(version), SDK_PIN, BUILD))
+    os.exit(2)
+  end
+  return version
+end
+
+-- ghl as built now (lua/ and build/<lua>/ghl/*.so) copied aside: the whole run measures one
+-- version even if the sources are rebuilt meanwhile; retried while a build is half-written
+local function snapshot()
+  for attempt = 1, 20 do
+    local cmd = ("rm -rf %s && mkdir -p %s/build/lua5.4 %s/build/luajit && cp -R %s %s/ && "
+      .. "cp -R %s %s/build/lua5.4/ && cp -R %s %s/build/luajit/"):format(q(SNAPSHOT), q(SNAPSHOT), q(SNAPSHOT),
+      q(ROOT .. "/lua"), q(SNAPSHOT), q(ROOT .. "/build/lua5.4/ghl"), q(SNAPSHOT), q(ROOT .. "/build/luajit/ghl"),
+      q(SNAPSHOT))
+    local ok = sh(cmd)
+    for _, it in ipairs{ { "lua5.4", "lua5.4" }, { "luajit", "luajit" } } do
+      if not ok then break end
+      ok = sh(("%s -e \"package.path='%s/lua/?.lua;%s/lua/?/init.lua;'..package.path; "
+        .. "package.cpath='%s/build/%s/?.so;'..package.cpath; require('ghl'); require('ghl.curl')\" >/dev/null 2>&1")
+        :format(it[1], SNAPSHOT, SNAPSHOT, SNAPSHOT, it[2]))
+    end
+    if ok then return end
+    say("bench: ghl does not load yet (a build in progress?), trying again (%d)", attempt)
+    socket.sleep(1)
+  end
+  io.stderr:write("bench: ghl does not load from ", SNAPSHOT, ": build it with make and make LUA=luajit\n")
+  os.exit(2)
+end
+
+------------------------------------------------------------------------------
+-- the benchmark server (nginx + Lua, one worker), through the specs' launcher
+
+local function free_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
+end
+
+local function start_server()
+  local launcher = require "spec.support.server"
+  local template = assert(read(ROOT .. "/bench/server/nginx.conf.in"))
+  local ports = {}
+  local srv = launcher.nginx{
+    template = template, what = "the benchmark server",
+    vars = function(port)
+      ports.fast, ports.slow, ports.limited = port, free_port(), free_port()
+      return { SERVER_DIR = ROOT .. "/bench/server", SLOW_PORT = tostring(ports.slow),
+               LIMIT_PORT = tostring(ports.limited) }
+    end,
+  }
+  local function wait(port)
+    for _ = 1, 500 do
+      local c = socket.tcp()
+      c:settimeout(0.2)
+      if c:connect("127.0.0.1", port) then c:close() return true end
+      c:close()
+      socket.sleep(0.01)
+    end
+    error("the benchmark server does not listen on port " .. port)
+  end
+  wait(ports.slow)
+  wait(ports.limited)
+  srv.urls = {
+    fast = "http://127.0.0.1:" .. ports.fast,
+    slow = "http://127.0.0.1:" .. ports.slow,
+    limited = "http://127.0.0.1:" .. ports.limited,
+  }
+  -- the worker's pid, to read its CPU time around each run
+  local master = (read(srv.prefix .. "/logs/nginx.pid") or ""):match("%d+")
+  srv.worker = master and capture("ps -o pid= --ppid " .. master):match("%d+")
+  return srv
+end
+
+local CLK_TCK = tonumber(capture("getconf CLK_TCK")) or 100
+local function worker_cpu(srv)
+  local s = srv.worker and read("/proc/" .. srv.worker .. "/stat")
+  if not s then return nil end
+  local rest = s:match("%) (.*)$")
+  local f = {}
+  for w in rest:gmatch("%S+") do f[#f + 1] = w end
+  -- fields after the comm: state is field 3 of stat, utime 14, stime 15
+  return (tonumber(f[12]) + tonumber(f[13])) / CLK_TCK
+end
+
+local function admin(srv, method, path, body)
+  local out = {}
+  local ok, code = http.request{
+    url = srv.urls.fast .. path, method = method, sink = ltn12.sink.table(out),
+    source = body and ltn12.source.string(body) or nil,
+    headers = body and { ["Content-Type"] = "application/json", ["Content-Length"] = #body } or nil,
+  }
+  if not ok or code ~= 200 then error(("benchmark server %s %s: %s"):format(method, path, tostring(code))) end
+  return table.concat(out)
+end
+
+local function stats(srv)
+  local s = admin(srv, "GET", "/_bench/stats")
+  local t = {}
+  for k, v in s:gmatch('"([%w_]+)":(%-?%d+)') do t[k] = tonumber(v) end
+  return t
+end
+
+------------------------------------------------------------------------------
+-- one measured run: a contender, a workload, a server variant, a count
+
+local runs = {} -- every run: {key=, contender=, rep=, wall=, cpu=, rss_mb=, ok=, failed=, items=, ...}
+local failures = {}
+
+local function run_one(srv, w, contender, rep)
+  if w.contacts then admin(srv, "POST", "/_bench/config", ('{"contacts":%d}'):format(w.contacts)) end
+  admin(srv, "POST", "/_bench/reset")
+  local tag = ("%s-%s-%d"):format(w.key, contender.name, rep)
+  local tfile, ofile, efile = TMP .. "/" .. tag .. ".time", TMP .. "/" .. tag .. ".out", TMP .. "/" .. tag .. ".err"
+  os.remove(tfile); os.remove(ofile); os.remove(efile)
+  -- a contender that hangs is killed (exit 124) and counts as failed
+  local limit_s = SMOKE and 30 or (w.key == "W4" and math.max(120, w.n // LIMIT_PER_S * 4) or 300)
+  local cmd = ("%stimeout -k 5 %d /usr/bin/time -f '%%e %%U %%S %%M' -o %s %s %s %s %d %s >%s 2>%s"):format(
+    CLEAN_ENV, limit_s, q(tfile), contender.cmd, w.mode, q(srv.urls[w.variant]), w.n,
+    w.concurrency and tostring(w.concurrency) or "", q(ofile), q(efile))
+  local cpu0 = worker_cpu(srv)
+  local exited_ok, code = sh(cmd)
+  local cpu1 = worker_cpu(srv)
+  local st = stats(srv)
+  local tline = (read(tfile) or ""):match("([%d.]+ [%d.]+ [%d.]+ %d+)%s*$") or ""
+  local wall, user, sys, rss = tline:match("^(%S+) (%S+) (%S+) (%S+)$")
+  local out = read(ofile) or ""
+  local r = {
+    key = w.key, contender = contender.name, rep = rep, n = w.n,
+    wall = tonumber(wall), cpu = user and (tonumber(user) + tonumber(sys)), rss_mb = rss and tonumber(rss) / 1024,
+    ok = tonumber(out:match("ok=(%d+)")), failed = tonumber(out:match("failed=(%d+)")),
+    items = tonumber(out:match("items=(%d+)")), loop_ms = tonumber(out:match("elapsed_ms=([%d.]+)")),
+    srv_requests = st.requests, srv_connections = st.connections, srv_max_inflight = st.max_inflight,
+    srv_rejected = st.rejected, srv_errors = st.errors,
+    srv_cpu = cpu0 and cpu1 and (cpu1 - cpu0) or nil,
+  }
+  -- a contender fails when it crashed, reported a failure, or did not do the whole workload;
+  -- in W4 failed calls are the measurement, not a failure of the harness
+  local problem
+  if code == 124 or code == 137 then
+    problem = ("timed out after %d s"):format(limit_s)
+  elseif not exited_ok or not r.wall then
+    problem = ("exit %s"):format(tostring(code))
+  elseif r.items ~= w.items then
+    problem = ("%s items, expected %d"):format(tostring(r.items), w.items)
+  end
+  if w.key == "W4" and exited_ok and r.wall then problem = nil end
+  if problem then
+    local err = (read(efile) or ""):sub(1, 600)
+    failures[#failures + 1] = ("%s %s rep %d: %s\n    %s"):format(w.key, contender.name, rep, problem,
+      err:gsub("\n", "\n    "))
+    r.failed_run = true
+  end
+  runs[#runs + 1] = r
+  say("  %-9s %-10s rep %d/%d  wall %7.3f s  cpu %7.3f s  rss %6.1f MB  loop %9.1f ms  server: %d req, %d conn%s%s",
+    w.key, contender.name, rep, w.reps, r.wall or -1, r.cpu or -1, r.rss_mb or -1, r.loop_ms or -1,
+    r.srv_requests or -1, r.srv_connections or -1,
+    (r.srv_rejected or 0) > 0 and (", " .. r.srv_rejected .. " x 429") or "",
+    problem and ("  FAILED: " .. problem) or "")
+  return r
+end
+
+------------------------------------------------------------------------------
+-- the workloads
+
+local WORKLOADS = {
+  { key = "W1", runs = { { key = "W1", mode = "w1", variant = "fast", n = N.w1, items = N.w1,
+               contenders = { "raw", "ghl", "ghl-luajit", "node-sdk" } } } },
+  { key = "W2", runs = {
+      { key = "W2", mode = "w2", variant = "fast", n = N.w2, items = N.w2, contacts = N.w2,
+        contenders = { "raw", "ghl", "ghl-luajit", "node-sdk" } },
+      { key = "W2small", mode = "w2", variant = "fast", n = N.w2small, items = N.w2small, contacts = N.w2small,
+        contenders = { "ghl", "ghl-luajit" } } } },
+  { key = "W3", runs = { { key = "W3", mode = "w3", variant = "slow", n = N.w3, items = N.w3, concurrency = CONCURRENCY,
+               contenders = { "raw", "ghl", "ghl-luajit", "node-sdk" } } } },
+  { key = "W4", runs = { { key = "W4", mode = "w4", variant = "limited", n = N.w4, items = N.w4,
+               contenders = { "ghl", "ghl-luajit", "node-sdk" } } } },
+}
+
+local function run_all(srv)
+  -- warm-up, not measured: file caches, the server's code, and the server's search pages
+  -- (built once, then served as strings to every contender alike)
+  say("warm-up (not measured)")
+  for _, c in ipairs(CONTENDERS) do
+    if not c.skip then
+      sh(("%stimeout -k 5 %d %s w1 %s %d >/dev/null 2>&1"):format(CLEAN_ENV, SMOKE and 20 or 60, c.cmd,
+        q(srv.urls.fast), SMOKE and 20 or 200))
+    end
+  end
+  admin(srv, "POST", "/_bench/config", ('{"contacts":%d}'):format(N.w2))
+  assert(sh(("%stimeout -k 5 60 %s w2 %s %d >/dev/null"):format(CLEAN_ENV, q(RAW), q(srv.urls.fast), N.w2)),
+    "the warm-up walk failed")
+  for _, wl in ipairs(WORKLOADS) do
+    local reps = wl.key == "W4" and REPS_W4 or REPS
+    say("%s: %d repetition%s", wl.key, reps, reps == 1 and "" or "s")
+    for rep = 1, reps do
+      -- alternate: every contender once per repetition, in the same order
+      for _, w in ipairs(wl.runs) do
+        w.reps = reps
+        for _, name in ipairs(w.contenders) do
+          local c = BY_NAME[name]
+          if not c.skip then run_one(srv, w, c, rep) end
+        end
+      end
+    end
+  end
+end
+
+------------------------------------------------------------------------------
+-- medians, ratios, targets
+
+local function med(key, contender, field)
+  local xs = {}
+  for _, r in ipairs(runs) do
+    if r.key == key and r.contender == contender and r[field] and not r.failed_run then xs[#xs + 1] = r[field] end
+  end
+  return median(xs), #xs
+end
+
+local function fmt(v, pat)
+  if v == nil then return "n/a" end
+  return (pat or "%.3f"):format(v)
+end
+
+local function ratio(a, b)
+  if not a or not b or b == 0 then return nil end
+  return a / b
+end
+
+local targets = {} -- {workload, what, value, verdict}
+local function target(workload, what, value, met, shown)
+  local verdict = value == nil and "n/a" or (met and "met" or "**missed**")
+  targets[#targets + 1] = { workload, what, shown or fmt(value, "%.2f"), verdict }
+end
+
+local function contender_table(out, key, fields, contenders)
+  local head, sep = { "contender" }, { "---" }
+  for _, f in ipairs(fields) do head[#head + 1] = f[1]; sep[#sep + 1] = "---:" end
+  out[#out + 1] = "| " .. table.concat(head, " | ") .. " |"
+  out[#out + 1] = "|" .. table.concat(sep, "|") .. "|"
+  for _, name in ipairs(contenders) do
+    local row = { "`" .. name .. "`" }
+    if BY_NAME[name].skip then
+      row[#row + 1] = "skipped: " .. BY_NAME[name].skip
+      for _ = 2, #fields do row[#row + 1] = "" end
+    else
+      for _, f in ipairs(fields) do row[#row + 1] = f[2](key, name) end
+    end
+    out[#out + 1] = "| " .. table.concat(row, " | ") .. " |"
+  end
+  out[#out + 1] = ""
+end
+
+local function range(key, name, field)
+  local lo, hi, n = math.huge, -math.huge, 0
+  for _, r in ipairs(runs) do
+    if r.key == key and r.contender == name and r[field] and not r.failed_run then
+      lo, hi, n = math.min(lo, r[field]), math.max(hi, r[field]), n + 1
+    end
+  end
+  return n > 1 and lo or nil, hi
+end
+local function col_wall(key, name)
+  local m = med(key, name, "wall")
+  local lo, hi = range(key, name, "wall")
+  if m and lo then return ("%.3f s (%.2f–%.2f)"):format(m, lo, hi) end
+  return fmt(m, "%.3f s")
+end
+local function col_cpu(key, name) return fmt(med(key, name, "cpu"), "%.3f s") end
+local function col_rss(key, name) return fmt(med(key, name, "rss_mb"), "%.1f MB") end
+local function col_loop(key, name) return fmt(med(key, name, "loop_ms"), "%.1f ms") end
+local function col_srv(key, name)
+  local req, conn = med(key, name, "srv_requests"), med(key, name, "srv_connections")
+  return ("%s / %s"):format(fmt(req, "%.0f"), fmt(conn, "%.0f"))
+end
+local function col_srv_cpu(key, name)
+  local c, w = med(key, name, "srv_cpu"), med(key, name, "wall")
+  if not c or not w or w == 0 then return "n/a" end
+  return ("%.2f s (%.0f%%)"):format(c, 100 * c / w)
+end
+local function per_request(n)
+  return function(key, name)
+    local l = med(key, name, "loop_ms")
+    return l and ("%.0f µs"):format(l * 1000 / n) or "n/a"
+  end
+end
+
+local function info()
+  local cpu = (read("/proc/cpuinfo") or ""):match("model name%s*:%s*([^\n]+)") or "unknown"
+  local mem = (read("/proc/meminfo") or ""):match("MemTotal:%s*(%d+)")
+  local node_v = BY_NAME["node-sdk"].skip and "not used" or capture("node --version")
+  local ghl_v = capture(("cd %s && lua5.4 -e \"package.path='lua/?.lua;'..package.path; "
+    .. "package.cpath='build/lua5.4/?.so;'..package.cpath; print(require('ghl').VERSION)\""):format(q(SNAPSHOT)))
+  return {
+    date = os.date("!%Y-%m-%d %H:%M UTC"),
+    nproc = capture("nproc"),
+    cpu = cpu,
+    mem = mem and ("%.1f GiB"):format(tonumber(mem) / 1048576) or "unknown",
+    kernel = capture("uname -sr"),
+    load = LOAD_AT_START,
+    lua = capture("lua5.4 -v"),
+    luajit = capture("luajit -v"),
+    node = node_v,
+    libcurl = capture(q(RAW) .. " --version"):match("^(%S+)") or "unknown",
+    nginx = capture("/usr/sbin/nginx -v"):gsub("^nginx version: ", ""),
+    ghl = ghl_v .. " (" .. capture(("git -C %s describe --always --dirty"):format(q(ROOT))) .. ")",
+  }
+end
+
+local function report(sdk_version, total_s)
+  local I = info()
+  local out = {}
+  local function add(s, ...) out[#out + 1] = select("#", ...) > 0 and s:format(...) or s end
+  local smoke_note = SMOKE and " (smoke run: tiny counts, the targets are not meaningful)" or ""
+
+  add("# ghl benchmark%s", SMOKE and " (smoke)" or "")
+  add("")
+  add("Made by `make %s` (`lua5.4 bench/run.lua%s`) on %s in %d s%s.", SMOKE and "bench-smoke" or "bench",
+    SMOKE and " --smoke" or "", I.date, total_s, smoke_note)
+  add("")
+  add("| | |")
+  add("|---|---|")
+  add("| machine | %s CPUs, %s, %s RAM, %s; load average %s when the run started |", I.nproc, I.cpu, I.mem,
+    I.kernel, I.load)
+  add("| ghl | %s |", I.ghl)
+  add("| Lua | %s |", I.lua)
+  add("| LuaJIT | %s |", I.luajit)
+  add("| Node.js | %s |", I.node)
+  add("| Node SDK | %s |", BY_NAME["node-sdk"].skip and ("skipped: " .. BY_NAME["node-sdk"].skip)
+    or ("`@gohighlevel/api-client` " .. tostring(sdk_version) .. " (axios)"))
+  add("| libcurl | %s (raw and ghl) |", I.libcurl)
+  add("| server | nginx %s + Lua module, 1 worker, loopback, keep-alive, no gzip |", I.nginx)
+  add("| repetitions | W1–W3: %d each (medians); W4: %d |", REPS, REPS_W4)
+  add("")
+
+  -- W1
+  local raw_w, raw_c = med("W1", "raw", "wall"), med("W1", "raw", "cpu")
+  local node_w = med("W1", "node-sdk", "wall")
+  for _, g in ipairs{ "ghl", "ghl-luajit" } do
+    local gw, gc = med("W1", g, "wall"), med("W1", g, "cpu")
+    local r1, r2, r3 = ratio(gw, raw_w), ratio(gc, raw_c), ratio(node_w, gw)
+    target("W1", ("`%s` wall / `raw` wall ≤ 1.1"):format(g), r1, r1 and r1 <= 1.1, r1 and ("%.2f×"):format(r1))
+    target("W1", ("`%s` CPU / `raw` CPU ≤ 1.5"):format(g), r2, r2 and r2 <= 1.5, r2 and ("%.2f×"):format(r2))
+    target("W1", ("`node-sdk` wall / `%s` wall ≥ 8"):format(g), r3, r3 and r3 >= 8, r3 and ("%.2f×"):format(r3))
+  end
+  -- W2
+  for _, g in ipairs{ "ghl", "ghl-luajit" } do
+    local big, small = med("W2", g, "rss_mb"), med("W2small", g, "rss_mb")
+    local r = ratio(big, small)
+    target("W2", ("`%s` peak RSS %s / %s contacts ≤ 1.2"):format(g, N.w2, N.w2small), r, r and r <= 1.2,
+      r and ("%.2f× (%.1f / %.1f MB)"):format(r, big, small))
+  end
+  -- W3
+  local ideal = N.w3 * LATENCY_MS / CONCURRENCY / 1000
+  local node3 = med("W3", "node-sdk", "wall")
+  for _, g in ipairs{ "ghl", "ghl-luajit" } do
+    local gw = med("W3", g, "wall")
+    local r = ratio(gw, ideal)
+    target("W3", ("`%s` wall / ideal (%.0f ms) ≤ 1.3"):format(g, ideal * 1000), r, r and r <= 1.3,
+      r and ("%.2f× (%.3f s)"):format(r, gw))
+    local rn = ratio(gw, node3)
+    target("W3", ("`%s` wall ≤ `node-sdk` wall"):format(g), rn, rn and rn <= 1.0,
+      rn and ("%.2f× of node-sdk"):format(rn))
+  end
+  -- W4
+  local function goodput(name)
+    local xs = {}
+    for _, r in ipairs(runs) do
+      if r.key == "W4" and r.contender == name and r.ok and r.loop_ms and r.loop_ms > 0 and not r.failed_run then
+        xs[#xs + 1] = r.ok / (r.loop_ms / 1000)
+      end
+    end
+    return median(xs)
+  end
+  for _, g in ipairs{ "ghl", "ghl-luajit" } do
+    local gp, failed = goodput(g), med("W4", g, "failed")
+    local pct = gp and 100 * gp / LIMIT_PER_S
+    target("W4", ("`%s` goodput ≥ 95%% of %d/s, 0 failed calls"):format(g, LIMIT_PER_S), pct,
+      pct and pct >= 95 and failed == 0, pct and ("%.1f%%, %d failed"):format(pct, failed or -1))
+  end
+
+  add("## Targets%s", smoke_note)
+  add("")
+  add("| workload | target | measured | |")
+  add("|---|---|---:|---|")
+  for _, t in ipairs(targets) do add("| %s | %s | %s | %s |", t[1], t[2], t[3], t[4]) end
+  add("")
+  if #failures > 0 then
+    add("**Failed runs:**")
+    add("")
+    for _, f in ipairs(failures) do add("- %s", (f:gsub("\n%s*", " "))) end
+    add("")
+  end
+
+  local four = { "raw", "ghl", "ghl-luajit", "node-sdk" }
+  add("## W1: %s sequential `GET /contacts/{id}` (1.1 KB contact)", N.w1)
+  add("")
+  contender_table(out, "W1", {
+    { "wall", col_wall }, { "CPU (user+sys)", col_cpu }, { "peak RSS", col_rss },
+    { "loop (in process)", col_loop }, { "per request", per_request(N.w1) },
+    { "server: requests / connections", col_srv }, { "server CPU (of wall)", col_srv_cpu },
+  }, four)
+  local function r_line(label, a, b)
+    local r = ratio(a, b)
+    add("- %s: %s", label, r and ("%.2f×"):format(r) or "n/a")
+  end
+  for _, g in ipairs{ "ghl", "ghl-luajit" } do
+    r_line(("`%s` wall / `raw` wall"):format(g), med("W1", g, "wall"), raw_w)
+    r_line(("`%s` CPU / `raw` CPU"):format(g), med("W1", g, "cpu"), raw_c)
+    r_line(("`node-sdk` wall / `%s` wall"):format(g), node_w, med("W1", g, "wall"))
+  end
+  add("")
+
+  add("## W2: iterate %s contacts by pages of 100 (`POST /contacts/search`, searchAfter)", N.w2)
+  add("")
+  contender_table(out, "W2", {
+    { "wall", col_wall }, { "CPU (user+sys)", col_cpu }, { "peak RSS", col_rss },
+    { "loop (in process)", col_loop }, { "server: requests / connections", col_srv },
+    { "server CPU (of wall)", col_srv_cpu },
+  }, four)
+  add("The same walk over %s contacts, for peak RSS against the number of contacts:", N.w2small)
+  add("")
+  contender_table(out, "W2small", {
+    { "wall", col_wall }, { "CPU (user+sys)", col_cpu }, { "peak RSS", col_rss },
+    { "server: requests / connections", col_srv },
+  }, { "ghl", "ghl-luajit" })
+  for _, g in ipairs{ "ghl", "ghl-luajit" } do
+    r_line(("`%s` peak RSS %s / %s contacts"):format(g, N.w2, N.w2small), med("W2", g, "rss_mb"),
+      med("W2small", g, "rss_mb"))
+  end
+  add("")
+
+  add("## W3: %d `GET /contacts/{id}` with %d ms latency each, concurrency %d (ideal %.0f ms)",
+    N.w3, LATENCY_MS, CONCURRENCY, ideal * 1000)
+  add("")
+  contender_table(out, "W3", {
+    { "wall", col_wall }, { "wall / ideal", function(key, name)
+      local r = ratio(med(key, name, "wall"), ideal) return r and ("%.2f×"):format(r) or "n/a" end },
+    { "loop (in process)", col_loop }, { "loop / ideal", function(key, name)
+      local l = med(key, name, "loop_ms") local r = l and ratio(l / 1000, ideal) return r and ("%.2f×"):format(r) or "n/a" end },
+    { "CPU (user+sys)", col_cpu }, { "peak RSS", col_rss },
+    { "server: max in flight", function(key, name) return fmt(med(key, name, "srv_max_inflight"), "%.0f") end },
+    { "server: requests / connections", col_srv },
+  }, four)
+  for _, g in ipairs{ "ghl", "ghl-luajit" } do
+    r_line(("`%s` wall / `node-sdk` wall"):format(g), med("W3", g, "wall"), node3)
+  end
+  add("")
+
+  add("## W4: %d `GET /contacts/{id}` under a limit of %d per 1000 ms window (GHL's headers, 429 without Retry-After)",
+    N.w4, LIMIT_PER_S)
+  add("")
+  add("%d repetition%s. `raw` is not meaningful here and is skipped. ghl: sequential calls with its default pacing; "
+    .. "node-sdk: sequential calls with `rateLimitRetry: true`.", REPS_W4, REPS_W4 == 1 and "" or "s (medians)")
+  add("")
+  local windows = math.max(1, math.ceil(N.w4 / LIMIT_PER_S) - 1)
+  contender_table(out, "W4", {
+    { "goodput", function(_, name) local g = goodput(name) return g and ("%.1f/s"):format(g) or "n/a" end },
+    { "% of 50/s", function(_, name) local g = goodput(name) return g and ("%.1f%%"):format(100 * g / LIMIT_PER_S) or "n/a" end },
+    { "failed calls", function(key, name) return fmt(med(key, name, "failed"), "%.0f") end },
+    { "429s answered", function(key, name) return fmt(med(key, name, "srv_rejected"), "%.0f") end },
+    { "loop (in process)", col_loop }, { "wall", col_wall }, { "CPU (user+sys)", col_cpu },
+    { "peak RSS", col_rss },
+  }, { "ghl", "ghl-luajit", "node-sdk" })
+  add("Goodput is successful calls per second of the loop (first request to last answer). A client that "
+    .. "spends each window at once needs just over %d windows for %d calls, so the ceiling is %.0f%%.",
+    windows, N.w4, 100 * N.w4 / windows / LIMIT_PER_S)
+  add("")
+
+  add("## How it was measured")
+  add("")
+  add("- One nginx (1 worker, Lua module, `access_log off`, keep-alive, no gzip) on 127.0.0.1 serves three "
+    .. "variants on three ports: fast, +%d ms per request (`ngx.sleep`), and rate-limited (fixed 1000 ms window "
+    .. "that starts at the first request after the previous one ended, %d per window). Bodies are precomputed: "
+    .. "the contact is 1,118 bytes; a search page is 100 contacts of about 1.1 KB with `searchAfter`, built "
+    .. "once from precomputed pieces (in the warm-up) and then served as a string. Every request needs `Authorization: Bearer` and `Version`; the five "
+    .. "`X-RateLimit-*` headers are on every answer.", LATENCY_MS, LIMIT_PER_S)
+  add("- Each contender runs each workload as its own process under `/usr/bin/time -f \"%e %U %S %M\"`: "
+    .. "wall, CPU = user + sys, peak RSS of that process (interpreter start-up included). \"loop\" is the "
+    .. "time from the first request to the last answer, taken inside the process.")
+  add("- Contenders alternate within each repetition (raw, ghl, ghl-luajit, node-sdk, raw, ...); the "
+    .. "tables show medians (wall: median and, in brackets, the fastest and slowest repetition). Before each run the server's counters (and the rate-limit window) are reset; "
+    .. "after it the server reports how many requests and TCP connections it saw, and its worker's CPU time.")
+  add("- `raw` (bench/raw.c): libcurl, one reused easy handle (W3: curl multi with %d reused handles), "
+    .. "status check only, no JSON decoding; W2 finds the last `\"searchAfter\":[...]` in the text. "
+    .. "`ghl` / `ghl-luajit` (bench/ghl_bench.lua): `client.contacts:get`, `client.contacts:each{pageLimit=100}`, "
+    .. "`client:batch(calls, {concurrency=%d})`, decoded Lua tables. `node-sdk` (bench/node_bench.js): "
+    .. "`HighLevel.BASE_URL` set to the server before `new HighLevel({privateIntegrationToken, logLevel: 'none'})`, "
+    .. "`contacts.getContact`, `contacts.searchContactsAdvanced` in a loop carrying `searchAfter`, "
+    .. "a pool of %d async workers over `Promise.all`; axios with Node's keep-alive global agent.",
+    CONCURRENCY, CONCURRENCY, CONCURRENCY)
+  add("- Every contender's answers are checked (the contact id asked for; the number of contacts walked).")
+  add("")
+  add("![wall time per workload](%s)", SMOKE and "smoke.png" or "chart.png")
+  add("")
+  return table.concat(out, "\n")
+end
+
+------------------------------------------------------------------------------
+-- the chart (gnuplot): one panel per measurement, bars per contender
+
+local function chart(path)
+  if not sh("command -v gnuplot >/dev/null 2>&1") then
+    say("bench: gnuplot is not installed: no chart (Debian package gnuplot-nox)")
+    return
+  end
+  local names = { "raw", "ghl", "ghl-luajit", "node-sdk" }
+  local panels = {
+    { title = ("W1: %s GETs — wall (s)"):format(N.w1), key = "W1", field = "wall" },
+    { title = ("W1: %s GETs — CPU user+sys (s)"):format(N.w1), key = "W1", field = "cpu" },
+    { title = ("W2: %s contacts — wall (s)"):format(N.w2), key = "W2", field = "wall" },
+    { title = ("W2: peak RSS (MB), %s vs %s contacts"):format(N.w2, N.w2small), key = "W2", field = "rss_mb", small = true },
+    { title = ("W3: %d GETs, 50 ms each, concurrency %d — wall (s)"):format(N.w3, CONCURRENCY), key = "W3", field = "wall",
+      line = N.w3 * LATENCY_MS / CONCURRENCY / 1000, line_title = "ideal" },
+    { title = ("W4: goodput, %% of %d/s"):format(LIMIT_PER_S), key = "W4", field = "goodput_pct", line = 100,
+      line_title = "limit" },
+  }
+  local data, tops = {}, {}
+  for i, p in ipairs(panels) do
+    local rows, top = {}, p.line or 0
+    local function row(label, v)
+      if v then
+        rows[#rows + 1] = ('"%s" %.6f'):format(label, v)
+        if v > top then top = v end
+      end
+    end
+    for _, name in ipairs(names) do
+      local v
+      if p.field == "goodput_pct" then
+        local xs = {}
+        for _, r in ipairs(runs) do
+          if r.key == "W4" and r.contender == name and r.ok and r.loop_ms and r.loop_ms > 0 and not r.failed_run then
+            xs[#xs + 1] = 100 * r.ok / (r.loop_ms / 1000) / LIMIT_PER_S
+          end
+        end
+        v = median(xs)
+      else
+        v = med(p.key, name, p.field)
+      end
+      if p.small then
+        local short = name == "ghl-luajit" and "luajit" or name
+        row(("%s\\n%s"):format(short, N.w2), v)
+        if name == "ghl" or name == "ghl-luajit" then row(("%s\\n%s"):format(short, N.w2small), med("W2small", name, "rss_mb")) end
+      else
+        row(name, v)
+      end
+    end
+    if #rows == 0 then rows[1] = '"none" 0' end
+    data[i] = table.concat(rows, "\n")
+    tops[i] = top > 0 and top * 1.15 or 1
+  end
+  local dat = TMP .. "/chart.dat"
+  write(dat, table.concat(data, "\n\n\n") .. "\n")
+  local g = {
+    "set terminal pngcairo size 1500,900 font 'DejaVu Sans,10'",
+    ("set output '%s'"):format(path),
+    ("set multiplot layout 2,3 title 'ghl benchmark%s: medians of %d repetition(s) (W4: %d), %s'"):format(
+      SMOKE and " (smoke)" or "", REPS, REPS_W4, os.date("!%Y-%m-%d")),
+    "set style fill solid 0.8 border -1",
+    "set boxwidth 0.6",
+    "set grid ytics",
+    "set xtics nomirror",
+    "set offsets 0.5, 0.5, 0, 0",
+  }
+  for i, p in ipairs(panels) do
+    g[#g + 1] = ("set title '%s'"):format(p.title)
+    g[#g + 1] = ("set yrange [0:%g]"):format(tops[i])
+    g[#g + 1] = p.small and "set xtics font ',9'" or "set xtics font ',10'"
+    g[#g + 1] = "set bmargin 3.5"
+    local plot = ("plot '%s' index %d using 0:2:xtic(1) with boxes lc rgb '#4477aa' notitle, "
+      .. "'' index %d using 0:2:(sprintf('%%.3g', $2)) with labels offset 0,0.8 notitle"):format(dat, i - 1, i - 1)
+    if p.line then
+      plot = plot .. (", %g with lines lw 2 dt 2 lc rgb '#cc3311' title '%s'"):format(p.line, p.line_title)
+      g[#g + 1] = "set key top left"
+    else
+      g[#g + 1] = "unset key"
+    end
+    g[#g + 1] = plot
+  end
+  g[#g + 1] = "unset multiplot"
+  local gp = TMP .. "/chart.gp"
+  write(gp, table.concat(g, "\n") .. "\n")
+  local ok = sh("gnuplot " .. q(gp) .. " 2>" .. q(TMP .. "/gnuplot.err"))
+  if ok then say("chart: %s", path) else say("bench: gnuplot failed:\n%s", read(TMP .. "/gnuplot.err") or "") end
+end
+
+------------------------------------------------------------------------------
+
+local function main()
+  assert(sh("mkdir -p " .. q(TMP)))
+  local sdk_version = check_prerequisites()
+  snapshot()
+  say("ghl benchmark%s: W1 %d, W2 %d (and %d), W3 %d at concurrency %d, W4 %d at %d/s; %d repetition(s), W4 %d",
+    SMOKE and " (smoke)" or "", N.w1, N.w2, N.w2small, N.w3, CONCURRENCY, N.w4, LIMIT_PER_S, REPS, REPS_W4)
+  local srv = start_server()
+  say("server: fast %s, slow %s, rate-limited %s", srv.urls.fast, srv.urls.slow, srv.urls.limited)
+  local ok, err = xpcall(run_all, debug.traceback, srv)
+  local log = srv:log()
+  srv:stop()
+  if not ok then
+    io.stderr:write("bench: ", tostring(err), "\n")
+    if log ~= "" then io.stderr:write("server log:\n", log, "\n") end
+    os.exit(2)
+  end
+  if log:find("%[error%]") or log:find("%[alert%]") then
+    failures[#failures + 1] = "the benchmark server logged errors:\n    " .. log:sub(1, 800):gsub("\n", "\n    ")
+  end
+  local md = report(sdk_version, os.time() - T_START)
+  write(OUT, md)
+  chart(CHART)
+  say("\n%s", md)
+  say("results: %s", OUT)
+  say("total time: %d s", os.time() - T_START)
+  if #failures > 0 then
+    io.stderr:write("bench: FAILED:\n  ", table.concat(failures, "\n  "), "\n")
+    os.exit(1)
+  end
+end
+
+main()
