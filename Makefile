@@ -34,7 +34,7 @@ BUSTED := /usr/bin/busted
 LUA_PATH_DEV := lua/?.lua;lua/?/init.lua;;
 
 .PHONY: all build deps demo test test-lua5.4 test-luajit check-asan check-rockspec check-valgrind check-memory soak \
-        catalog check-catalog fuzz mock clean bench bench-smoke
+        catalog check-catalog fuzz mock clean bench bench-smoke lint docs install check-install
 
 all: build
 
@@ -63,7 +63,7 @@ demo: deps
 test: deps
 	@$(MAKE) --no-print-directory build LUA=lua5.4
 	@$(MAKE) --no-print-directory build LUA=luajit
-	@$(MAKE) --no-print-directory check-catalog test-lua5.4 test-luajit check-memory check-rockspec
+	@$(MAKE) --no-print-directory lint check-catalog test-lua5.4 test-luajit check-memory check-rockspec check-install
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	@$(MAKE) --no-print-directory bench-smoke
 
@@ -93,6 +93,21 @@ check-valgrind:
 	LUA_PATH_5_4='$(LUA_PATH_DEV)' LUA_CPATH_5_4='build/lua5.4/?.so;;' \
 	  valgrind -q --error-exitcode=1 --leak-check=no lua5.4 examples/quickstart.lua >/dev/null
 
+# luacheck over the Lua code, cppcheck over the C code: both clean (make test runs it).
+# variableScope is off: declarations at the top of a block are the style here.
+LUA_DIRS := lua spec examples bench tools
+lint:
+	@tools/install-deps luacheck:lua-check cppcheck:cppcheck
+	luacheck -q $(LUA_DIRS) $(wildcard bin/ghl)
+	cppcheck --enable=warning,style,performance,portability --std=c99 --error-exitcode=1 --quiet \
+	  --inline-suppr -I csrc --suppress=missingIncludeSystem --suppress=variableScope csrc fuzz bench/raw.c
+
+# The API reference from the comments of lua/ and csrc/ (LDoc, Debian lua-ldoc): build/docs/index.html
+docs: build
+	@tools/install-deps ldoc:lua-ldoc
+	lua5.4 tools/gen_docs.lua build/docs-src
+	ldoc -c config.ld .
+
 # The endpoint catalogue, generated from GHL's OpenAPI specs in ../shared/ghl-openapi.
 SPECS ?= ../shared/ghl-openapi
 catalog:
@@ -102,8 +117,32 @@ catalog:
 check-catalog:
 	@lua5.4 tools/gen_catalog.lua --check $(SPECS) lua/ghl/catalog.lua
 
+MOCK_PORT ?= 8080
 mock: build
-	LUA_PATH_5_4='$(LUA_PATH_DEV)' lua5.4 spec/support/server.lua
+	LUA_PATH_5_4='$(LUA_PATH_DEV)' lua5.4 spec/support/server.lua $(MOCK_PORT)
+
+# make install PREFIX=/usr/local (LUA=luajit for nginx's LuaJIT): the Lua modules, the C
+# modules and the ghl command. The installed command is told where the modules went, so
+# a PREFIX off Lua's default paths works too.
+PREFIX ?= /usr/local
+LUA_ABI := $(if $(filter luajit,$(LUA)),5.1,$(patsubst lua%,%,$(LUA)))
+LUADIR ?= $(PREFIX)/share/lua/$(LUA_ABI)
+LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_ABI)
+BINDIR ?= $(PREFIX)/bin
+install: build
+	@for f in $$(cd lua && find . -name '*.lua' | sort); do \
+	  install -D -m 0644 "lua/$$f" "$(DESTDIR)$(LUADIR)/$$f" || exit 1; done
+	install -d $(DESTDIR)$(LIBDIR)/ghl $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/ghl/core.so $(BUILD)/ghl/curl.so $(BUILD)/ghl/crypto.so $(DESTDIR)$(LIBDIR)/ghl/
+	sed -e '1s|.*|#!/usr/bin/env $(LUA)|' \
+	    -e '1a package.path = "$(LUADIR)/?.lua;$(LUADIR)/?/init.lua;" .. package.path' \
+	    -e '1a package.cpath = "$(LIBDIR)/?.so;" .. package.cpath' bin/ghl > $(DESTDIR)$(BINDIR)/ghl
+	chmod 0755 $(DESTDIR)$(BINDIR)/ghl
+	@echo "installed ghl $(LUA_ABI) modules under $(PREFIX); try: $(BINDIR)/ghl help"
+
+# make install into a scratch PREFIX; the installed ghl exports contacts from the local server.
+check-install:
+	@tools/check-install
 
 clean:
 	rm -rf build

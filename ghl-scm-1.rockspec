@@ -33,6 +33,10 @@ build = {
     ["ghl.catalog"] = "lua/ghl/catalog.lua",
     ["ghl.batch"] = "lua/ghl/batch.lua",
     ["ghl.check"] = "lua/ghl/check.lua",
+    ["ghl.cli"] = "lua/ghl/cli.lua",
+    ["ghl.cli.auth"] = "lua/ghl/cli/auth.lua",
+    ["ghl.cli.output"] = "lua/ghl/cli/output.lua",
+    ["ghl.cli.progress"] = "lua/ghl/cli/progress.lua",
     ["ghl.client"] = "lua/ghl/client.lua",
     ["ghl.errors"] = "lua/ghl/errors.lua",
     ["ghl.limits"] = "lua/ghl/limits.lua",
@@ -82,4 +86,6 @@ build = {
       libdirs = { "$(CURL_LIBDIR)" },
     },
   },
+  -- the command line (bin/ghl): `ghl help`
+  install = { bin = { ghl = "bin/ghl" } },
 }

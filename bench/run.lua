@@ -628,7 +628,8 @@ local function report(sdk_version, total_s)
     .. "wall, CPU = user + sys, peak RSS of that process (interpreter start-up included). \"loop\" is the "
     .. "time from the first request to the last answer, taken inside the process.")
   add("- Contenders alternate within each repetition (raw, ghl, ghl-luajit, node-sdk, raw, ...); the "
-    .. "tables show medians (wall: median and, in brackets, the fastest and slowest repetition). Before each run the server's counters (and the rate-limit window) are reset; "
+    .. "tables show medians (wall: median and, in brackets, the fastest and slowest repetition). "
+    .. "Before each run the server's counters (and the rate-limit window) are reset; "
     .. "after it the server reports how many requests and TCP connections it saw, and its worker's CPU time.")
   add("- `raw` (bench/raw.c): libcurl, one reused easy handle (W3: curl multi with %d reused handles), "
     .. "status check only, no JSON decoding; W2 finds the last `\"searchAfter\":[...]` in the text. "

@@ -215,6 +215,7 @@ static int client_tostring(lua_State *L) {
     return 1;
 }
 
+/* The Lua API registered here is documented (LDoc) in core.c. */
 void ghl_client_open(lua_State *L) {
     static const luaL_Reg methods[] = {{"prepare", ghl_client_prepare},
                                        {"interpret", ghl_client_interpret},

@@ -31,6 +31,14 @@
 #define MAX_KEY_TEXT 16384
 #define MAX_SIG_B64 4096
 
+/***
+ * Webhook signature checks with OpenSSL's libcrypto.
+ *
+ * Internal: ghl.webhook loads it when a delivery is verified; applications
+ * use ghl.webhook. A separate module, so ghl.core needs no libcrypto.
+ * Verification never raises for bad input: it answers false and why.
+ * @module ghl.crypto
+ */
 GHL_EXPORT int luaopen_ghl_crypto(lua_State *L);
 
 typedef struct {
@@ -183,7 +191,18 @@ static EVP_PKEY *parse_key(const char *text, size_t len, ghl_buf *scratch, const
     return pkey;
 }
 
-/* crypto.load_key(text) -> key, "ed25519"|"rsa" | nil, err */
+/***
+ * Load a public key. Accepted: PEM "BEGIN PUBLIC KEY" (SPKI), base64 SPKI
+ * DER, or a raw 32-byte Ed25519 key in base64 or hex; at most 16 KiB of
+ * text, surrounding whitespace ignored. Only Ed25519 keys and RSA keys of
+ * 2048 bits or more are taken.
+ * @function load_key
+ * @tparam string text
+ * @treturn[1] userdata the key (a ghl.PublicKey, opaque: pass it to `verify`)
+ * @treturn[1] string "ed25519" or "rsa"
+ * @treturn[2] nil
+ * @treturn[2] string why
+ */
 static int load_key(lua_State *L) {
     size_t len;
     const char *text = luaL_checklstring(L, 1, &len);
@@ -214,7 +233,19 @@ static int load_key(lua_State *L) {
     return 2;
 }
 
-/* crypto.verify(key, data, signature_base64) -> true | false, why */
+/***
+ * Check a signature over data: Ed25519 over the raw body (x-ghl-signature),
+ * or RSA-SHA256 with PKCS#1 v1.5 (the legacy x-wh-signature).
+ * @function verify
+ * @tparam userdata key from `load_key`
+ * @tparam string data the signed bytes (the raw request body)
+ * @tparam string signature the base64 signature (at most 4096 characters)
+ * @treturn[1] boolean true
+ * @treturn[2] boolean false
+ * @treturn[2] string why: not base64, wrong length, or no match
+ * @raise when key is not a key from `load_key` or data and signature are
+ * not strings
+ */
 static int verify(lua_State *L) {
     ghl_key *k = check_key(L, 1);
     size_t dlen, slen;
@@ -248,7 +279,15 @@ static int verify(lua_State *L) {
     return 2;
 }
 
-/* crypto.base64_decode(s) -> bytes | nil */
+/***
+ * Strict base64 decoding: the standard or URL-safe alphabet, padding
+ * optional, whitespace skipped; anything else (bad characters, data after
+ * padding, non-zero spare bits) gives nil.
+ * @function base64_decode
+ * @tparam string s
+ * @treturn[1] string the bytes
+ * @treturn[2] nil when s is not base64
+ */
 static int base64_decode_l(lua_State *L) {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);

@@ -131,6 +131,7 @@ static int write_file(lua_State *L) {
     return 1;
 }
 
+/* The Lua API registered here is documented (LDoc) in core.c. */
 void ghl_fileio_open(lua_State *L) {
     luaL_newmetatable(L, GHL_FILELOCK_MT);
     lua_pushcfunction(L, file_unlock);

@@ -63,10 +63,12 @@ void ghl_push_header_block(lua_State *L, const char *data, size_t len) {
 
 /* The value of header `name` (lower case) in a raw head, or NULL. */
 const char *ghl_header_find(const char *data, size_t len, const char *name, size_t *vlen) {
-    const char *p = data, *end = data + len;
+    const char *p, *end;
     size_t nlen = strlen(name);
     if (!data)
         return NULL;
+    p = data;
+    end = data + len;
     if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         p = memchr(data, '\n', len);
         if (!p)

@@ -94,9 +94,13 @@ static void scan_head(const char *p, size_t len, double v[5]) {
                         const char *val = colon + 1;
                         size_t vl;
                         double x;
-                        while (val < eol && (*val == ' ' || *val == '\t'))
+                        const char *vend = eol;
+                        while (val < vend && (*val == ' ' || *val == '\t'))
                             val++;
-                        vl = (size_t)(eol - val);
+                        while (vend > val && (vend[-1] == '\r' || vend[-1] == ' ' || vend[-1] == '\t'))
+                            vend--;
+                        vl = (size_t)(vend - val);
+                        /* cppcheck-suppress knownConditionTrueFalse ; it takes the trim loops as exhaustive */
                         if (vl > 0 && vl < sizeof buf) {
                             memcpy(buf, val, vl);
                             buf[vl] = '\0';
@@ -305,6 +309,7 @@ static int limiter_import(lua_State *L) {
     return 1;
 }
 
+/* The Lua API registered here is documented (LDoc) in core.c. */
 void ghl_limiter_open(lua_State *L) {
     static const luaL_Reg methods[] = {{"update", limiter_update}, {"acquire", limiter_acquire},
                                        {"state", limiter_state},   {"export", limiter_export},

@@ -53,9 +53,10 @@ static void copy_name(lua_State *L, int opts, const char *field, char *dst, size
     s = lua_isnil(L, -1) ? dflt : lua_tolstring(L, -1, &len);
     if (!s)
         ghl_raise_invalid(L, "pager option '%s' must be a string", field);
-    if (strlen(s) >= size)
+    else if (strlen(s) >= size)
         ghl_raise_invalid(L, "pager option '%s' is too long", field);
-    strcpy(dst, s);
+    else
+        strcpy(dst, s);
     lua_pop(L, 1);
 }
 
@@ -382,8 +383,7 @@ static int pager_next(lua_State *L) {
             item_field(L, items, n, "searchAfter");
             if (lua_type(L, -1) != LUA_TTABLE) {
                 lua_pop(L, 1);
-                if (!end)
-                    return fail(L, "decode", "paging: the last item has no searchAfter cursor");
+                return fail(L, "decode", "paging: the last item has no searchAfter cursor");
             }
             lua_setfield(L, -2, "searchAfter");
             lua_pushnil(L);
@@ -506,6 +506,7 @@ static int pager_gc(lua_State *L) {
     return 0;
 }
 
+/* The Lua API registered here is documented (LDoc) in core.c. */
 void ghl_pager_open(lua_State *L) {
     static const luaL_Reg methods[] = {
         {"first", pager_first}, {"next", pager_next}, {"stats", pager_stats}, {NULL, NULL}};

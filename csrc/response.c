@@ -202,7 +202,7 @@ int ghl_auth_refreshable(const char *message) {
     int k;
     if (!message)
         return 1; /* a bare 401 */
-    for (i = 0; message[i] && i < sizeof low - 1; i++)
+    for (i = 0; i < sizeof low - 1 && message[i]; i++)
         low[i] = (char)((message[i] >= 'A' && message[i] <= 'Z') ? message[i] - 'A' + 'a' : message[i]);
     low[i] = '\0';
     for (k = 0; never[k]; k++)

@@ -58,6 +58,18 @@ typedef struct {
     ghl_xfer xs[1]; /* n of them (allocated with the userdata) */
 } ghl_multi;
 
+/***
+ * The libcurl transport: what ghl.client uses outside nginx.
+ *
+ * Internal: ghl.new picks it (transport = "curl", the default without
+ * nginx) and client:batch uses `multi`. A transport only moves bytes: a
+ * request comes from the core's Client:prepare, and what perform returns is
+ * what Client:interpret takes. Redirects are never followed (they would
+ * carry the token on), only http and https are allowed, every encoding
+ * libcurl decodes is accepted, and bodies are held in memory up to
+ * max_body_bytes. Bad options raise plain error strings.
+ * @module ghl.curl
+ */
 GHL_EXPORT int luaopen_ghl_curl(lua_State *L);
 
 /* ----------------------------------------------------------- callbacks */
@@ -305,7 +317,17 @@ static int xfer_result(lua_State *L, ghl_xfer *x, CURLcode rc) {
 
 static ghl_curl *check_curl(lua_State *L) { return (ghl_curl *)luaL_checkudata(L, 1, GHL_CURL_MT); }
 
-/* curl.new{ timeout_ms, connect_timeout_ms, ca_file, proxy, ssl_verify, max_body_bytes } */
+/***
+ * One easy handle, reused, so the connection (and TLS session) stays open
+ * between calls.
+ * @function new
+ * @tparam table opts `timeout_ms` (whole call, default 30000),
+ * `connect_timeout_ms` (default 10000), `ca_file`, `proxy`, `ssl_verify`
+ * (default true), `max_body_bytes` (default 64 MiB)
+ * @treturn Curl
+ * @raise when opts is not a table, an option is out of range, or libcurl
+ * cannot make a handle
+ */
 static int curl_new(lua_State *L) {
     ghl_curl *t;
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -319,7 +341,29 @@ static int curl_new(lua_State *L) {
     return 1;
 }
 
-/* t:perform(req) -> status, headers, body | nil, kind, message, sent */
+/***
+ * A transport of one call at a time (ghl.Curl).
+ * @type Curl
+ */
+
+/***
+ * Run one request and wait for it.
+ * @function perform
+ * @tparam table req `{ method, url, headers, body }` as Client:prepare
+ * makes it, with an optional `timeout_ms` for this call
+ * @treturn[1] int the status
+ * @treturn[1] string the raw head of the final response (headers are
+ * parsed only on demand)
+ * @treturn[1] string the body
+ * @treturn[2] nil
+ * @treturn[2] string kind "timeout", "network" or "too_large" ("closed"
+ * after `close`)
+ * @treturn[2] string message
+ * @treturn[2] boolean whether any byte of the request was sent (missing
+ * when closed)
+ * @raise when req is not a table or has no method or url, or memory runs
+ * out
+ */
 static int curl_perform(lua_State *L) {
     ghl_curl *t = check_curl(L);
     CURLcode rc;
@@ -344,12 +388,23 @@ static void push_stats(lua_State *L, double requests, double connects) {
     lua_setfield(L, -2, "connects");
 }
 
+/***
+ * Counters since the transport was made.
+ * @function stats
+ * @treturn table `{ requests, connects }`: connects below requests means
+ * connections were reused
+ */
 static int curl_stats(lua_State *L) {
     ghl_curl *t = check_curl(L);
     push_stats(L, t->x.requests, t->x.connects);
     return 1;
 }
 
+/***
+ * Free the handle and its connection. Idempotent; also `__gc` and
+ * `__close`. Later calls to perform answer nil, "closed".
+ * @function close
+ */
 static int curl_close(lua_State *L) {
     xfer_free(&check_curl(L)->x);
     return 0;
@@ -365,7 +420,18 @@ static int curl_tostring(lua_State *L) {
 
 static ghl_multi *check_multi(lua_State *L) { return (ghl_multi *)luaL_checkudata(L, 1, GHL_MULTI_MT); }
 
-/* curl.multi(opts, n): n transfers that run at once */
+/*** @section end */
+
+/***
+ * Up to n transfers at once on one multi handle: connections are pooled
+ * and HTTP/2 is multiplexed where the server speaks it. Used by
+ * client:batch.
+ * @function multi
+ * @tparam table opts the options of `new`, for every transfer
+ * @tparam int n how many can run at once, 1 to 256
+ * @treturn CurlMulti
+ * @raise when n or an option is out of range
+ */
 static int multi_new(lua_State *L) {
     ghl_multi *m;
     int n, i;
@@ -391,7 +457,22 @@ static int multi_new(lua_State *L) {
     return 1;
 }
 
-/* m:start(id, req) -> true | nil, "busy" (no free transfer) */
+/***
+ * Transfers that run side by side (ghl.CurlMulti); `poll` drives them.
+ * @type CurlMulti
+ */
+
+/***
+ * Start a request; it runs during the following `poll` calls. The body is
+ * copied, so req may be dropped.
+ * @function start
+ * @tparam number id the caller's id, given back with the result
+ * @tparam table req as for Curl:perform
+ * @treturn[1] boolean true
+ * @treturn[2] nil
+ * @treturn[2] string "busy": every transfer is in use
+ * @raise when the transport is closed
+ */
 static int multi_start(lua_State *L) {
     ghl_multi *m = check_multi(L);
     double id = luaL_checknumber(L, 2);
@@ -440,8 +521,16 @@ static int collect(lua_State *L, ghl_multi *m, int done) {
     return done;
 }
 
-/* m:poll(timeout_ms) -> { { id, status, headers, body } | { id, nil, kind, message, sent }, ... }
- * Runs the transfers; waits up to timeout_ms only when none has finished. */
+/***
+ * Run the transfers and collect the finished ones. Waits up to timeout_ms
+ * only when none has finished yet.
+ * @function poll
+ * @tparam[opt=100] number timeout_ms
+ * @treturn table a list with an entry per finished transfer, each
+ * `{ id, status, head, body }` or `{ id, nil, kind, message, sent }` (the
+ * values of Curl:perform); empty when none finished
+ * @raise when the transport is closed
+ */
 static int multi_poll(lua_State *L) {
     ghl_multi *m = check_multi(L);
     int timeout = (int)luaL_optnumber(L, 2, 100), running = 0, done;
@@ -458,7 +547,11 @@ static int multi_poll(lua_State *L) {
     return 1;
 }
 
-/* m:active() -> transfers in flight */
+/***
+ * How many transfers are in flight.
+ * @function active
+ * @treturn int
+ */
 static int multi_active(lua_State *L) {
     ghl_multi *m = check_multi(L);
     int i, n = 0;
@@ -468,6 +561,11 @@ static int multi_active(lua_State *L) {
     return 1;
 }
 
+/***
+ * Counters of all transfers together.
+ * @function stats
+ * @treturn table `{ requests, connects }`
+ */
 static int multi_stats(lua_State *L) {
     ghl_multi *m = check_multi(L);
     double requests = 0, connects = 0;
@@ -480,6 +578,11 @@ static int multi_stats(lua_State *L) {
     return 1;
 }
 
+/***
+ * Abandon the transfers in flight and free everything. Idempotent; also
+ * `__gc` and `__close`. Later start and poll calls raise.
+ * @function close
+ */
 static int multi_close(lua_State *L) {
     ghl_multi *m = check_multi(L);
     int i;
@@ -497,6 +600,13 @@ static int multi_close(lua_State *L) {
 
 /* ------------------------------------------------------------- module */
 
+/*** @section end */
+
+/***
+ * libcurl's version line (curl_version()), for diagnostics.
+ * @function version
+ * @treturn string such as "libcurl/7.88.1 OpenSSL/3.0.19 zlib/1.2.13 ..."
+ */
 static int curl_version_l(lua_State *L) {
     lua_pushstring(L, curl_version());
     return 1;

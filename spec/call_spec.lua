@@ -16,6 +16,13 @@ describe("call and each_of", function()
     assert.are.equal(srv.location_id, created.contact.locationId)
   end)
 
+  it("fills locationId into the body of a contacts search (the spec's body schema is empty)", function()
+    local body = assert(client:call("search-contacts-advanced", { pageLimit = 3 }))
+    assert.are.equal(3, #body.contacts)
+    local req = h.requests(srv)[1]
+    assert.are.equal(srv.location_id, require("cjson").decode(req.body).locationId)
+  end)
+
   it("sends nothing when a required parameter is missing", function()
     local err = h.raised(client.call, client, "contacts.get-contact", {})
     assert.matches("needs the path parameter 'contactId'", err.message)

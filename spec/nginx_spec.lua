@@ -9,12 +9,7 @@ local ltn12 = require "ltn12"
 local socket = require "socket"
 local cjson = require "cjson"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("spec.support.sys").slurp
 
 local ROOT = io.popen("pwd"):read("*l")
 

@@ -9,12 +9,7 @@ local signing = require "spec.support.signing"
 
 local ROOT = io.popen("pwd"):read("*l")
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("spec.support.sys").slurp
 
 local function request(url, method, body, extra)
   local out = {}

@@ -120,6 +120,9 @@ local REQUIRED_BODY = {
   ["conversations.send-a-new-message"] = { "contactId", "type" },
   -- the follower fields are options of an upsert, not requirements
   ["opportunities.Upsert-opportunity"] = { "locationId", "pipelineId" },
+  -- the spec's body schema is empty, yet GHL answers 422 without locationId
+  -- (highlevel-api-docs#31); listing it lets call() fill it from the client
+  ["contacts.search-contacts-advanced"] = { "locationId" },
 }
 
 local function infer_paging(q, bprops)

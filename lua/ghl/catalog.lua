@@ -210,7 +210,7 @@ return {
 ["contacts.remove-contact-from-every-campaign"]={m="DELETE",p="/contacts/{contactId}/campaigns/removeAll",v="2021-07-28",t="L",s="contacts.write",pp={"contactId"},r={"succeded"}},
 ["contacts.remove-followers-contact"]={m="DELETE",p="/contacts/{contactId}/followers",v="2021-07-28",t="L",s="contacts.write",pp={"contactId"},b="json",rb={"followers"},r={"followers","followersRemoved"}},
 ["contacts.remove-tags"]={m="DELETE",p="/contacts/{contactId}/tags",v="2021-07-28",t="L",s="contacts.write",pp={"contactId"},b="json",rb={"tags"},r={"tags"}},
-["contacts.search-contacts-advanced"]={m="POST",p="/contacts/search",v="2021-07-28",t="L",s="contacts.readonly",b="json",pg="search_after",pin="body",it="contacts",lk="pageLimit"},
+["contacts.search-contacts-advanced"]={m="POST",p="/contacts/search",v="2021-07-28",t="L",s="contacts.readonly",b="json",rb={"locationId"},pg="search_after",pin="body",it="contacts",lk="pageLimit"},
 ["contacts.update-contact"]={m="PUT",p="/contacts/{contactId}",v="2021-07-28",t="L",s="contacts.write",pp={"contactId"},b="json",r={"contact","succeded"}},
 ["contacts.update-note"]={m="PUT",p="/contacts/{contactId}/notes/{id}",v="2021-07-28",t="L",s="contacts.write",pp={"contactId","id"},b="json",r={"note"}},
 ["contacts.update-task"]={m="PUT",p="/contacts/{contactId}/tasks/{taskId}",v="2021-07-28",t="L",s="contacts.write",pp={"contactId","taskId"},b="json",r={"task"}},

@@ -154,6 +154,7 @@ function M.define(rname, specs, extra)
   for mname, fn in pairs(extra or {}) do class[mname] = fn end
   function class.new(client) return setmetatable({ client = client }, class) end
   class._name = rname
+  class._specs = specs -- for tools/gen_docs.lua
   return class
 end
 

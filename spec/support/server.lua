@@ -34,25 +34,8 @@ local function abs(path)
   return cwd .. "/" .. path
 end
 
-local function sh(cmd)
-  local ok, _, code = os.execute(cmd)
-  if type(ok) == "number" then return ok == 0 end -- Lua 5.1 / LuaJIT
-  return ok == true and (code == 0 or code == nil)
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local sys = require "spec.support.sys"
+local sh, read, write = sys.sh, sys.read, sys.write
 
 local function find_nginx()
   local env = os.getenv("GHL_NGINX")
@@ -161,8 +144,9 @@ function M.start(opts)
       }
     end,
     banner = function(s)
-      return ("local GHL server on %s\n  GHL_BASE_URL=%s\n  GHL_TOKEN=%s\n  GHL_LOCATION_ID=%s\n"
-        .. "  GHL_CLIENT_ID=%s\n  GHL_CLIENT_SECRET=%s\n")
+      -- shell lines to paste into another terminal (test credentials of this server only)
+      return ("local GHL server on %s; in another shell:\n  export GHL_BASE_URL=%s\n  export GHL_TOKEN=%s\n"
+        .. "  export GHL_LOCATION_ID=%s\n  export GHL_CLIENT_ID=%s\n  export GHL_CLIENT_SECRET=%s\n")
         :format(s.url, s.url, M.TOKEN, M.LOCATION_ID, oauth.client_id, oauth.client_secret)
     end,
   }

@@ -2,24 +2,8 @@
 -- RSA-4096, made once per process), and events signed with them.
 local M = {}
 
-local function sh(cmd)
-  local ok, _, code = os.execute(cmd)
-  if type(ok) == "number" then return ok == 0 end
-  return ok == true and (code == 0 or code == nil)
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local sys = require "spec.support.sys"
+local sh, read, write = sys.sh, sys.slurp, sys.write
 
 local keys
 

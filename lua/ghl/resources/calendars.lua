@@ -106,7 +106,8 @@ function Calendars:free_slots(calendar_id, params)
   local from, to = to_ms(params.startDate, where, "startDate"), to_ms(params.endDate, where, "endDate")
   if to < from then errors.invalid("%s: endDate is before startDate", where) end
   local run = slots.new(self.client)
-  local merged, seen, last_resp = {}, {}, nil
+  local merged, seen = {}, {}
+  local last_resp
   local start = from
   repeat
     local stop = math.min(start + MAX_RANGE_MS - 1, to)

@@ -8,6 +8,14 @@ local cjson = require("cjson").new()
 local File = {}
 File.__index = File
 
+--- Make a file store (what `ghl.store.file` returns).
+-- @tparam string path the JSON file; its lock files sit next to it:
+-- path..".lock", and one path..".refresh-"..key per key (characters other
+-- than letters, digits, "_" and "-" of the key become "_")
+-- @tparam[opt] table opts `lock_timeout_ms`: how long to wait for a lock
+-- (default 30000)
+-- @treturn File
+-- @raise when path is not a non-empty string
 function File.new(path, opts)
   if type(path) ~= "string" or path == "" then
     error("ghl.store.file: path must be a non-empty string", 2)
@@ -32,6 +40,15 @@ local function read_all(self)
   return data
 end
 
+--- A store in one JSON file.
+-- @type File
+
+--- Read a value. A key written by `add` reads back as its
+-- `{ v = value, exp = ms }` record.
+-- @string key
+-- @return[1] the value, or nil when absent (a missing file holds nothing)
+-- @treturn[2] nil
+-- @treturn[2] string err when the file cannot be read or is not a JSON object
 function File:get(key)
   local data, err = read_all(self)
   if not data then return nil, err end
@@ -54,9 +71,23 @@ local function update(self, key, value)
   return true
 end
 
+--- Write a value: read, change, write back atomically under the file's lock.
+-- @string key
+-- @param value any value lua-cjson can encode
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] string err
 function File:set(key, value) return update(self, key, value) end
 
--- entries added with a ttl are stored as {v = value, exp = ms}
+--- Write a value only if the key is absent or its `add` entry expired.
+-- Stored as `{ v = value, exp = ms }`; each add drops the expired entries,
+-- so the file does not grow forever.
+-- @string key
+-- @param value
+-- @number ttl_ms how long the entry counts as present
+-- @treturn[1] boolean true when written, false when the key is taken
+-- @treturn[2] nil
+-- @treturn[2] string err
 function File:add(key, value, ttl_ms)
   local lock, err = core.file_lock(self.path .. ".lock", self.lock_timeout_ms)
   if not lock then return nil, "file store: " .. err end
@@ -82,8 +113,21 @@ function File:add(key, value, ttl_ms)
   return true
 end
 
+--- Remove a key (under the file's lock).
+-- @string key
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] string err
 function File:delete(key) return update(self, key, nil) end
 
+--- Take the refresh lock of a key: a flock of its own file, waited for up
+-- to `lock_timeout_ms`. It has no expiry: it lasts until `unlock` or until
+-- the holder's process ends (the kernel releases it), so the store's ttl
+-- argument is not used.
+-- @string key
+-- @treturn[1] userdata the lease (a core FileLock)
+-- @treturn[2] nil
+-- @treturn[2] string err
 function File:lock(key)
   local name = self.path .. ".refresh-" .. key:gsub("[^%w_-]", "_")
   local lock, err = core.file_lock(name, self.lock_timeout_ms)
@@ -91,7 +135,11 @@ function File:lock(key)
   return lock
 end
 
-function File:unlock(_, lease)
+--- Release a lease from `lock`.
+-- @string key not used: the lease knows its file
+-- @param lease
+-- @treturn boolean true
+function File:unlock(key, lease)
   lease:unlock()
   return true
 end

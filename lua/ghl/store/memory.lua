@@ -4,18 +4,37 @@ local wait = require "ghl.wait"
 local Memory = {}
 Memory.__index = Memory
 
+--- Make a memory store (what `ghl.store.memory` returns).
+-- @tparam[opt] table opts `lock_timeout_ms`: how long `lock` waits
+-- (default 30000)
+-- @treturn Memory
 function Memory.new(opts)
   opts = opts or {}
   return setmetatable({ data = {}, locks = {}, lock_timeout_ms = opts.lock_timeout_ms or 30000, seq = 0 }, Memory)
 end
 
+--- A store in a Lua table of this process.
+-- @type Memory
+
+--- Read a value (whatever was stored, even an `add` entry past its ttl).
+-- @string key
+-- @return the value, or nil
 function Memory:get(key) return self.data[key] end
 
+--- Write a value.
+-- @string key
+-- @param value
+-- @treturn boolean true
 function Memory:set(key, value)
   self.data[key] = value
   return true
 end
 
+--- Write a value only if the key is absent or its `add` entry expired.
+-- @string key
+-- @param value
+-- @number ttl_ms how long the entry blocks later adds
+-- @treturn boolean true when written, false when the key is taken
 function Memory:add(key, value, ttl_ms)
   local now = wait.now_ms()
   self.expiry = self.expiry or {}
@@ -24,12 +43,22 @@ function Memory:add(key, value, ttl_ms)
   return true
 end
 
+--- Remove a key.
+-- @string key
+-- @treturn boolean true
 function Memory:delete(key)
   self.data[key] = nil
   return true
 end
 
--- A lease in this process (coroutines in nginx can contend for it).
+--- Take the refresh lock of a key: a lease in this process (coroutines in
+-- nginx can contend for it). Waits, polling (ngx.sleep inside nginx), up to
+-- `lock_timeout_ms`.
+-- @string key
+-- @number ttl_ms the lease ends by itself after this long
+-- @treturn[1] number the lease
+-- @treturn[2] nil
+-- @treturn[2] string err (on timeout)
 function Memory:lock(key, ttl_ms)
   local lease, err = wait.poll(function()
     local held = self.locks[key]
@@ -42,6 +71,11 @@ function Memory:lock(key, ttl_ms)
   return lease
 end
 
+--- Release a lease from `lock`; a lease that expired and was taken by
+-- someone else is left alone.
+-- @string key
+-- @param lease
+-- @treturn boolean true
 function Memory:unlock(key, lease)
   local held = self.locks[key]
   if held and held.id == lease then self.locks[key] = nil end

@@ -9,6 +9,12 @@ Redis.__index = Redis
 
 local UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
+--- Make a Redis store (what `ghl.store.redis` returns). Each call opens a
+-- connection (pooled inside nginx) through ghl.redis.
+-- @tparam[opt] table opts `host` (default "127.0.0.1"), `port` (6379),
+-- `prefix` of every key (default "ghl:"), `timeout_ms` per connection
+-- (2000), `lock_timeout_ms` (30000), `password` (sent with AUTH)
+-- @treturn Redis
 function Redis.new(opts)
   opts = opts or {}
   return setmetatable({
@@ -32,30 +38,65 @@ function Redis:_call(...)
   return res
 end
 
+--- A store in Redis, shared by many hosts.
+-- @type Redis
+
+--- Read a value (GET).
+-- @string key
+-- @treturn[1] string|nil the value, or nil when absent
+-- @treturn[2] nil
+-- @treturn[2] string err
 function Redis:get(key)
   local v, err = self:_call("GET", self.prefix .. key)
   if v == nil then return nil, err end
   return v or nil
 end
 
+--- Write a value (SET).
+-- @string key
+-- @string value
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] string err
 function Redis:set(key, value)
   local ok, err = self:_call("SET", self.prefix .. key, value)
   if not ok then return nil, err end
   return true
 end
 
+--- Write a value only if the key is absent (SET NX PX); it expires after
+-- ttl_ms.
+-- @string key
+-- @string value
+-- @number ttl_ms
+-- @treturn[1] boolean true when written, false when the key exists
+-- @treturn[2] nil
+-- @treturn[2] string err
 function Redis:add(key, value, ttl_ms)
   local ok, err = self:_call("SET", self.prefix .. key, value, "NX", "PX", math.floor(ttl_ms))
   if ok == nil then return nil, err end
   return ok == "OK"
 end
 
+--- Remove a key (DEL).
+-- @string key
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] string err
 function Redis:delete(key)
   local ok, err = self:_call("DEL", self.prefix .. key)
   if ok == nil then return nil, err end
   return true
 end
 
+--- Take the refresh lock of a key: SET key..":lock" NX PX with a random
+-- lease, retried every 20 ms for up to `lock_timeout_ms`.
+-- @string key
+-- @number ttl_ms the lease expires after this long, so a crashed holder
+-- blocks nobody past it
+-- @treturn[1] string the lease
+-- @treturn[2] nil
+-- @treturn[2] string err (a Redis error, or a timeout)
 function Redis:lock(key, ttl_ms)
   local lease = ("%s.%d"):format(tostring(wait.now_ms()), math.random(1, 1e9))
   local got, err = wait.poll(function()
@@ -67,6 +108,12 @@ function Redis:lock(key, ttl_ms)
   return lease
 end
 
+--- Release a lease from `lock`: deletes the lock only while it still holds
+-- this lease (one script, so atomic). Redis errors are ignored: the lease
+-- expires anyway.
+-- @string key
+-- @string lease
+-- @treturn boolean true
 function Redis:unlock(key, lease)
   self:_call("EVAL", UNLOCK, 1, self.prefix .. key .. ":lock", lease)
   return true

@@ -6,6 +6,12 @@ local wait = require "ghl.wait"
 local Shm = {}
 Shm.__index = Shm
 
+--- Make a shared-dict store (what `ghl.store.shm` returns).
+-- @string name the lua_shared_dict
+-- @tparam[opt] table opts `lock_timeout_ms`: how long `lock` waits
+-- (default 30000)
+-- @treturn Shm
+-- @raise when there is no lua_shared_dict of that name (or no nginx)
 function Shm.new(name, opts)
   local dict = ngx and ngx.shared and ngx.shared[name]
   if not dict then
@@ -15,14 +21,33 @@ function Shm.new(name, opts)
   return setmetatable({ dict = dict, lock_timeout_ms = opts.lock_timeout_ms or 30000 }, Shm)
 end
 
+--- A store in an nginx lua_shared_dict, shared by every worker.
+-- @type Shm
+
+--- Read a value.
+-- @string key
+-- @return the value, or nil
 function Shm:get(key) return self.dict:get(key) end
 
+--- Write a value.
+-- @string key
+-- @param value
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] string err (such as "no memory")
 function Shm:set(key, value)
   local ok, err = self.dict:set(key, value)
   if not ok then return nil, "shm store: " .. tostring(err) end
   return true
 end
 
+--- Write a value only if the key is absent; it expires after ttl_ms.
+-- @string key
+-- @param value
+-- @number ttl_ms
+-- @treturn[1] boolean true when written, false when the key exists
+-- @treturn[2] nil
+-- @treturn[2] string err
 function Shm:add(key, value, ttl_ms)
   local ok, err = self.dict:add(key, value, ttl_ms / 1000)
   if ok then return true end
@@ -30,11 +55,21 @@ function Shm:add(key, value, ttl_ms)
   return nil, "shm store: " .. tostring(err)
 end
 
+--- Remove a key.
+-- @string key
+-- @treturn boolean true
 function Shm:delete(key)
   self.dict:delete(key)
   return true
 end
 
+--- Take the refresh lock of a key: an add of key..":lock" that expires,
+-- retried (ngx.sleep) for up to `lock_timeout_ms`.
+-- @string key
+-- @number ttl_ms the lease expires after this long
+-- @treturn[1] string the lease
+-- @treturn[2] nil
+-- @treturn[2] string err
 function Shm:lock(key, ttl_ms)
   local lease = ("%d.%d.%d"):format(ngx.worker.pid(), ngx.now() * 1000, math.random(1, 1e9))
   local ok, err = wait.poll(function()
@@ -47,6 +82,10 @@ function Shm:lock(key, ttl_ms)
   return lease
 end
 
+--- Release a lease from `lock`, if the lock still holds it.
+-- @string key
+-- @string lease
+-- @treturn boolean true
 function Shm:unlock(key, lease)
   if self.dict:get(key .. ":lock") == lease then self.dict:delete(key .. ":lock") end
   return true

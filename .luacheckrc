@@ -1,0 +1,16 @@
+-- luacheck settings (make lint): lua/, spec/, examples/, bin/, bench/, tools/.
+std = "max"
+max_line_length = 160
+unused_args = false -- methods keep their full signature
+redefined = false
+
+-- nginx code (the nginx transport, the shm store, the test app, the local GHL server, examples)
+local ngx_files = { "lua/ghl/transport/ngx.lua", "lua/ghl/store/shm.lua", "lua/ghl/limits.lua",
+                    "lua/ghl/wait.lua", "lua/ghl/redis.lua", "lua/ghl/client.lua",
+                    "spec/support/mock/**/*.lua", "spec/support/ngx_app/*.lua", "examples/openresty/*.lua",
+                    "bench/server/*.lua" }
+files["spec/**/*.lua"] = { std = "max+busted" }
+for _, f in ipairs(ngx_files) do files[f] = { std = "max+ngx_lua" } end
+files["lua/ghl/catalog.lua"] = { max_line_length = false } -- generated: one operation a line
+
+exclude_files = { "build/**", ".luarocks/**", "lua_modules/**" }

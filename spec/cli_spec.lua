@@ -1,0 +1,509 @@
+-- The ghl command line (bin/ghl) end to end against the local GHL server,
+-- run as a subprocess with the interpreter of this suite; and its helpers
+-- (JSON and CSV output, the progress line) in-process.
+local h = require "spec.support.helpers"
+local server = require "spec.support.server"
+local cjson = require "cjson"
+local socket = require "socket"
+
+local LUA = jit and "luajit" or "lua5.4"
+
+-- nothing of the caller's environment leaks into a run
+local CLEAN = "env -u GHL_TOKEN -u GHL_LOCATION_ID -u GHL_COMPANY_ID -u GHL_BASE_URL -u GHL_CLIENT_ID "
+  .. "-u GHL_CLIENT_SECRET -u GHL_REDIRECT_URI -u GHL_TOKEN_STORE -u XDG_CONFIG_HOME"
+
+local sys = require "spec.support.sys"
+local q, read, write, sh, capture = sys.q, sys.read, sys.write, sys.sh, sys.capture
+
+local function mktemp_dir()
+  return (capture("mktemp -d /tmp/ghl-cli-spec.XXXXXX"):gsub("%s+$", ""))
+end
+
+local function count(s, pattern)
+  local n = 0
+  for _ in s:gmatch(pattern) do n = n + 1 end
+  return n
+end
+
+-- the command line for bin/ghl with env (false drops a default) and args
+local function command(env, args)
+  local parts = { CLEAN }
+  local names = {}
+  for k in pairs(env) do names[#names + 1] = k end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    if env[k] then parts[#parts + 1] = k .. "=" .. q(env[k]) end
+  end
+  parts[#parts + 1] = LUA .. " bin/ghl"
+  for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
+  return table.concat(parts, " ")
+end
+
+describe("ghl command line", function()
+  local srv = h.server()
+  local tmp
+  setup(function()
+    srv.start()
+    tmp = mktemp_dir()
+  end)
+  teardown(function()
+    srv.stop()
+    if tmp then sh("rm -rf " .. q(tmp)) end
+  end)
+  before_each(srv.reset)
+
+  -- env: the server's credentials plus `extra` (false removes one)
+  local function env_with(extra)
+    local env = { GHL_BASE_URL = srv.url, GHL_TOKEN = srv.token, GHL_LOCATION_ID = srv.location_id,
+                  XDG_CONFIG_HOME = tmp .. "/config" }
+    for k, v in pairs(extra or {}) do env[k] = v end
+    return env
+  end
+
+  -- runs bin/ghl: exit code, stdout, stderr
+  local function run(args, extra, stdin)
+    local out, err, inp = tmp .. "/stdout", tmp .. "/stderr", tmp .. "/stdin"
+    write(inp, stdin or "")
+    local code = tonumber(capture(("%s >%s 2>%s <%s; echo $?"):format(command(env_with(extra), args),
+      q(out), q(err), q(inp))):match("(%d+)%s*$"))
+    return code, read(out) or "", read(err) or ""
+  end
+
+  local function json(s)
+    local ok, v = pcall(cjson.decode, s)
+    assert(ok, "not JSON: " .. s)
+    return v
+  end
+
+  describe("call", function()
+    it("runs an operation by its bare operationId and prints the JSON answer", function()
+      local code, out, err = run{ "call", "get-contact", "contactId=SeedC000000000000001" }
+      assert.are.equal(0, code, err)
+      assert.are.equal("", err)
+      assert.are.equal("SeedC000000000000001", json(out).contact.id)
+      assert.are.equal(1, count(out, "\n")) -- compact: one line when stdout is not a terminal
+    end)
+
+    it("sends name:=json values as JSON (numbers, arrays), name=value as strings", function()
+      local code, out, err = run{ "call", "contacts.search-contacts-advanced", "locationId=" .. srv.location_id,
+                                  "pageLimit:=3" }
+      assert.are.equal(0, code, err)
+      assert.are.equal(3, #json(out).contacts)
+      assert.matches('"pageLimit":3[,}]', h.last_request(srv).body)
+
+      code, out, err = run{ "call", "contacts.add-tags", "contactId=SeedC000000000000002", 'tags:=["cli-json","vip"]' }
+      assert.are.equal(0, code, err)
+      assert.matches('"tags":%["cli%-json","vip"%]', h.last_request(srv).body)
+      assert.is_table(json(out))
+      code, out = run{ "contacts", "get", "SeedC000000000000002" }
+      assert.are.equal(0, code)
+      local tags = table.concat(json(out).tags, ",")
+      assert.matches("cli%-json", tags)
+    end)
+
+    it("rejects a bad JSON value and a word that is not a parameter (exit 2)", function()
+      local code, out, err = run{ "call", "get-contact", "contactId:={nope" }
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("not valid JSON", err)
+      code, out, err = run{ "call", "get-contact", "SeedC000000000000001" }
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("expected name=value", err)
+    end)
+
+    it("exits 2 with the library's message for an unknown operation", function()
+      local code, out, err = run{ "call", "get-contactz", "contactId=x" }
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("unknown operation 'get%-contactz'; did you mean", err)
+      assert.matches("usage: ghl", err)
+      assert.is_nil(err:find("traceback", 1, true))
+    end)
+  end)
+
+  describe("resources", function()
+    it("contacts get ID prints the contact", function()
+      local code, out, err = run{ "contacts", "get", "SeedC000000000000001" }
+      assert.are.equal(0, code, err)
+      local c = json(out)
+      assert.are.equal("SeedC000000000000001", c.id)
+      assert.are.equal("seed0001@seed.example.com", c.email)
+    end)
+
+    it("contacts create takes name=value pairs as the fields", function()
+      local code, out, err = run{ "contacts", "create", "firstName=Cli", "email=cli@example.com" }
+      assert.are.equal(0, code, err)
+      local c = json(out)
+      assert.are.equal("Cli", c.firstName)
+      assert.are.equal("cli@example.com", c.email)
+      code, out = run{ "contacts", "get", c.id }
+      assert.are.equal(0, code)
+      assert.are.equal("Cli", json(out).firstName)
+    end)
+
+    it("streams iterators as JSON Lines", function()
+      local code, out, err = run{ "contacts", "each", "max_items:=3" }
+      assert.are.equal(0, code, err)
+      assert.are.equal(3, count(out, "\n"))
+      for line in out:gmatch("[^\n]+") do assert.matches("^SeedC", json(line).id) end
+    end)
+
+    it("passes :=json as a positional value (a list of tags)", function()
+      local code, out, err = run{ "contacts", "add-tags", "SeedC000000000000003", ':=["from-cli"]' }
+      assert.are.equal(0, code, err)
+      assert.matches('"tags":%["from%-cli"%]', h.last_request(srv).body)
+      assert.is_table(json(out))
+    end)
+
+    it("exits 1 for an API error: the message on stderr, nothing on stdout", function()
+      local code, out, err = run{ "contacts", "get", "SeedCmissing000000000" }
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      assert.matches("^ghl: http 404: [^\n]*GET /contacts/SeedCmissing000000000", err)
+      assert.is_nil(err:find("usage:", 1, true))
+    end)
+
+    it("never prints the token, even when GHL refuses it", function()
+      local code, out, err = run({ "contacts", "get", "SeedC000000000000001" }, { GHL_TOKEN = "pit-wrong-token-0000" })
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      assert.matches("401", err)
+      assert.is_nil(err:find("pit-wrong-token-0000", 1, true))
+    end)
+  end)
+
+  describe("usage errors exit 2", function()
+    it("an unknown command", function()
+      local code, out, err = run{ "frobnicate" }
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("unknown command 'frobnicate'", err)
+      assert.matches("usage: ghl", err)
+    end)
+
+    it("an unknown method of a resource lists the methods", function()
+      local code, out, err = run{ "contacts", "frobnicate" }
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("unknown method 'frobnicate' of contacts; its methods: .*get", err)
+    end)
+
+    it("an unknown resource lists the resources", function()
+      local code, _, err = run{ "widgets", "list" }
+      assert.are.equal(2, code)
+      assert.matches("unknown command 'widgets'.*contacts opportunities calendars", err)
+    end)
+
+    it("no credentials", function()
+      local code, out, err = run({ "contacts", "get", "SeedC000000000000001" }, { GHL_TOKEN = false })
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("no credentials: set GHL_TOKEN", err)
+    end)
+
+    it("bad flags and no command at all", function()
+      local code, _, err = run{ "contacts", "export", "--format", "xml" }
+      assert.are.equal(2, code)
+      assert.matches("%-%-format must be csv or jsonl", err)
+      code, _, err = run{ "contacts", "export", "--bogus" }
+      assert.are.equal(2, code)
+      assert.matches("unknown option %-%-bogus", err)
+      code, _, err = run{}
+      assert.are.equal(2, code)
+      assert.matches("usage: ghl", err)
+    end)
+
+    it("a missing id is the library's invalid_argument, without a traceback", function()
+      local code, _, err = run{ "contacts", "get" }
+      assert.are.equal(2, code)
+      assert.matches("contactId must be a non%-empty string", err)
+      assert.is_nil(err:find("traceback", 1, true))
+    end)
+  end)
+
+  describe("help, version, ops", function()
+    it("help and --help anywhere print every command and the environment", function()
+      for _, args in ipairs{ { "help" }, { "contacts", "get", "--help" }, { "-h" } } do
+        local code, out = run(args, { GHL_TOKEN = false })
+        assert.are.equal(0, code)
+        for _, word in ipairs{ "call <operation>", "contacts export", "ops [filter]", "login", "mock [port]",
+                               "GHL_TOKEN", "GHL_LOCATION_ID", "GHL_BASE_URL" } do
+          assert.is_truthy(out:find(word, 1, true), word)
+        end
+      end
+    end)
+
+    it("version", function()
+      local code, out = run{ "version" }
+      assert.are.equal(0, code)
+      assert.matches("^ghl %d+%.%d+%.%d+", out)
+    end)
+
+    it("ops [filter] lists matching operations, sorted, with method, path and paging style", function()
+      local code, out, err = run({ "ops", "contact" }, { GHL_TOKEN = false })
+      assert.are.equal(0, code, err)
+      assert.is_truthy(out:find("contacts.get-contact  GET /contacts/{contactId}\n", 1, true))
+      assert.is_truthy(out:find("contacts.search-contacts-advanced  POST /contacts/search  (search_after)", 1, true))
+      local prev
+      for line in out:gmatch("[^\n]+") do
+        local key = line:match("^(%S+)  %u+ /")
+        assert.is_truthy(key, line)
+        assert.is_truthy(key:lower():find("contact", 1, true), line)
+        if prev then assert.is_true(prev < key) end
+        prev = key
+      end
+      code, out = run{ "ops", "GET-CONTACT", "--json" }
+      assert.are.equal(0, code)
+      local list = json(out)
+      assert.is_true(#list >= 1)
+      local found
+      for _, op in ipairs(list) do
+        if op.key == "contacts.get-contact" then found = op end
+      end
+      assert.are.same({ "GET", "/contacts/{contactId}" }, { found.method, found.path })
+    end)
+  end)
+
+  describe("contacts export", function()
+    it("writes every contact as CSV with a header and RFC 4180 quoting", function()
+      local code, _, err = run{ "contacts", "update", "SeedC000000000000001", 'firstName=Doe, "Jr"' }
+      assert.are.equal(0, code, err)
+      local out
+      code, out, err = run{ "contacts", "export", "--format", "csv" }
+      assert.are.equal(0, code, err)
+      assert.are.equal(2501, count(out, "\n"))
+      assert.are.equal("id,firstName,lastName,email,phone,tags,dateAdded\n", out:match("^[^\n]*\n"))
+      assert.is_truthy(out:find('\nSeedC000000000000001,"Doe, ""Jr""",Nguyen,seed0001@seed.example.com,'
+        .. '+14150000001,churned;event-2024,2023-01-01T03:01:53.500Z\n', 1, true))
+      local ids = {}
+      for id in out:gmatch("\n(SeedC%d+),") do ids[id] = true end
+      local n = 0
+      for _ in pairs(ids) do n = n + 1 end
+      assert.are.equal(2500, n)
+      -- not a terminal: no bar, the summary all the same
+      assert.matches("^exported 2500 contacts in %d+%.%d s\n$", err)
+    end)
+
+    it("--format jsonl, --columns and --query", function()
+      local code, out, err = run{ "contacts", "export", "--format=jsonl" }
+      assert.are.equal(0, code, err)
+      assert.are.equal(2500, count(out, "\n"))
+      local first = json(out:match("^[^\n]+"))
+      assert.matches("^SeedC", first.id)
+      assert.is_table(first.tags)
+
+      code, out, err = run{ "contacts", "export", "--columns", "id,email", "--query", "seed0007@" }
+      assert.are.equal(0, code, err)
+      assert.are.equal("id,email\nSeedC000000000000007,seed0007@seed.example.com\n", out)
+      assert.matches("exported 1 contacts", err)
+    end)
+
+    it("draws a progress bar on a terminal (tmux), the data going to stdout", function()
+      -- tools/install-deps (make test) installs tmux; a test never installs anything itself
+      local tmux = capture("command -v tmux 2>/dev/null"):gsub("%s+$", "")
+      if tmux == "" then
+        pending("tmux is not installed (tools/install-deps): the progress bar on a terminal is not tested")
+        return
+      end
+      local sock = ("ghl-cli-spec-%d-%d"):format(os.time(), math.random(1, 1e6))
+      local file = tmp .. "/export.csv"
+      local script = command(env_with(), { "contacts", "export" }) .. " >" .. q(file)
+        .. "; echo EXIT=$?; " .. command(env_with(), { "contacts", "get", "SeedC000000000000001" })
+        .. "; echo EXIT2=$?; exec sleep 60"
+      local t = ("tmux -L %s -f /dev/null"):format(q(sock))
+      assert(sh(("TERM=xterm %s new-session -d -x 150 -y 50 %s"):format(t, q(script))), "tmux did not start")
+      local screen
+      local deadline = socket.gettime() + 20
+      repeat
+        socket.sleep(0.05)
+        screen = capture(t .. " capture-pane -p -S -100 2>/dev/null")
+      until screen:find("EXIT2=%d") or socket.gettime() > deadline
+      sh(t .. " kill-server 2>/dev/null")
+      assert.matches("EXIT=0", screen)
+      assert.matches("%[#+%] 2500/2500 contacts 100%%", screen)
+      assert.matches("exported 2500 contacts in %d+%.%d s", screen)
+      assert.are.equal(2501, count(read(file), "\n"))
+      -- stdout on a terminal: pretty JSON
+      assert.matches('\n  "id": "SeedC000000000000001",\n', screen)
+      assert.matches("EXIT2=0", screen)
+    end)
+  end)
+
+  describe("login", function()
+    local client_env
+    before_each(function()
+      client_env = { GHL_TOKEN = false, GHL_LOCATION_ID = false, GHL_CLIENT_ID = server.CLIENT_ID,
+                     GHL_CLIENT_SECRET = server.CLIENT_SECRET, XDG_CONFIG_HOME = tmp .. "/login-config" }
+      sh("rm -rf " .. q(tmp .. "/login-config"))
+    end)
+
+    local function new_code()
+      return h.admin(srv, "POST", "/_mock/oauth/code", { userType = "Location", locationId = srv.location_id }).code
+    end
+
+    it("refuses a redirect whose state does not match", function()
+      local code, out, err = run({ "login" }, client_env,
+        "https://localhost/oauth/callback?code=" .. new_code() .. "&state=not-ours\n")
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("v2/oauth/chooselocation%?", err)
+      assert.matches("state mismatch", err)
+      assert.is_nil(read(tmp .. "/login-config/ghl/tokens.json"))
+    end)
+
+    it("exchanges the code, stores the tokens (0600, folder 0700) and later commands use them", function()
+      local code, out, err = run({ "login", "--scope", "contacts.readonly,contacts.write" }, client_env,
+        "https://localhost/oauth/callback?code=" .. new_code() .. "\n")
+      assert.are.equal(0, code, err)
+      assert.matches("scope=contacts%.readonly%%20contacts%.write", err)
+      local session = json(out)
+      assert.are.equal(srv.location_id, session.location_id)
+      assert.are.equal("Location", session.user_type)
+      local path = tmp .. "/login-config/ghl/tokens.json"
+      assert.are.equal("600", capture("stat -c %a " .. q(path)):match("%d+"))
+      assert.are.equal("700", capture("stat -c %a " .. q(tmp .. "/login-config/ghl")):match("%d+"))
+      -- no token, refresh token or secret was printed
+      for _, rec in pairs(json(read(path))) do
+        local r = json(rec)
+        for _, secret in ipairs{ r.access_token, r.refresh_token, server.CLIENT_SECRET } do
+          assert.is_nil(out:find(secret, 1, true))
+          assert.is_nil(err:find(secret, 1, true))
+        end
+      end
+
+      -- no GHL_TOKEN, no GHL_LOCATION_ID: the stored session
+      code, out, err = run({ "contacts", "get", "SeedC000000000000001" }, client_env)
+      assert.are.equal(0, code, err)
+      assert.are.equal("SeedC000000000000001", json(out).id)
+    end)
+
+    it("a bare code works too; a used code is an API error (exit 1)", function()
+      local c = new_code()
+      local code, _, err = run({ "login" }, client_env, c .. "\n")
+      assert.are.equal(0, code, err)
+      code, _, err = run({ "login" }, client_env, c .. "\n")
+      assert.are.equal(1, code)
+      assert.matches("ghl: auth", err)
+    end)
+
+    it("needs the OAuth app", function()
+      local code, _, err = run({ "login" }, { GHL_CLIENT_ID = false }, "x\n")
+      assert.are.equal(2, code)
+      assert.matches("GHL_CLIENT_ID", err)
+    end)
+  end)
+
+  describe("mock", function()
+    it("serves the seeded local GHL server in the foreground until interrupted", function()
+      local port = h.closed_port()
+      local log = tmp .. "/mock.log"
+      local pid = capture(("%s setsid %s bin/ghl mock %d >%s 2>&1 </dev/null & echo $!")
+        :format(CLEAN, LUA, port, q(log))):match("%d+")
+      assert.is_truthy(pid)
+      local up = false
+      local deadline = socket.gettime() + 15
+      while not up and socket.gettime() < deadline do
+        local c = socket.tcp()
+        c:settimeout(0.2)
+        up = c:connect("127.0.0.1", port) == 1
+        c:close()
+        if not up then socket.sleep(0.05) end
+      end
+      local ok, err = pcall(function()
+        assert.is_true(up, read(log))
+        local banner = read(log)
+        assert.is_truthy(banner:find("GHL_BASE_URL=http://127.0.0.1:" .. port, 1, true), banner)
+        assert.is_truthy(banner:find("GHL_TOKEN=" .. server.TOKEN, 1, true), banner)
+        local code, out = run({ "contacts", "get", "SeedC000000000000001" },
+          { GHL_BASE_URL = "http://127.0.0.1:" .. port, GHL_TOKEN = server.TOKEN, GHL_LOCATION_ID = server.LOCATION_ID })
+        assert.are.equal(0, code)
+        assert.are.equal("SeedC000000000000001", json(out).id)
+      end)
+      -- Ctrl-C: SIGINT to the process group (ghl, its shell, nginx)
+      sh("kill -INT -" .. pid .. " 2>/dev/null")
+      local gone = false
+      deadline = socket.gettime() + 10
+      while not gone and socket.gettime() < deadline do
+        -- /proc, not ps: ps hangs under the ASan runtime that check-asan preloads
+        local stat = read("/proc/" .. pid .. "/stat") or ""
+        gone = stat == "" or stat:match("^%d+ %b() Z") ~= nil
+        if not gone then socket.sleep(0.05) end
+      end
+      local left = not gone and read("/proc/" .. pid .. "/cmdline")
+      if not gone then sh("kill -KILL -" .. pid .. " 2>/dev/null") end
+      assert(ok, err)
+      assert.is_true(gone, "ghl mock did not stop on SIGINT: " .. tostring(left))
+    end)
+  end)
+end)
+
+describe("ghl.cli in-process", function()
+  local output = require "ghl.cli.output"
+  local progress = require "ghl.cli.progress"
+  local cli = require "ghl.cli"
+
+  it("prints JSON compact or pretty: keys sorted, arrays, null, [] for empty, every integer digit", function()
+    local v = { b = { 1, 2 }, a = cjson.null, c = {}, d = { x = true, ["y/z"] = 'q"\n' }, n = 1795891127367, f = 0.1 }
+    assert.are.equal('{"a":null,"b":[1,2],"c":[],"d":{"x":true,"y/z":"q\\"\\n"},"f":0.1,"n":1795891127367}',
+      output.json(v))
+    assert.are.equal('{\n  "a": null,\n  "b": [\n    1,\n    2\n  ],\n  "c": [],\n  "d": {\n    "x": true,\n'
+      .. '    "y/z": "q\\"\\n"\n  },\n  "f": 0.1,\n  "n": 1795891127367\n}', output.json(v, true))
+    assert.are.equal('{"1":"a","3":"c"}', output.json({ [1] = "a", [3] = "c" }))
+    assert.are.equal("9007199254740991", output.number(9007199254740991))
+    assert.are.equal("1e+20", output.number(1e20))
+    assert.are.equal('"\\u0001"', output.json("\1"))
+    assert.are.equal('"a/b\\\\/c \\"é\\""', output.json('a/b\\/c "é"')) -- no "\/" for "/"
+  end)
+
+  it("quotes CSV cells the RFC 4180 way and joins arrays with ;", function()
+    assert.are.equal('a,"b,c","say ""hi""","two\nlines",x;y,,3,"{""k"":1}"',
+      output.csv_row({ "a", "b,c", 'say "hi"', "two\nlines", { "x", "y" }, cjson.null, 3, { k = 1 } }, 8))
+    assert.are.equal(",", output.csv_row({ nil, nil }, 2))
+    assert.are.equal("Austin", output.field({ address = { city = "Austin" } }, "address.city"))
+  end)
+
+  it("parses name=value and name:=json", function()
+    assert.are.same({ "a", "b=c" }, { cli.parse_pair("a=b=c") })
+    local name, v = cli.parse_pair('tags:=["vip",2]')
+    assert.are.equal("tags", name)
+    assert.are.same({ "vip", 2 }, v)
+    assert.is_nil(cli.parse_pair("SeedC0001"))
+  end)
+
+  it("draws the progress line with rate and ETA, at most every 100 ms", function()
+    assert.are.equal("[############------------] 500/1000 contacts  50%  250/s  ETA 2s",
+      progress.line(500, 1000, 2000, "contacts"))
+    assert.are.equal("1200 contacts  600/s", progress.line(1200, nil, 2000, "contacts"))
+    local t, written = 0, {}
+    local out = { write = function(_, ...) for _, s in ipairs{ ... } do written[#written + 1] = s end end }
+    local bar = progress.new{ out = out, enabled = true, now = function() return t end, noun = "contacts" }
+    for i = 1, 50 do
+      t = i * 10 -- 10 ms per item: 500 ms in all
+      bar:update(i, 50)
+    end
+    assert.are.equal(5, bar.draws)
+    bar:finish(50, 50)
+    assert.matches("50/50 contacts 100%%  100/s  done\27%[K\n$", table.concat(written))
+    local quiet = progress.new{ out = out, enabled = false }
+    quiet:update(1, 2)
+    quiet:finish(2, 2)
+    assert.are.equal(0, quiet.draws)
+  end)
+
+  it("main returns the exit code and never exits (usage, help)", function()
+    local function sink()
+      local parts = {}
+      return { write = function(_, ...) for _, s in ipairs{ ... } do parts[#parts + 1] = s end end,
+               flush = function() end, text = function() return table.concat(parts) end }
+    end
+    local out, err = sink(), sink()
+    local ctx = { stdout = out, stderr = err, getenv = function() return nil end }
+    assert.are.equal(2, cli.main({ "nope" }, ctx))
+    assert.matches("unknown command 'nope'", err.text())
+    assert.are.equal(0, cli.main({ "help" }, ctx))
+    assert.matches("GHL_LOCATION_ID", out.text())
+    assert.are.equal(2, cli.main({ "users", "get", "U1" }, ctx))
+    assert.matches("no credentials", err.text())
+  end)
+end)
