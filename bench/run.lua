@@ -59,33 +59,12 @@ local CONCURRENCY, LATENCY_MS, LIMIT_PER_S = 20, 50, 50
 ------------------------------------------------------------------------------
 -- small helpers
 
-local function sh(cmd)
-  local ok, _, code = os.execute(cmd)
-  return ok == true and (code == 0 or code == nil), code
-end
+local sys = require "spec.support.sys"
+local sh, read, write, q = sys.sh, sys.read, sys.write, sys.q
 
 local function capture(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local s = p:read("*a") or ""
-  p:close()
-  return (s:gsub("%s+$", ""))
+  return (sys.capture(cmd .. " 2>&1"):gsub("%s+$", ""))
 end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 local function say(fmt, ...)
   io.stdout:write(fmt:format(...), "\n")
@@ -179,15 +158,9 @@ end
 ------------------------------------------------------------------------------
 -- the benchmark server (nginx + Lua, one worker), through the specs' launcher
 
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
-
 local function start_server()
   local launcher = require "spec.support.server"
+  local free_port = launcher.free_port
   local template = assert(read(ROOT .. "/bench/server/nginx.conf.in"))
   local ports = {}
   local srv = launcher.nginx{

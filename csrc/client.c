@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ghl.h"
+#include "class.h"
 
 ghl_client *ghl_check_client(lua_State *L, int idx) {
     return (ghl_client *)luaL_checkudata(L, idx, GHL_CLIENT_MT);
@@ -230,13 +231,6 @@ void ghl_client_open(lua_State *L) {
                                     {"__tostring", client_tostring},
                                     {NULL, NULL}};
     /* stack on entry: encode, decode (the upvalues) */
-    luaL_newmetatable(L, GHL_CLIENT_MT);
-    luaL_setfuncs(L, meta, 0);
-    lua_newtable(L);
-    lua_pushvalue(L, -4);
-    lua_pushvalue(L, -4);
-    luaL_setfuncs(L, methods, GHL_NUPVALUES);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    ghl_new_class(L, GHL_CLIENT_MT, meta, methods, GHL_NUPVALUES);
     lua_pushcfunction(L, client_new);
 }

@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "compat.h"
+#include "class.h"
 #include "crypto.h"
 
 #if defined(__GNUC__)
@@ -303,12 +304,8 @@ static int base64_decode_l(lua_State *L) {
 GHL_EXPORT int luaopen_ghl_crypto(lua_State *L) {
     static const luaL_Reg funcs[] = {
         {"load_key", load_key}, {"verify", verify}, {"base64_decode", base64_decode_l}, {NULL, NULL}};
-    luaL_newmetatable(L, GHL_KEY_MT);
-    lua_pushcfunction(L, key_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, key_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
+    static const luaL_Reg meta[] = {{"__gc", key_gc}, {"__tostring", key_tostring}, {NULL, NULL}};
+    ghl_new_class(L, GHL_KEY_MT, meta, NULL, 0);
     lua_newtable(L);
     luaL_setfuncs(L, funcs, 0);
     return 1;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ghl.h"
+#include "class.h"
 
 void ghl_error_push(lua_State *L, const char *kind, int status, const char *msg, size_t len) {
     lua_createtable(L, 0, 8);
@@ -120,12 +121,8 @@ static int error_concat(lua_State *L) {
 }
 
 void ghl_error_open(lua_State *L) {
-    luaL_newmetatable(L, GHL_ERROR_MT);
-    lua_pushcfunction(L, error_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, error_concat);
-    lua_setfield(L, -2, "__concat");
-    lua_pop(L, 1);
+    static const luaL_Reg meta[] = {{"__tostring", error_tostring}, {"__concat", error_concat}, {NULL, NULL}};
+    ghl_new_class(L, GHL_ERROR_MT, meta, NULL, 0);
 }
 
 /* Copies s to out with every occurrence of secret replaced. */

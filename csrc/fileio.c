@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "ghl.h"
+#include "class.h"
 
 #define GHL_FILELOCK_MT "ghl.FileLock"
 
@@ -133,14 +134,9 @@ static int write_file(lua_State *L) {
 
 /* The Lua API registered here is documented (LDoc) in core.c. */
 void ghl_fileio_open(lua_State *L) {
-    luaL_newmetatable(L, GHL_FILELOCK_MT);
-    lua_pushcfunction(L, file_unlock);
-    lua_setfield(L, -2, "__gc");
-    lua_newtable(L);
-    lua_pushcfunction(L, file_unlock);
-    lua_setfield(L, -2, "unlock");
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    static const luaL_Reg meta[] = {{"__gc", file_unlock}, {NULL, NULL}};
+    static const luaL_Reg methods[] = {{"unlock", file_unlock}, {NULL, NULL}};
+    ghl_new_class(L, GHL_FILELOCK_MT, meta, methods, 0);
     lua_pushcfunction(L, file_lock);
     lua_setfield(L, -2, "file_lock");
     lua_pushcfunction(L, write_file);

@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "ghl.h"
+#include "class.h"
 
 #define GHL_LIMITER_MT "ghl.Limiter"
 #define DAY_MS 86400000.0
@@ -314,10 +315,6 @@ void ghl_limiter_open(lua_State *L) {
     static const luaL_Reg methods[] = {{"update", limiter_update}, {"acquire", limiter_acquire},
                                        {"state", limiter_state},   {"export", limiter_export},
                                        {"import", limiter_import}, {NULL, NULL}};
-    luaL_newmetatable(L, GHL_LIMITER_MT);
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    ghl_new_class(L, GHL_LIMITER_MT, NULL, methods, 0);
     lua_pushcfunction(L, limiter_new);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ghl.h"
+#include "class.h"
 
 #define GHL_PAGER_MT "ghl.Pager"
 
@@ -510,12 +511,7 @@ static int pager_gc(lua_State *L) {
 void ghl_pager_open(lua_State *L) {
     static const luaL_Reg methods[] = {
         {"first", pager_first}, {"next", pager_next}, {"stats", pager_stats}, {NULL, NULL}};
-    luaL_newmetatable(L, GHL_PAGER_MT);
-    lua_pushcfunction(L, pager_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    static const luaL_Reg meta[] = {{"__gc", pager_gc}, {NULL, NULL}};
+    ghl_new_class(L, GHL_PAGER_MT, meta, methods, 0);
     lua_pushcfunction(L, pager_new);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ghl.h"
+#include "class.h"
 #include "http_parse.h"
 
 #define GHL_RESP_MT "ghl.Response"
@@ -231,10 +232,8 @@ static int resp_index(lua_State *L) {
 }
 
 void ghl_response_open(lua_State *L) {
-    luaL_newmetatable(L, GHL_RESP_MT);
-    lua_pushcfunction(L, resp_index);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    static const luaL_Reg meta[] = {{"__index", resp_index}, {NULL, NULL}};
+    ghl_new_class(L, GHL_RESP_MT, meta, NULL, 0);
 }
 
 /* core.auth_refreshable(message) -> boolean (the rule interpret() applies) */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ghl.h"
+#include "class.h"
 
 #define GHL_SCRATCH_MT "ghl.Scratch"
 
@@ -19,8 +20,6 @@ ghl_buf *ghl_scratch_new(lua_State *L) {
 }
 
 void ghl_scratch_open(lua_State *L) {
-    luaL_newmetatable(L, GHL_SCRATCH_MT);
-    lua_pushcfunction(L, scratch_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
+    static const luaL_Reg meta[] = {{"__gc", scratch_gc}, {NULL, NULL}};
+    ghl_new_class(L, GHL_SCRATCH_MT, meta, NULL, 0);
 }

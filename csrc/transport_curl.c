@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "compat.h"
+#include "class.h"
 #include "http_parse.h"
 
 #if defined(__GNUC__)
@@ -612,23 +613,6 @@ static int curl_version_l(lua_State *L) {
     return 1;
 }
 
-static void new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
-                      lua_CFunction tostring) {
-    luaL_newmetatable(L, name);
-    lua_pushcfunction(L, close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, close);
-    lua_setfield(L, -2, "__close");
-    if (tostring) {
-        lua_pushcfunction(L, tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-}
-
 GHL_EXPORT int luaopen_ghl_curl(lua_State *L) {
     static int initialised = 0; /* curl_global_init is not thread-safe: once */
     static const luaL_Reg curl_methods[] = {
@@ -636,6 +620,9 @@ GHL_EXPORT int luaopen_ghl_curl(lua_State *L) {
     static const luaL_Reg multi_methods[] = {{"start", multi_start}, {"poll", multi_poll},
                                              {"active", multi_active}, {"stats", multi_stats},
                                              {"close", multi_close}, {NULL, NULL}};
+    static const luaL_Reg curl_meta[] = {
+        {"__gc", curl_close}, {"__close", curl_close}, {"__tostring", curl_tostring}, {NULL, NULL}};
+    static const luaL_Reg multi_meta[] = {{"__gc", multi_close}, {"__close", multi_close}, {NULL, NULL}};
     static const luaL_Reg funcs[] = {
         {"new", curl_new}, {"multi", multi_new}, {"version", curl_version_l}, {NULL, NULL}};
     if (!initialised) {
@@ -643,8 +630,8 @@ GHL_EXPORT int luaopen_ghl_curl(lua_State *L) {
             return luaL_error(L, "ghl: curl_global_init failed");
         initialised = 1;
     }
-    new_class(L, GHL_CURL_MT, curl_methods, curl_close, curl_tostring);
-    new_class(L, GHL_MULTI_MT, multi_methods, multi_close, NULL);
+    ghl_new_class(L, GHL_CURL_MT, curl_meta, curl_methods, 0);
+    ghl_new_class(L, GHL_MULTI_MT, multi_meta, multi_methods, 0);
     lua_newtable(L);
     luaL_setfuncs(L, funcs, 0);
     return 1;

@@ -13,16 +13,7 @@ local socket = require "socket"
 local cjson = require "cjson"
 
 local port = tonumber(arg[1]) or 8081
-local keys
-if arg[2] then
-  local f = assert(io.open(arg[2], "rb"))
-  local text = f:read("a")
-  f:close()
-  keys = {}
-  for pem in text:gmatch("%-%-%-%-%-BEGIN PUBLIC KEY%-%-%-%-%-.-%-%-%-%-%-END PUBLIC KEY%-%-%-%-%-") do
-    keys[#keys + 1] = pem
-  end
-end
+local keys = arg[2] and assert(ghl.webhook.read_keys(arg[2]))
 local MAX_BODY = 1024 * 1024
 
 local handlers = {

@@ -66,6 +66,25 @@ describe("oauth", function()
     assert.are.equal(1, stats().code_calls)
   end)
 
+  it("lists the sessions its store holds (memory and file stores)", function()
+    local dir = io.popen("mktemp -d /tmp/ghl-sessions.XXXXXX"):read("*l")
+    for _, store in ipairs{ ghl.store.memory(), ghl.store.file(dir .. "/tokens.json") } do
+      local a = app{ store = store }
+      assert.are.same({}, assert(a:sessions()))
+      assert(a:exchange(code("Location")))
+      assert(app{ store = store, user_type = "Company" }:exchange(code("Company")))
+      assert(store:set("another-app:Location:x", { access_token = "t" }))
+      assert.are.same({ { user_type = "Company", id = COMP }, { user_type = "Location", id = LOC } }, assert(a:sessions()))
+    end
+    os.execute("rm -rf '" .. dir .. "'")
+    local nolist = ghl.store.memory()
+    nolist.keys = false -- a store of ones own without keys()
+    local a = app{ store = nolist }
+    local none, err = a:sessions()
+    assert.is_nil(none)
+    assert.matches("cannot list", err)
+  end)
+
   it("accepts both token key styles", function()
     h.admin(srv, "POST", "/_mock/oauth", { token_style = "camel" })
     local a = app()

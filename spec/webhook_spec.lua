@@ -148,6 +148,21 @@ describe("webhook keys", function()
     end
   end)
 
+  it("reads a bundle of PEM keys from a file, and says why it cannot", function()
+    local k = signing.keys()
+    local path = k.dir .. "/bundle.pem"
+    require("spec.support.sys").write(path, "comment\n" .. k.ed_public .. "\n" .. k.rsa_public)
+    local keys = assert(webhook.read_keys(path))
+    assert.are.equal(2, #keys)
+    local body = '{"type":"ContactCreate","id":"c1","webhookId":"w-bundle","timestamp":"' .. os.date("!%Y-%m-%dT%H:%M:%SZ") .. '"}'
+    assert.truthy(webhook.verify(body, { ["x-ghl-signature"] = signing.ed25519(body) }, { keys = keys, seen = false }))
+    local none, err = webhook.read_keys(k.dir .. "/missing.pem")
+    assert.is_nil(none)
+    assert.matches("webhook keys:", err)
+    require("spec.support.sys").write(path, "no key here")
+    assert.matches("holds no PEM public key", select(2, webhook.read_keys(path)))
+  end)
+
   it("refuses what is not a usable key", function()
     for _, bad in ipairs{ "", "hello", ("g"):rep(64), ("Q"):rep(44), "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----" } do
       assert.is_nil((webhook.load_key(bad)), bad)

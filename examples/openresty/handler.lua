@@ -57,17 +57,8 @@ local CONTACT_EVENTS = { ContactCreate = true, ContactUpdate = true, ContactTagU
 local verify_opts
 local function webhook_opts()
   if not verify_opts then
-    local keys
     local path = os.getenv("GHL_WEBHOOK_KEYS")
-    if path then
-      local f = assert(io.open(path, "rb"), "GHL_WEBHOOK_KEYS: cannot read " .. path)
-      local text = f:read("*a")
-      f:close()
-      keys = {}
-      for pem in text:gmatch("%-%-%-%-%-BEGIN PUBLIC KEY%-%-%-%-%-.-%-%-%-%-%-END PUBLIC KEY%-%-%-%-%-") do
-        keys[#keys + 1] = pem
-      end
-    end
+    local keys = path and assert(ghl.webhook.read_keys(path))
     verify_opts = { keys = keys, seen = ghl.webhook.seen_in(ghl.store.shm("ghl_webhooks")) }
   end
   return verify_opts

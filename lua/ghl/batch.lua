@@ -4,7 +4,6 @@
 -- done, retry (after how long) or fail.
 local core = require "ghl.core"
 local errors = require "ghl.errors"
-local operations = require "ghl.operations"
 
 local M = {}
 
@@ -16,12 +15,7 @@ function M.prepare(client, call, i)
   local where = ("batch: call %d"):format(i)
   if type(call) ~= "table" then errors.invalid("%s must be a table", where) end
   if call.op ~= nil then
-    local e, key = operations.resolve(call.op, where)
-    if call.params ~= nil and type(call.params) ~= "table" then
-      errors.invalid("%s: params must be a table", where)
-    end
-    local parts = operations.complete(client, e, key, operations.split(e, key, call.params, where), where)
-    local method, path, opts = client:_op_args(e, parts, call.opts and call.opts.headers)
+    local method, path, opts = client:_op_request(call.op, call.params, call.opts and call.opts.headers, where)
     return client._core:prepare(method, path, opts)
   end
   if type(call[1]) ~= "string" then
@@ -33,15 +27,15 @@ end
 --- Runs the calls on `multi` (curl.multi) with up to `concurrency` in
 -- flight. Results in input order: { body, resp } or { nil, err }.
 function M.run(client, calls, concurrency, multi)
-  local c, lim, on_retry = client._core, client._limiter, client._on_retry
+  local c, lim = client._core, client._limiter
   local n = #calls
   local jobs, queue = {}, {}
   for i = 1, n do
     jobs[i] = { req = M.prepare(client, calls[i], i), attempt = 1, at = 0 }
     queue[i] = i
   end
+  -- every call's retry budget counts from here, after all were prepared
   local started = now_ms()
-  for i = 1, n do jobs[i].started = started end
   local results, done, inflight = {}, 0, 0
 
   while done < n do
@@ -103,15 +97,12 @@ function M.run(client, calls, concurrency, multi)
         inflight = inflight - 1
         local status, a, b, sent = r[2], r[3], r[4], r[5]
         if lim then lim:update(status and a or nil, now_ms()) end
-        local action, x, y = c:interpret(job.req, status, a, b, job.attempt, now_ms() - job.started, sent)
+        local action, x, y = c:interpret(job.req, status, a, b, job.attempt, now_ms() - started, sent)
         if action == "done" then
           results[j] = { x, y }
           done = done + 1
         elseif action == "retry" then
-          if on_retry then
-            on_retry{ attempt = job.attempt, delay_ms = x, error = y, kind = y.kind, status = y.status,
-                      message = y.message, method = job.req.method, path = job.req.path }
-          end
+          client:_notify_retry(job.attempt, x, y, job.req)
           job.attempt, job.at = job.attempt + 1, now_ms() + x
           queue[#queue + 1] = j
         else

@@ -42,7 +42,8 @@ local function make_transport(o)
     return require("ghl.transport.ngx").new(o)
   end
   -- loaded on demand: a host without libcurl (nginx) never needs it
-  return require("ghl.curl").new(curl_options(o)), curl_options(o)
+  local copts = curl_options(o)
+  return require("ghl.curl").new(copts), copts
 end
 
 --- Make a client from validated options (see `ghl.new`).
@@ -169,16 +170,21 @@ function Client:_request(method, path, opts, token_type)
       c:set_token(access)
       req = c:prepare(method, path, opts)
     elseif action == "retry" then
-      if self._on_retry then
-        -- what failed and what happens next; never a header (the token)
-        self._on_retry{ attempt = attempt, delay_ms = x, error = y, kind = y.kind, status = y.status,
-                        message = y.message, method = req.method, path = req.path }
-      end
+      self:_notify_retry(attempt, x, y, req)
       self._sleep(x)
     else
       return nil, x
     end
     attempt = attempt + 1
+  end
+end
+
+-- Tells the on_retry hook what failed and what happens next; never a
+-- header (the token).
+function Client:_notify_retry(attempt, delay_ms, err, req)
+  if self._on_retry then
+    self._on_retry{ attempt = attempt, delay_ms = delay_ms, error = err, kind = err.kind, status = err.status,
+                    message = err.message, method = req.method, path = req.path }
   end
 end
 
@@ -208,6 +214,26 @@ function Client:_send(e, parts, headers)
   return self:_request(self:_op_args(e, parts, headers))
 end
 
+-- An operation by operationId with flat params, as method, path, opts and
+-- token type (what _request takes). Misuse raises, named after `where`.
+-- The catalogue entry of an operation whose flat params are a table (or nil).
+local function resolve(operation, params, where)
+  local e, key = operations.resolve(operation, where)
+  if params ~= nil and type(params) ~= "table" then
+    errors.invalid("%s %s: params must be a table, got %s", where, key, type(params))
+  end
+  return e, key
+end
+
+function Client:_op_request(operation, params, headers, where)
+  local e, key = resolve(operation, params, where)
+  if e.b == "multipart" then
+    errors.invalid("%s %s: multipart uploads are not supported by call()", where, key)
+  end
+  local parts = operations.complete(self, e, key, operations.split(e, key, params, where), where)
+  return self:_op_args(e, parts, headers)
+end
+
 --- Run any of the 576 operations of GHL's specs by operationId.
 -- `params` is flat: path and query parameters by name, the rest goes into
 -- the JSON body. Required parameters are checked before anything is sent;
@@ -217,16 +243,7 @@ end
 -- @tparam[opt] table opts `headers`
 -- @return decoded body, resp | nil, err
 function Client:call(operation, params, opts)
-  local where = "call"
-  local e, key = operations.resolve(operation, where)
-  if params ~= nil and type(params) ~= "table" then
-    errors.invalid("call %s: params must be a table, got %s", key, type(params))
-  end
-  if e.b == "multipart" then
-    errors.invalid("call %s: multipart uploads are not supported by call()", key)
-  end
-  local parts = operations.complete(self, e, key, operations.split(e, key, params, where), "call")
-  return self:_send(e, parts, opts and opts.headers)
+  return self:_request(self:_op_request(operation, params, opts and opts.headers, "call"))
 end
 
 --- Iterate the items of any paged operation (all pages, one in memory).
@@ -243,10 +260,7 @@ function Client:pages_of(operation, params, opts)
 end
 
 function Client:_pager(operation, params, opts, where)
-  local e, key = operations.resolve(operation, where)
-  if params ~= nil and type(params) ~= "table" then
-    errors.invalid("%s %s: params must be a table, got %s", where, key, type(params))
-  end
+  local e, key = resolve(operation, params, where)
   local clean, o = paging.take_options(params, opts)
   local pager = paging.pager(e, key, o, where .. " " .. key)
   local parts = operations.complete(self, e, key, operations.split(e, key, clean, where), where)
@@ -306,13 +320,14 @@ function Client:batch(calls, opts)
   end
   if self._curl_options and not self._auth and n > 1 then
     -- curl multi: every call in flight at once on pooled connections
+    concurrency = math.min(concurrency, 256)
     local multi = self._multi
     if not multi or self._multi_size < concurrency then
       if multi then multi:close() end
-      multi = require("ghl.curl").multi(self._curl_options, math.min(concurrency, 256))
-      self._multi, self._multi_size = multi, math.min(concurrency, 256)
+      multi = require("ghl.curl").multi(self._curl_options, concurrency)
+      self._multi, self._multi_size = multi, concurrency
     end
-    return require("ghl.batch").run(self, calls, math.min(concurrency, 256), multi)
+    return require("ghl.batch").run(self, calls, concurrency, multi)
   end
   local results, raised = {}, nil
   local function run(i)

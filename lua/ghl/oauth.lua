@@ -120,6 +120,28 @@ function App:_key(user_type, id)
   return ("%s:%s:%s"):format(self.app_id or self.client_id, user_type, id)
 end
 
+--- The sessions of this app in its store, sorted: `{ {user_type =
+-- "Location"|"Company", id = ...}, ... }`. Needs a store that can list its
+-- keys (`keys()`: the memory and file stores).
+-- @treturn[1] table
+-- @treturn[2] nil
+-- @treturn[2] string err
+function App:sessions()
+  if type(self.store.keys) ~= "function" then return nil, "this token store cannot list its sessions" end
+  local keys, err = self.store:keys()
+  if not keys then return nil, err end
+  local prefix = self:_key("", ""):sub(1, -2) -- "<app>:"
+  local out = {}
+  for _, key in ipairs(keys) do
+    if type(key) == "string" and key:sub(1, #prefix) == prefix then
+      local user_type, id = key:sub(#prefix + 1):match("^(%a+):(.+)$")
+      if user_type == "Location" or user_type == "Company" then out[#out + 1] = { user_type = user_type, id = id } end
+    end
+  end
+  table.sort(out, function(a, b) return a.user_type .. a.id < b.user_type .. b.id end)
+  return out
+end
+
 function App:_read(user_type, id)
   local raw, err = self.store:get(self:_key(user_type, id))
   if raw == nil then

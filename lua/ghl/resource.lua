@@ -12,8 +12,9 @@
 -- parameters (`query = true`, optional). `returns` unwraps a field of the
 -- answer (`true`: return true; "field?": unwrap only when the wrapper is
 -- there). `page` returns the items of one page,
--- `each` iterates every item, `pages` every page. `prepare(self, body,
--- query)` may adjust the tables (copies) before sending.
+-- `each` iterates every item, `pages` every page. `prepare(self, parts,
+-- where)` may check or adjust `parts` ({path, query, body}: copies) before
+-- the client's ids are filled in and anything is sent.
 local check = require "ghl.check"
 local errors = require "ghl.errors"
 local operations = require "ghl.operations"
@@ -21,6 +22,21 @@ local paging = require "ghl.paging"
 local unwrap = require "ghl.unwrap"
 
 local M = {}
+
+-- What a method returns from a 2xx body, after its `returns`: true, the
+-- unwrapped field (required, or "field?": when there), or the body; the
+-- whole body stays in resp.body.
+local function shape(returns, body, resp)
+  if returns and returns ~= true and returns:sub(-1) ~= "?" then return unwrap(body, resp, returns) end
+  resp.body = body
+  if returns == true then return true, resp end
+  if returns then
+    -- the spec says unwrapped, the wild has seen a wrapper: take either
+    local field = returns:sub(1, -2)
+    if type(body) == "table" and type(body[field]) == "table" then return body[field], resp end
+  end
+  return body, resp
+end
 
 local function copy(t)
   local out = {}
@@ -55,17 +71,7 @@ local function lean(class, where, e, spec)
     end
     local body, resp = self.client:_request(method, template, { path = path, version = version }, token)
     if body == nil then return nil, resp end
-    if returns == true then
-      resp.body = body
-      return true, resp
-    end
-    if returns and returns:sub(-1) ~= "?" then return unwrap(body, resp, returns) end
-    resp.body = body
-    if returns then
-      local field = returns:sub(1, -2)
-      if type(body) == "table" and type(body[field]) == "table" then return body[field], resp end
-    end
-    return body, resp
+    return shape(returns, body, resp)
   end
 end
 
@@ -126,20 +132,7 @@ local function build(class, rname, mname, spec)
       end
       return items, resp
     end
-    if spec.returns == true then
-      resp.body = body
-      return true, resp
-    end
-    if type(spec.returns) == "string" and spec.returns:sub(-1) == "?" then
-      -- the spec says unwrapped, the wild has seen a wrapper: take either
-      local field = spec.returns:sub(1, -2)
-      resp.body = body
-      if type(body) == "table" and type(body[field]) == "table" then return body[field], resp end
-      return body, resp
-    end
-    if spec.returns then return unwrap(body, resp, spec.returns) end
-    resp.body = body
-    return body, resp
+    return shape(spec.returns, body, resp)
   end
 end
 

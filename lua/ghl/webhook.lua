@@ -67,6 +67,24 @@ function M.load_key(text)
   return key, kind
 end
 
+--- The PEM public keys in a file (a bundle of one or more), for `opts.keys`.
+-- @string path
+-- @treturn[1] {string,...} the PEM blocks, in file order
+-- @treturn[2] nil
+-- @treturn[2] string err when the file cannot be read or holds no PEM public key
+function M.read_keys(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, "webhook keys: " .. tostring(err) end
+  local text = f:read("*a")
+  f:close()
+  local keys = {}
+  for pem in text:gmatch("%-%-%-%-%-BEGIN PUBLIC KEY%-%-%-%-%-.-%-%-%-%-%-END PUBLIC KEY%-%-%-%-%-") do
+    keys[#keys + 1] = pem
+  end
+  if #keys == 0 then return nil, ("webhook keys: %s holds no PEM public key"):format(path) end
+  return keys
+end
+
 -- the keyring: { ed25519 = {...}, rsa = {...} }
 local function keyring(opts)
   local ring = { ed25519 = {}, rsa = {} }

@@ -90,13 +90,7 @@ function M.last_request(srv)
 end
 
 --- A 127.0.0.1 port with nothing listening on it.
-function M.closed_port()
-  local socket = require "socket"
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+M.closed_port = server.free_port
 
 --- Run fn and return the error it raised (fails when it does not raise).
 function M.raised(fn, ...)

@@ -3,16 +3,10 @@ local socket = require "socket"
 
 local M = {}
 
-local function sh(cmd)
-  local ok, _, code = os.execute(cmd)
-  if type(ok) == "number" then return ok == 0 end
-  return ok == true and (code == 0 or code == nil)
-end
+local sh = require("spec.support.sys").sh
 
 function M.start()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
+  local port = require("spec.support.server").free_port()
   local p = io.popen("mktemp -d /tmp/ghl-redis.XXXXXX")
   local dir = p:read("*l")
   p:close()

@@ -55,7 +55,8 @@ local function module_lines()
   return "# the Lua module is built in" -- OpenResty
 end
 
-local function free_port()
+--- A free 127.0.0.1 port (free when asked: the caller binds it soon after).
+function M.free_port()
   local s = assert(socket.bind("127.0.0.1", 0))
   local _, port = s:getsockname()
   s:close()
@@ -174,8 +175,8 @@ function M.nginx(opts)
   end
   local what = opts.what or "nginx"
   for _ = 1, 5 do -- another process may take the free port before nginx binds it
-    local port = opts.port or free_port()
-    local tls_port = opts.tls_port == true and free_port() or opts.tls_port or nil
+    local port = opts.port or M.free_port()
+    local tls_port = opts.tls_port == true and M.free_port() or opts.tls_port or nil
     local vars = { PREFIX = prefix, PORT = tostring(port), TLS_PORT = tostring(tls_port or ""),
                    LOAD_MODULES = module_lines() }
     for k, v in pairs(opts.vars and opts.vars(port, tls_port) or {}) do vars[k] = v end

@@ -7,11 +7,11 @@ function M.q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
---- Run a shell command; true when it exited 0.
+--- Run a shell command; true when it exited 0, and the exit code.
 function M.sh(cmd)
   local ok, _, code = os.execute(cmd)
-  if type(ok) == "number" then return ok == 0 end -- Lua 5.1 / LuaJIT
-  return ok == true and (code == 0 or code == nil)
+  if type(ok) == "number" then return ok == 0, ok end -- Lua 5.1 / LuaJIT
+  return ok == true and (code == 0 or code == nil), code
 end
 
 --- A shell command's standard output.

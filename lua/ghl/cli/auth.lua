@@ -4,7 +4,6 @@
 -- Functions return nil and a message for misuse (the caller reports it as
 -- a usage error, exit 2); API failures come back as ghl errors.
 local ghl = require "ghl"
-local cjson = require("cjson").new()
 
 local M = {}
 
@@ -64,26 +63,6 @@ local function oauth_app(ctx, path)
   }
 end
 
--- The sessions of this app in a file store: list of {user_type, id}.
-local function stored_sessions(path, client_id)
-  local f = io.open(path, "rb")
-  if not f then return {} end
-  local text = f:read("a")
-  f:close()
-  local ok, data = pcall(cjson.decode, text)
-  if not ok or type(data) ~= "table" then return {} end
-  local app_id = client_id:match("^([^-]+)") or client_id
-  local out = {}
-  for key in pairs(data) do
-    if type(key) == "string" and key:sub(1, #app_id + 1) == app_id .. ":" then
-      local user_type, id = key:sub(#app_id + 2):match("^(%a+):(.+)$")
-      if user_type == "Location" or user_type == "Company" then out[#out + 1] = { user_type = user_type, id = id } end
-    end
-  end
-  table.sort(out, function(a, b) return a.user_type .. a.id < b.user_type .. b.id end)
-  return out
-end
-
 local NO_CREDENTIALS = "no credentials: set GHL_TOKEN (a Private Integration Token) and GHL_LOCATION_ID, "
   .. "or set GHL_CLIENT_ID and GHL_CLIENT_SECRET and run `ghl login`"
 
@@ -107,7 +86,8 @@ function M.client(ctx)
   end
   local app = oauth_app(ctx, path)
   if not (location_id or company_id) then
-    local sessions = stored_sessions(path, client_id)
+    local sessions, serr = app:sessions()
+    if not sessions then return nil, serr end
     if #sessions == 0 then
       return nil, ("no credentials: GHL_TOKEN is not set and %s holds no session of app %s (run `ghl login`)")
         :format(path, client_id)

@@ -55,8 +55,22 @@ function File:get(key)
   return data[key]
 end
 
--- read, change, write back, under the file's write lock
-local function update(self, key, value)
+--- Every key in the file, in no order (what `App:sessions` lists).
+-- @treturn[1] {string,...}
+-- @treturn[2] nil
+-- @treturn[2] string err when the file cannot be read or is not a JSON object
+function File:keys()
+  local data, err = read_all(self)
+  if not data then return nil, err end
+  local out = {}
+  for k in pairs(data) do out[#out + 1] = k end
+  return out
+end
+
+-- Read the file, let change(data) edit it, write it back atomically, all
+-- under the file's write lock. change returns false to leave the file as is
+-- (then the result is false).
+local function transact(self, change)
   local lock, err = core.file_lock(self.path .. ".lock", self.lock_timeout_ms)
   if not lock then return nil, "file store: " .. err end
   local data, rerr = read_all(self)
@@ -64,11 +78,18 @@ local function update(self, key, value)
     lock:unlock()
     return nil, rerr
   end
-  data[key] = value
+  if change(data) == false then
+    lock:unlock()
+    return false
+  end
   local ok, werr = core.write_file(self.path, cjson.encode(data))
   lock:unlock()
   if not ok then return nil, "file store: " .. werr end
   return true
+end
+
+local function update(self, key, value)
+  return transact(self, function(data) data[key] = value end)
 end
 
 --- Write a value: read, change, write back atomically under the file's lock.
@@ -89,28 +110,16 @@ function File:set(key, value) return update(self, key, value) end
 -- @treturn[2] nil
 -- @treturn[2] string err
 function File:add(key, value, ttl_ms)
-  local lock, err = core.file_lock(self.path .. ".lock", self.lock_timeout_ms)
-  if not lock then return nil, "file store: " .. err end
-  local data, rerr = read_all(self)
-  if not data then
-    lock:unlock()
-    return nil, rerr
-  end
-  local now = core.now_ms()
-  local cur = data[key]
-  if cur ~= nil and not (type(cur) == "table" and cur.exp and cur.exp <= now) then
-    lock:unlock()
-    return false
-  end
-  -- drop expired entries while here, so the file does not grow forever
-  for k, v in pairs(data) do
-    if type(v) == "table" and v.exp and v.exp <= now then data[k] = nil end
-  end
-  data[key] = { v = value, exp = now + ttl_ms }
-  local ok, werr = core.write_file(self.path, cjson.encode(data))
-  lock:unlock()
-  if not ok then return nil, "file store: " .. werr end
-  return true
+  return transact(self, function(data)
+    local now = core.now_ms()
+    local cur = data[key]
+    if cur ~= nil and not (type(cur) == "table" and cur.exp and cur.exp <= now) then return false end
+    -- drop expired entries while here, so the file does not grow forever
+    for k, v in pairs(data) do
+      if type(v) == "table" and v.exp and v.exp <= now then data[k] = nil end
+    end
+    data[key] = { v = value, exp = now + ttl_ms }
+  end)
 end
 
 --- Remove a key (under the file's lock).

@@ -43,6 +43,14 @@ function Memory:add(key, value, ttl_ms)
   return true
 end
 
+--- Every key held, in no order (what `App:sessions` lists).
+-- @treturn {string,...}
+function Memory:keys()
+  local out = {}
+  for k in pairs(self.data) do out[#out + 1] = k end
+  return out
+end
+
 --- Remove a key.
 -- @string key
 -- @treturn boolean true

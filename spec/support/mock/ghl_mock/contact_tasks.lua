@@ -6,7 +6,7 @@ local http = require "ghl_mock.http"
 local state = require "ghl_mock.state"
 local common = require "ghl_mock.common"
 local clock = require "ghl_mock.clock"
-local contacts = require "ghl_mock.contacts"
+local children = require "ghl_mock.contact_children"
 
 local M = {}
 
@@ -16,15 +16,6 @@ local ALLOWED = common.set(FIELDS)
 
 local function by_due(a, b)
   return a.dueDate < b.dueDate or (a.dueDate == b.dueDate and a.id < b.id)
-end
-
-local function load_task(req, c)
-  local t = state.tasks[req.params.taskId]
-  if not t or t.contactId ~= c.id then
-    common.not_found("Task")
-    return nil
-  end
-  return t
 end
 
 local function check(body, creating)
@@ -42,47 +33,13 @@ local function check(body, creating)
   return common.ok(problems)
 end
 
-local function list(req)
-  local c = contacts.load(req)
-  if not c then return end
-  local out = {}
-  for _, t in pairs(state.tasks) do
-    if t.contactId == c.id then out[#out + 1] = t end
-  end
-  table.sort(out, by_due)
-  return common.reply(200, { tasks = out })
-end
-
-local function create(req)
-  local c = contacts.load(req)
-  if not c then return end
-  local body = http.json_body(req)
-  if not body or not check(body, true) then return end
-  local t = common.pick(body, FIELDS)
-  t.id, t.contactId, t.locationId, t.dateAdded = state.new_id(), c.id, c.locationId, state.now_iso()
-  state.add("tasks", t)
-  return common.reply(201, { task = t })
-end
-
-local function get(req)
-  local c = contacts.load(req)
-  local t = c and load_task(req, c)
-  if t then return common.reply(200, { task = t }) end
-end
-
-local function update(req)
-  local c = contacts.load(req)
-  local t = c and load_task(req, c)
-  if not t then return end
-  local body = http.json_body(req)
-  if not body or not check(body, false) then return end
-  for k, v in pairs(common.pick(body, FIELDS)) do t[k] = v end
-  return common.reply(200, { task = t })
-end
+local h = children.handlers{
+  collection = "tasks", singular = "task", label = "Task", id_param = "taskId", fields = FIELDS, check = check,
+  order = by_due,
+}
 
 local function completed(req)
-  local c = contacts.load(req)
-  local t = c and load_task(req, c)
+  local t = h.load(req)
   if not t then return end
   local body = http.json_body(req)
   if not body then return end
@@ -91,14 +48,6 @@ local function completed(req)
   if not common.ok(problems) then return end
   t.completed = body.completed
   return common.reply(200, { task = t })
-end
-
-local function delete(req)
-  local c = contacts.load(req)
-  local t = c and load_task(req, c)
-  if not t then return end
-  state.remove("tasks", t)
-  return http.reply(200, { succeded = true })
 end
 
 local SEARCH = common.set{ "contactId", "completed", "assignedTo", "query", "limit", "skip", "businessId" }
@@ -136,11 +85,11 @@ local function search(req)
 end
 
 function M.register(route)
-  route("GET", "/contacts/{contactId}/tasks", V, list)
-  route("POST", "/contacts/{contactId}/tasks", V, create)
-  route("GET", "/contacts/{contactId}/tasks/{taskId}", V, get)
-  route("PUT", "/contacts/{contactId}/tasks/{taskId}", V, update)
-  route("DELETE", "/contacts/{contactId}/tasks/{taskId}", V, delete)
+  route("GET", "/contacts/{contactId}/tasks", V, h.list)
+  route("POST", "/contacts/{contactId}/tasks", V, h.create)
+  route("GET", "/contacts/{contactId}/tasks/{taskId}", V, h.get)
+  route("PUT", "/contacts/{contactId}/tasks/{taskId}", V, h.update)
+  route("DELETE", "/contacts/{contactId}/tasks/{taskId}", V, h.delete)
   route("PUT", "/contacts/{contactId}/tasks/{taskId}/completed", V, completed)
   route("POST", "/locations/{locationId}/tasks/search", V, search)
 end
