@@ -55,6 +55,13 @@ local function module_lines()
   return "# the Lua module is built in" -- OpenResty
 end
 
+local AS_ROOT = (function()
+  local p = io.popen("id -u")
+  local uid = p and p:read("*l")
+  if p then p:close() end
+  return uid == "0"
+end)()
+
 --- A free 127.0.0.1 port (free when asked: the caller binds it soon after).
 function M.free_port()
   local s = assert(socket.bind("127.0.0.1", 0))
@@ -182,8 +189,11 @@ function M.nginx(opts)
     for k, v in pairs(opts.vars and opts.vars(port, tls_port) or {}) do vars[k] = v end
     local conf = opts.template:gsub("@(%u[%u_]*)@", vars)
     write(prefix .. "/nginx.conf", conf)
+    -- run as root, nginx's workers would become "nobody", who may not read a
+    -- checkout in a private folder (a clone under mktemp -d): keep them root
+    local globals = (AS_ROOT and "user root;" or "") .. (opts.foreground and " daemon off;" or "")
     local cmd = ("'%s' -p '%s' -c '%s/nginx.conf' -e '%s/logs/error.log'%s"):format(
-      nginx, prefix, prefix, prefix, opts.foreground and " -g 'daemon off;'" or "")
+      nginx, prefix, prefix, prefix, globals ~= "" and (" -g '" .. globals .. "'") or "")
     local srv = setmetatable({
       url = "http://127.0.0.1:" .. port, port = port, prefix = prefix, nginx = nginx,
       tls_port = tls_port, tls_url = tls_port and ("https://127.0.0.1:" .. tls_port),
