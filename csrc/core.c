@@ -468,6 +468,9 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  * @tparam table|string|nil headers lower-case header table or raw head; nil
  * when the call ended without an answer (that ends a probe too)
  * @tparam number now_ms the current time
+ * @tparam[opt] number sent_ms when the request was sent: an answer to a
+ * request sent before the limiter opened the current window is not taken as
+ * that window's first
  */
 
 /***

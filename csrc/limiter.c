@@ -8,7 +8,7 @@
  *   local wait_ms, again = lim:acquire(now_ms) -- nil, err: the daily budget is spent;
  *                                              -- again == true: sleep, then ask again
 
- *   lim:update(resp_headers, now_ms)
+ *   lim:update(resp_headers, now_ms, sent_ms)
  *   lim:state()                               -- what client:rate_limit() reports
  *
  * Below `reserve` (20 %) of the burst window, requests are spaced at
@@ -38,6 +38,7 @@ typedef struct {
     double reported;                    /* Remaining in the last response */
     double daily_limit, daily_remaining;
     double window_start_ms;             /* when we first saw the current window */
+    double opened_ms;                   /* when we opened the current window ourselves (-1: no) */
     double next_slot_ms;                /* pacing: earliest time of the next request */
     double updated_ms;
     double reserve;
@@ -57,7 +58,7 @@ static int limiter_new(lua_State *L) {
     luaL_setmetatable(L, GHL_LIMITER_MT);
     l->max = l->remaining = l->interval_ms = l->reported = -1;
     l->daily_limit = l->daily_remaining = -1;
-    l->window_start_ms = -1;
+    l->window_start_ms = l->opened_ms = -1;
     l->reserve = 0.2;
     if (lua_type(L, 1) == LUA_TTABLE) {
         lua_getfield(L, 1, "reserve");
@@ -118,11 +119,14 @@ static void scan_head(const char *p, size_t len, double v[5]) {
     }
 }
 
-/* lim:update(headers, now_ms); headers nil: a call ended without an answer
- * (it still ends a probe: the next call probes instead of waiting) */
+/* lim:update(headers, now_ms [, sent_ms]); headers nil: a call ended without
+ * an answer (it still ends a probe: the next call probes instead of waiting).
+ * sent_ms, when the request went out: an answer to a request sent before we
+ * opened the current window was counted in the previous one, so it says
+ * nothing about where the new window starts. */
 static int limiter_update(lua_State *L) {
     ghl_limiter *l = check_limiter(L);
-    double now = luaL_checknumber(L, 3), max, rem, interval, dlimit, drem;
+    double now = luaL_checknumber(L, 3), sent = luaL_optnumber(L, 4, -1), max, rem, interval, dlimit, drem;
     if (lua_type(L, 2) != LUA_TTABLE && lua_type(L, 2) != LUA_TSTRING) {
         l->probe_until_ms = 0;
         return 0;
@@ -142,14 +146,17 @@ static int limiter_update(lua_State *L) {
     }
     l->headerless = (max < 0 && rem < 0 && interval < 0 && dlimit < 0 && drem < 0);
     l->probe_until_ms = 0;
-    if (max > 0 && rem >= 0 && interval > 0) {
+    if (max > 0 && rem >= 0 && interval > 0 &&
+        !(sent >= 0 && sent < l->opened_ms && max == l->max && interval == l->interval_ms)) {
         /* A new window: the first one, one we opened ourselves (reported <
-         * 0), one our clock says has begun, or limits that changed. Not
-         * Remaining going up: with calls in flight, answers arrive out of
-         * order, and an older, higher Remaining is no news. */
+         * 0), one our clock says has begun (for a request sent after its
+         * start, when we know), or limits that changed. Not Remaining going
+         * up: with calls in flight, answers arrive out of order, and an
+         * older, higher Remaining is no news. */
         int provisional = l->reported < 0;
-        int new_window = l->window_start_ms < 0 || provisional || now >= l->window_start_ms + interval ||
-                         max != l->max || interval != l->interval_ms;
+        int new_window = l->window_start_ms < 0 || provisional ||
+                         (sent >= 0 ? sent : now) >= l->window_start_ms + interval || max != l->max ||
+                         interval != l->interval_ms;
         l->max = max;
         l->interval_ms = interval;
         if (new_window) {
@@ -208,7 +215,7 @@ static int limiter_acquire(lua_State *L) {
      * window arrives (reported = -1 makes update() take that response's
      * time, which is never earlier than the server's). */
     if (now >= l->window_start_ms + l->interval_ms) { /* the window rolled over */
-        l->window_start_ms = now;
+        l->window_start_ms = l->opened_ms = now;
         l->remaining = l->max;
         l->reported = -1;
     }
@@ -216,6 +223,7 @@ static int limiter_acquire(lua_State *L) {
         /* wait for the next window */
         wait = l->window_start_ms + l->interval_ms + MARGIN_MS - now;
         l->window_start_ms += l->interval_ms + MARGIN_MS;
+        l->opened_ms = l->window_start_ms;
         l->remaining = l->max;
         l->reported = -1;
         l->next_slot_ms = l->window_start_ms;
@@ -236,7 +244,8 @@ static int limiter_acquire(lua_State *L) {
         l->waits++;
         l->waited_ms += wait;
     }
-    lua_pushnumber(L, wait > 0 ? floor(wait) : 0);
+    /* rounded up: a caller never starts before the slot (or window) it was given */
+    lua_pushnumber(L, wait > 0 ? ceil(wait) : 0);
     return 1;
 }
 
@@ -272,14 +281,14 @@ static int limiter_state(lua_State *L) {
 #define LIMITER_FIELDS(l)                                                                                   \
     &(l)->max, &(l)->remaining, &(l)->interval_ms, &(l)->reported, &(l)->daily_limit, &(l)->daily_remaining, \
         &(l)->window_start_ms, &(l)->next_slot_ms, &(l)->updated_ms, &(l)->waits, &(l)->waited_ms,          \
-        &(l)->probe_until_ms, &(l)->headerless
+        &(l)->probe_until_ms, &(l)->headerless, &(l)->opened_ms
 
 /* lim:export() -> string: the state, to share it (nginx workers keep it in
  * a lua_shared_dict and import it around each acquire/update). */
 static int limiter_export(lua_State *L) {
     ghl_limiter *l = check_limiter(L);
     double *f[] = {LIMITER_FIELDS(l)};
-    char buf[13 * 32];
+    char buf[14 * 32];
     size_t i, n = 0;
     for (i = 0; i < sizeof f / sizeof f[0]; i++)
         n += (size_t)snprintf(buf + n, sizeof buf - n, i ? ",%.17g" : "%.17g", *f[i]);

@@ -296,6 +296,25 @@ describe("rate-limit pacer", function()
     assert.are.equal(1, lim:state().remaining)
   end)
 
+  it("does not date a window it opened by a late answer counted in the previous one", function()
+    local lim = core.limiter()
+    lim:update(headers(10, 9, 1000), 0) -- the server's window: [0, 1000)
+    for _ = 1, 9 do lim:acquire(10) end
+    assert.are.equal(0, lim:acquire(1000)) -- ours rolls over: a provisional window opens at 1000
+    -- an answer to a request sent at 990 (counted in the old window), late
+    lim:update(headers(10, 0, 1000), 1001, 990)
+    -- the first answer of the new window: the server began it at about 1040
+    lim:update(headers(10, 9, 1000), 1045, 1000)
+    assert.are.equal(2045, lim:state().window_reset_ms)
+    -- without the send time, the late answer is taken as the new window's first
+    local old = core.limiter()
+    old:update(headers(10, 9, 1000), 0)
+    for _ = 1, 9 do old:acquire(10) end
+    old:acquire(1000)
+    old:update(headers(10, 0, 1000), 1001)
+    assert.are.equal(2001, old:state().window_reset_ms)
+  end)
+
   it("starts a new window when its clock says so", function()
     local lim = core.limiter()
     lim:update(headers(10, 0, 1000), 1000)

@@ -61,7 +61,7 @@ function M.run(client, calls, concurrency, multi)
         end
       end
       if go then
-        job.slot = nil
+        job.slot, job.sent_at = nil, now_ms()
         assert(multi:start(j, job.req))
         inflight = inflight + 1
         table.remove(queue, qi)
@@ -96,7 +96,7 @@ function M.run(client, calls, concurrency, multi)
         local job = jobs[j]
         inflight = inflight - 1
         local status, a, b, sent = r[2], r[3], r[4], r[5]
-        if lim then lim:update(status and a or nil, now_ms()) end
+        if lim then lim:update(status and a or nil, now_ms(), job.sent_at) end
         local action, x, y = c:interpret(job.req, status, a, b, job.attempt, now_ms() - started, sent)
         if action == "done" then
           results[j] = { x, y }

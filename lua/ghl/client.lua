@@ -153,8 +153,9 @@ function Client:_request(method, path, opts, token_type)
       end
       if wait > 0 then self._sleep(wait) end
     end
+    local sent_at = now_ms()
     local status, a, b, sent = t:perform(req)
-    if lim then lim:update(status and a or nil, now_ms()) end
+    if lim then lim:update(status and a or nil, now_ms(), sent_at) end
     local action, x, y = c:interpret(req, status, a, b, attempt, now_ms() - started, sent,
                                      auth ~= nil and not refreshed)
     if action == "done" then return x, y end

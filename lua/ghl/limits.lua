@@ -29,7 +29,9 @@ local function with_state(self, fn, ...)
 end
 
 function Shared:acquire(now) return with_state(self, function(lim) return lim:acquire(now) end) end
-function Shared:update(headers, now) return with_state(self, function(lim) return lim:update(headers, now) end) end
+function Shared:update(headers, now, sent_at)
+  return with_state(self, function(lim) return lim:update(headers, now, sent_at) end)
+end
 function Shared:state() return with_state(self, function(lim) return lim:state() end) end
 
 --- A pacer shared by the workers of one nginx through lua_shared_dict `dict_name`.
