@@ -14,12 +14,34 @@
 
 #define MAX_DEPTH 1000
 
+/* Object keys repeat from response to response ("id", "firstName", ...), so
+ * their Lua strings are kept in a small direct-mapped cache: a hit skips
+ * Lua's hashing and interning of the key. The strings live in a table (the
+ * uservalue of the cache's userdata, one per Lua state, in the registry);
+ * a slot's pointer stays valid while that table holds its string. */
+#define KEY_SLOTS 512
+#define KEY_MAX 40 /* Lua's short strings */
+
+typedef struct {
+    const char *s;
+    size_t len;
+} key_slot;
+
+typedef struct {
+    key_slot slot[KEY_SLOTS];
+} key_cache;
+
+static const char KEY_CACHE_ID = 'k'; /* its address is the registry key */
+
 typedef struct {
     const char *p, *end, *start;
     lua_State *L;
     ghl_buf *scratch;
+    key_cache *keys;
+    int keys_idx; /* stack index of the table holding the cached strings */
     const char *err;
     int depth;
+    int pending; /* stack slots held by members not yet in their tables, all levels */
 } jd;
 
 static int value(jd *d);
@@ -85,13 +107,71 @@ static int put_utf8(ghl_buf *b, unsigned cp) {
     return ghl_buf_add(b, u, n);
 }
 
-/* d->p is at the opening quote; pushes the string */
-static int string(jd *d) {
+static unsigned load32(const char *p) {
+    unsigned v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Pushes the key s[0..len), from the cache when it is there. */
+static void push_key(jd *d, const char *s, size_t len) {
+    lua_State *L = d->L;
+    unsigned h;
+    key_slot *k;
+    if (len > KEY_MAX || len == 0) {
+        lua_pushlstring(L, s, len);
+        return;
+    }
+    if (len >= 4) /* keys differ in their first or last four bytes, or length */
+        h = (load32(s) * 0x9E3779B1u) ^ (load32(s + len - 4) * 0x85EBCA77u) ^ ((unsigned)len << 5);
+    else
+        h = ((unsigned char)s[0] * 0x9E3779B1u) ^ ((unsigned char)s[len - 1] * 0x85EBCA77u) ^ (unsigned)len;
+    h = (h >> 16) % KEY_SLOTS;
+    k = &d->keys->slot[h];
+    if (k->len == len && memcmp(k->s, s, len) == 0) {
+        lua_rawgeti(L, d->keys_idx, (int)h + 1);
+        return;
+    }
+    lua_pushlstring(L, s, len);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, d->keys_idx, (int)h + 1);
+    k->s = lua_tostring(L, -1);
+    k->len = len;
+}
+
+/* Pushes the cache's userdata and its table of strings (made on first use). */
+static key_cache *push_key_cache(lua_State *L) {
+    key_cache *kc;
+    lua_pushlightuserdata(L, (void *)&KEY_CACHE_ID);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (lua_type(L, -1) == LUA_TUSERDATA) {
+        kc = (key_cache *)lua_touserdata(L, -1);
+        lua_getiuservalue(L, -1, 1);
+        return kc;
+    }
+    lua_pop(L, 1);
+    kc = (key_cache *)lua_newuserdatauv(L, sizeof *kc, 1);
+    memset(kc, 0, sizeof *kc);
+    lua_createtable(L, KEY_SLOTS, 0);
+    lua_setiuservalue(L, -2, 1);
+    lua_pushlightuserdata(L, (void *)&KEY_CACHE_ID);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    lua_getiuservalue(L, -1, 1);
+    return kc;
+}
+
+/* d->p is at the opening quote; pushes the string (an object key when
+ * is_key) */
+static int string(jd *d, int is_key) {
     const char *s = ++d->p, *p = s;
     while (p < d->end && !STOP[(unsigned char)*p])
         p++;
     if (p < d->end && *p == '"') { /* the common case: no escapes */
-        lua_pushlstring(d->L, s, (size_t)(p - s));
+        if (is_key)
+            push_key(d, s, (size_t)(p - s));
+        else
+            lua_pushlstring(d->L, s, (size_t)(p - s));
         d->p = p + 1;
         return 0;
     }
@@ -101,7 +181,10 @@ static int string(jd *d) {
     while (p < d->end) {
         unsigned char c = (unsigned char)*p;
         if (c == '"') {
-            lua_pushlstring(d->L, d->scratch->data, d->scratch->len);
+            if (is_key)
+                push_key(d, d->scratch->data, d->scratch->len);
+            else
+                lua_pushlstring(d->L, d->scratch->data, d->scratch->len);
             d->p = p + 1;
             return 0;
         }
@@ -221,20 +304,63 @@ static int literal(jd *d, const char *word, size_t n) {
     return 0;
 }
 
+/* Members and elements wait on the Lua stack until their container is
+ * complete, so a table is made with its final size instead of growing by
+ * rehashes (a contact's 35 fields would rehash it four times). A container
+ * moves what waits into its table after CHUNK of them, or when all levels
+ * together hold PENDING_MAX slots: LuaJIT lets a C function use 8000. */
+#define CHUNK 64
+#define PENDING_MAX 4000
+
+/* Moves the n key/value pairs above base + 1 into the table at base + 1
+ * (made here, sized for them, if that slot is still nil), first to last so
+ * a repeated key keeps its last value. */
+static void flush_members(lua_State *L, int base, int n) {
+    int t = base + 1, i;
+    if (lua_isnil(L, t)) {
+        lua_createtable(L, 0, n);
+        lua_replace(L, t);
+    }
+    for (i = 0; i < n; i++) {
+        lua_pushvalue(L, t + 1 + 2 * i);
+        lua_pushvalue(L, t + 2 + 2 * i);
+        lua_rawset(L, t);
+    }
+    lua_settop(L, t);
+}
+
+/* The same for n elements of an array, the first of which is number first. */
+static void flush_elements(lua_State *L, int base, int n, int first) {
+    int t = base + 1, i;
+    if (lua_isnil(L, t)) {
+        lua_createtable(L, n, 0);
+        lua_replace(L, t);
+    }
+    for (i = first + n - 1; i >= first; i--)
+        lua_rawseti(L, t, i); /* pops the top: the last element first */
+}
+
 static int object(jd *d) {
     lua_State *L = d->L;
+    int base = lua_gettop(L), n = 0;
     d->p++;
-    lua_createtable(L, 0, 8);
+    lua_pushnil(L); /* the table, once its size is known */
     ws(d);
     if (d->p < d->end && *d->p == '}') {
         d->p++;
+        flush_members(L, base, 0);
         return 0;
     }
     for (;;) {
+        if (n == CHUNK || d->pending >= PENDING_MAX) {
+            flush_members(L, base, n);
+            d->pending -= 2 * n;
+            n = 0;
+        }
         ws(d);
         if (d->p >= d->end || *d->p != '"')
             return fail(d, "expected a key");
-        if (string(d))
+        if (string(d, 1))
             return -1;
         ws(d);
         if (d->p >= d->end || *d->p != ':')
@@ -242,7 +368,8 @@ static int object(jd *d) {
         d->p++;
         if (value(d))
             return -1;
-        lua_rawset(L, -3);
+        n++;
+        d->pending += 2;
         ws(d);
         if (d->p < d->end && *d->p == ',') {
             d->p++;
@@ -250,6 +377,8 @@ static int object(jd *d) {
         }
         if (d->p < d->end && *d->p == '}') {
             d->p++;
+            flush_members(L, base, n);
+            d->pending -= 2 * n;
             return 0;
         }
         return fail(d, "expected ',' or '}'");
@@ -258,18 +387,26 @@ static int object(jd *d) {
 
 static int array(jd *d) {
     lua_State *L = d->L;
-    int i = 0;
+    int base = lua_gettop(L), n = 0, done = 0;
     d->p++;
-    lua_createtable(L, 4, 0);
+    lua_pushnil(L); /* the table, once its size is known */
     ws(d);
     if (d->p < d->end && *d->p == ']') {
         d->p++;
+        flush_elements(L, base, 0, 1);
         return 0;
     }
     for (;;) {
+        if (n == CHUNK || d->pending >= PENDING_MAX) {
+            flush_elements(L, base, n, done + 1);
+            d->pending -= n;
+            done += n;
+            n = 0;
+        }
         if (value(d))
             return -1;
-        lua_rawseti(L, -2, ++i);
+        n++;
+        d->pending++;
         ws(d);
         if (d->p < d->end && *d->p == ',') {
             d->p++;
@@ -277,6 +414,8 @@ static int array(jd *d) {
         }
         if (d->p < d->end && *d->p == ']') {
             d->p++;
+            flush_elements(L, base, n, done + 1);
+            d->pending -= n;
             return 0;
         }
         return fail(d, "expected ',' or ']'");
@@ -295,7 +434,7 @@ static int value(jd *d) {
     switch (*d->p) {
     case '{': rc = object(d); break;
     case '[': rc = array(d); break;
-    case '"': rc = string(d); break;
+    case '"': rc = string(d, 0); break;
     case 't': rc = literal(d, "true", 4); if (!rc) lua_pushboolean(d->L, 1); break;
     case 'f': rc = literal(d, "false", 5); if (!rc) lua_pushboolean(d->L, 0); break;
     case 'n': rc = literal(d, "null", 4); if (!rc) lua_pushlightuserdata(d->L, NULL); break;
@@ -314,16 +453,26 @@ static int value(jd *d) {
 int ghl_json_decode(lua_State *L, const char *s, size_t len, ghl_buf *scratch) {
     jd d;
     int top = lua_gettop(L);
+    if (!lua_checkstack(L, 8)) {
+        lua_pushliteral(L, "nested too deep");
+        return -1;
+    }
+    d.keys = push_key_cache(L);
+    d.keys_idx = lua_gettop(L);
     d.p = d.start = s;
     d.end = s + len;
     d.L = L;
     d.scratch = scratch;
     d.err = NULL;
     d.depth = 0;
+    d.pending = 0;
     if (value(&d) == 0) {
         ws(&d);
-        if (d.p == d.end)
+        if (d.p == d.end) {
+            lua_replace(L, top + 1); /* the value in place of the cache */
+            lua_settop(L, top + 1);
             return 0;
+        }
         d.err = "text after the value";
     }
     lua_settop(L, top);

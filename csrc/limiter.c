@@ -73,6 +73,24 @@ static int limiter_new(lua_State *L) {
  * resets, so this is an estimate (and a request after it finds out). */
 static double next_midnight(double now_ms) { return (floor(now_ms / DAY_MS) + 1) * DAY_MS; }
 
+/* A header's count: plain digits (the usual case, without strtod), or any
+ * number strtod reads whole; -1 for anything else, or a negative. */
+static double parse_count(const char *s, size_t n) {
+    char buf[32], *stop;
+    double x = 0;
+    size_t i;
+    for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+        x = x * 10 + (s[i] - '0');
+    if (i == n && n > 0 && n <= 15)
+        return x;
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    x = strtod(buf, &stop);
+    return stop == buf + n && x == x && x >= 0 && x < HUGE_VAL ? x : -1;
+}
+
 /* The five X-RateLimit-* values of a raw head in one pass (-1 when absent):
  * max, remaining, interval, daily limit, daily remaining. */
 static void scan_head(const char *p, size_t len, double v[5]) {
@@ -92,24 +110,12 @@ static void scan_head(const char *p, size_t len, double v[5]) {
                 for (i = 0; i < 5; i++) {
                     size_t nl = strlen(names[i]);
                     if ((size_t)(colon - n) == nl && strncasecmp(n, names[i], nl) == 0) {
-                        char buf[32], *stop;
-                        const char *val = colon + 1;
-                        size_t vl;
-                        double x;
-                        const char *vend = eol;
+                        const char *val = colon + 1, *vend = eol;
                         while (val < vend && (*val == ' ' || *val == '\t'))
                             val++;
                         while (vend > val && (vend[-1] == '\r' || vend[-1] == ' ' || vend[-1] == '\t'))
                             vend--;
-                        vl = (size_t)(vend - val);
-                        /* cppcheck-suppress knownConditionTrueFalse ; it takes the trim loops as exhaustive */
-                        if (vl > 0 && vl < sizeof buf) {
-                            memcpy(buf, val, vl);
-                            buf[vl] = '\0';
-                            x = strtod(buf, &stop);
-                            if (stop != buf && x == x && x >= 0)
-                                v[i] = x;
-                        }
+                        v[i] = parse_count(val, (size_t)(vend - val));
                         break;
                     }
                 }

@@ -310,7 +310,7 @@ static void add_user_headers(lua_State *L, int headers, int user) {
 static const char *const OPT_KEYS[] = {"path", "query", "body", "headers", "version", "form", NULL};
 enum { A_CLIENT = 1, A_METHOD, A_PATH, A_OPTS, O_PATH, O_QUERY, O_BODY, O_HEADERS, O_VERSION, O_FORM };
 
-/* The header table of a request: built once per (Version, kind of body)
+/* The header table of a request: built once per (kind of body, Version)
  * and kept in the client's uservalue, so the common call allocates nothing
  * here and a transport can recognise the table it saw last (the curl
  * transport then reuses its header list). Caller headers make a fresh one.
@@ -318,12 +318,19 @@ enum { A_CLIENT = 1, A_METHOD, A_PATH, A_OPTS, O_PATH, O_QUERY, O_BODY, O_HEADER
 static void push_headers(lua_State *L, ghl_client *c, const char *version, size_t vlen, int has_body) {
     int cache = 0;
     if (lua_isnil(L, O_HEADERS)) {
+        /* cache[has_body + 1][version] */
         lua_getiuservalue(L, A_CLIENT, 1);
         if (lua_type(L, -1) == LUA_TTABLE) {
+            lua_rawgeti(L, -1, has_body + 1);
+            if (lua_type(L, -1) != LUA_TTABLE) {
+                lua_pop(L, 1);
+                lua_newtable(L);
+                lua_pushvalue(L, -1);
+                lua_rawseti(L, -3, has_body + 1);
+            }
+            lua_replace(L, -2);
             cache = lua_gettop(L);
             lua_pushlstring(L, version, vlen);
-            lua_pushinteger(L, has_body);
-            lua_concat(L, 2);
             lua_pushvalue(L, -1);
             lua_rawget(L, cache);
             if (lua_type(L, -1) == LUA_TTABLE) {

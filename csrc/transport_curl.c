@@ -38,6 +38,7 @@ typedef struct {
     CURL *easy;
     struct curl_slist *headers; /* of the last request; reused or freed on the next */
     const void *headers_of;     /* the header table it was built from (pinned by the caller) */
+    int headers_body;           /* and whether it was for a request with a body */
     ghl_buf body;
     ghl_buf head;
     ghl_buf line;
@@ -191,32 +192,92 @@ static void xfer_free(ghl_xfer *x) {
 
 /* ------------------------------------------------------------ requests */
 
-/* Header lines "Name: value" for libcurl, plus "Expect:" so a POST body is
- * sent at once instead of after a 100-continue round trip. */
-static struct curl_slist *build_headers(lua_State *L, ghl_xfer *x, int headers) {
-    struct curl_slist *list = NULL, *next;
-    list = curl_slist_append(list, "Expect:");
-    if (!list)
-        return NULL;
-    if (lua_type(L, headers) != LUA_TTABLE)
-        return list;
-    lua_pushnil(L);
-    while (lua_next(L, headers)) {
-        size_t klen, vlen;
-        const char *k = lua_tolstring(L, -2, &klen), *v = lua_tolstring(L, -1, &vlen);
-        if (k && v && lua_type(L, -2) == LUA_TSTRING) {
-            ghl_buf_reset(&x->line);
-            if (ghl_buf_add(&x->line, k, klen) || ghl_buf_add(&x->line, ": ", 2) ||
-                ghl_buf_add(&x->line, v, vlen) || !(next = curl_slist_append(list, x->line.data))) {
-                curl_slist_free_all(list);
-                lua_pop(L, 2);
-                return NULL;
-            }
-            list = next;
-        }
-        lua_pop(L, 1);
+/* "Accept-Encoding: ..." with what this libcurl decodes ("" when nothing).
+ * Sent as one of our header lines, libcurl's own (rebuilt with its slow
+ * printf on every request) is left out; CURLOPT_ACCEPT_ENCODING still makes
+ * libcurl decode the answer. Made once, in luaopen_ghl_curl. */
+static char accept_encoding[64];
+
+static void init_accept_encoding(void) {
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    const char *sep = "";
+    strcpy(accept_encoding, "Accept-Encoding: ");
+    if (v->features & CURL_VERSION_LIBZ) {
+        strcat(accept_encoding, "deflate, gzip");
+        sep = ", ";
     }
-    return list;
+#ifdef CURL_VERSION_BROTLI
+    if (v->features & CURL_VERSION_BROTLI) {
+        strcat(accept_encoding, sep);
+        strcat(accept_encoding, "br");
+        sep = ", ";
+    }
+#endif
+#ifdef CURL_VERSION_ZSTD
+    if (v->features & CURL_VERSION_ZSTD) {
+        strcat(accept_encoding, sep);
+        strcat(accept_encoding, "zstd");
+        sep = ", ";
+    }
+#endif
+    if (!*sep)
+        accept_encoding[0] = '\0';
+}
+
+static int is_accept_encoding(const char *k, size_t len) {
+    static const char name[] = "accept-encoding";
+    size_t i;
+    if (len != sizeof name - 1)
+        return 0;
+    for (i = 0; i < len; i++)
+        if ((k[i] >= 'A' && k[i] <= 'Z' ? k[i] - 'A' + 'a' : k[i]) != name[i])
+            return 0;
+    return 1;
+}
+
+static int append(struct curl_slist **list, const char *line) {
+    struct curl_slist *next = curl_slist_append(*list, line);
+    if (!next)
+        return -1;
+    *list = next;
+    return 0;
+}
+
+/* Header lines "Name: value" for libcurl into *out, plus "Expect:" when
+ * there is a body (so it is sent at once, not after a 100-continue round
+ * trip) and Accept-Encoding unless the caller gave one. 0, or -1 when
+ * memory ran out. */
+static int build_headers(lua_State *L, ghl_xfer *x, int headers, int with_body, struct curl_slist **out) {
+    struct curl_slist *list = NULL;
+    int own_encoding = 0;
+    if (with_body && append(&list, "Expect:"))
+        return -1;
+    if (lua_type(L, headers) == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, headers)) {
+            size_t klen, vlen;
+            const char *k, *v;
+            if (lua_type(L, -2) == LUA_TSTRING && (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)) {
+                k = lua_tolstring(L, -2, &klen);
+                v = lua_tolstring(L, -1, &vlen);
+                own_encoding = own_encoding || is_accept_encoding(k, klen);
+                ghl_buf_reset(&x->line);
+                if (ghl_buf_add(&x->line, k, klen) || ghl_buf_add(&x->line, ": ", 2) ||
+                    ghl_buf_add(&x->line, v, vlen) || append(&list, x->line.data)) {
+                    curl_slist_free_all(list);
+                    lua_pop(L, 2);
+                    return -1;
+                }
+            }
+            lua_pop(L, 1);
+        }
+    }
+    if (!own_encoding && accept_encoding[0] && append(&list, accept_encoding)) {
+        curl_slist_free_all(list);
+        return -1;
+    }
+    *out = list;
+    return 0;
 }
 
 /* Sets up x for the request table at `req` (method, url, headers, body,
@@ -228,7 +289,7 @@ static struct curl_slist *build_headers(lua_State *L, ghl_xfer *x, int headers) 
 static void xfer_request(lua_State *L, ghl_xfer *x, int req, int copy_body, int pin, int slot) {
     const char *method, *url, *body;
     size_t body_len = 0;
-    int top = lua_gettop(L);
+    int top = lua_gettop(L), with_body;
     CURL *e = x->easy;
     lua_getfield(L, req, "method");
     lua_getfield(L, req, "url");
@@ -240,12 +301,15 @@ static void xfer_request(lua_State *L, ghl_xfer *x, int req, int copy_body, int 
     if (!method || !url)
         luaL_error(L, "ghl: request needs a method and a url");
     body = lua_tolstring(L, top + 4, &body_len);
-    if (!x->headers || lua_type(L, top + 3) != LUA_TTABLE || lua_topointer(L, top + 3) != x->headers_of) {
+    with_body = body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+    if (!x->headers_of || lua_type(L, top + 3) != LUA_TTABLE || lua_topointer(L, top + 3) != x->headers_of ||
+        with_body != x->headers_body) {
         curl_slist_free_all(x->headers);
+        x->headers = NULL;
         x->headers_of = NULL;
-        x->headers = build_headers(L, x, top + 3);
-        if (!x->headers)
+        if (build_headers(L, x, top + 3, with_body, &x->headers))
             luaL_error(L, "ghl: out of memory");
+        x->headers_body = with_body;
         if (lua_type(L, top + 3) == LUA_TTABLE) {
             lua_getiuservalue(L, pin, 1); /* pin the table: its address stays its own */
             lua_pushvalue(L, top + 3);
@@ -256,7 +320,7 @@ static void xfer_request(lua_State *L, ghl_xfer *x, int req, int copy_body, int 
     }
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
-    if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+    if (with_body) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
         if (copy_body)
@@ -628,6 +692,7 @@ GHL_EXPORT int luaopen_ghl_curl(lua_State *L) {
     if (!initialised) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
             return luaL_error(L, "ghl: curl_global_init failed");
+        init_accept_encoding();
         initialised = 1;
     }
     ghl_new_class(L, GHL_CURL_MT, curl_meta, curl_methods, 0);

@@ -217,6 +217,31 @@ describe("rate-limit pacer", function()
              ["x-ratelimit-limit-daily"] = "200000", ["x-ratelimit-daily-remaining"] = tostring(daily or 1000) }
   end
 
+  it("reads a raw head: plain digits, other numbers, and refuses what is not a count", function()
+    local lim = core.limiter()
+    lim:update("HTTP/1.1 200 OK\r\nX-RateLimit-Max: 100\r\nx-ratelimit-remaining:  95 \r\n" ..
+               "X-RateLimit-Interval-Milliseconds: 1e4\r\nX-RateLimit-Limit-Daily: 200000\r\n" ..
+               "X-RateLimit-Daily-Remaining: -5\r\nX-RateLimit-Maximum: 7\r\n\r\n", 1000)
+    local s = lim:state()
+    assert.are.equal(100, s.max)
+    assert.are.equal(95, s.remaining)
+    assert.are.equal(10000, s.interval_ms)
+    assert.are.equal(200000, s.daily_limit)
+    assert.is_nil(s.daily_remaining)
+    -- "9x" is no count: without a Remaining the burst numbers are left as they were
+    lim:update("HTTP/1.1 200 OK\r\nX-RateLimit-Max: 100\r\nX-RateLimit-Remaining: 9x\r\n" ..
+               "X-RateLimit-Interval-Milliseconds: 10000\r\nX-RateLimit-Daily-Remaining: 12abc\r\n\r\n", 2000)
+    s = lim:state()
+    assert.are.equal(95, s.remaining)
+    assert.is_nil(s.daily_remaining)
+    lim:update("HTTP/1.1 200 OK\r\nX-RateLimit-Max: 1234567890123456\r\nX-RateLimit-Remaining: 90\r\n" ..
+               "X-RateLimit-Interval-Milliseconds: 10000\r\nX-RateLimit-Daily-Remaining: 2.5e2\r\n\r\n", 3000)
+    s = lim:state()
+    assert.are.equal(1234567890123456, s.max)
+    assert.are.equal(90, s.remaining)
+    assert.are.equal(250, s.daily_remaining)
+  end)
+
   it("sends one probe before it knows anything, then the rest", function()
     local lim = core.limiter()
     assert.are.equal(0, lim:acquire(1000))

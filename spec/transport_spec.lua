@@ -132,6 +132,25 @@ describe("curl transport", function()
       c:close()
     end)
 
+    it("asks for compression once, and lets the caller's Accept-Encoding replace it", function()
+      local c = h.client(srv)
+      assert(c:request("GET", "/contacts/x", fault("big=100")))
+      local sent = h.last_request(srv).headers
+      assert.is_string(sent["accept-encoding"]) -- one line, not two
+      assert.matches("gzip", sent["accept-encoding"])
+      assert.is_nil(sent.expect)
+      assert(c.contacts:create{ firstName = "Posted" })
+      sent = h.last_request(srv).headers
+      assert.is_string(sent["accept-encoding"])
+      assert.is_nil(sent.expect)
+      local v, resp = assert(c:request("GET", "/contacts/x", { headers = {
+        ["X-Mock-Fault"] = "big=5000", ["Accept-Encoding"] = "identity" } }))
+      assert.are.equal(4990, #v.pad)
+      assert.are.equal("identity", h.last_request(srv).headers["accept-encoding"])
+      assert.is_nil(resp.headers["content-encoding"])
+      c:close()
+    end)
+
     it("goes through the proxy option", function()
       -- the local server plays the proxy; the host name never resolves
       local c = h.client(srv, { base_url = "http://ghl-api.invalid", proxy = srv.url })
