@@ -14,7 +14,14 @@ local core = require "ghl.core"
 local options = require "ghl.options"
 local Client = require "ghl.client"
 
-local oauth = require "ghl.oauth"
+-- ghl.oauth and ghl.webhook are loaded when first used: a script with a
+-- Private Integration Token starts without them.
+local function module_on_use(name, call)
+  return setmetatable({}, {
+    __index = function(_, k) return require(name)[k] end,
+    __call = call,
+  })
+end
 
 local ghl = {
   --- Library version (also sent in the User-Agent header).
@@ -24,12 +31,10 @@ local ghl = {
   --- Token stores for OAuth: memory(), file(path), shm(dict), redis{...}.
   store = require "ghl.store",
   --- Webhooks: verify(raw_body, headers, opts), dispatch(event, handlers), ...
-  webhook = require "ghl.webhook",
+  webhook = module_on_use("ghl.webhook"),
   --- ghl.oauth{client_id=, client_secret=, ...} makes an OAuth app (see
   -- ghl.oauth); ghl.oauth.check_state(expected, received) guards the redirect.
-  oauth = setmetatable({ check_state = oauth.check_state }, {
-    __call = function(_, opts) return oauth.new(opts) end,
-  }),
+  oauth = module_on_use("ghl.oauth", function(_, opts) return require("ghl.oauth").new(opts) end),
 }
 
 --- Make a client.
@@ -46,9 +51,7 @@ end
 -- v = Version, t = token type, pp/q/rq/rb = parameters, pg = paging style, ...}
 -- (576 operations, generated from GHL's OpenAPI specs).
 function ghl.operations()
-  local out = {}
-  for k, v in pairs(require("ghl.catalog")) do out[k] = v end
-  return out
+  return require("ghl.operations").all()
 end
 
 --- Whether `v` is an error returned by ghl.

@@ -42,6 +42,41 @@ describe("operations", function()
                       pp = { "contactId" }, r = { "contact" } }, ops["contacts.get-contact"])
   end)
 
+  it("resolves the operation of every resource method (they are built on first call)", function()
+    local resource = require "ghl.resource"
+    local operations = require "ghl.operations"
+    local n = 0
+    for _, class in ipairs(resource.defined) do
+      for mname, spec in pairs(class._specs) do
+        local e = operations.resolve(spec.op, class._name .. ":" .. mname)
+        assert.is_table(e, spec.op)
+        n = n + 1
+      end
+    end
+    assert.is_true(n > 100, "only " .. n .. " methods")
+  end)
+
+  it("compiles only the services it is asked for", function()
+    -- (GC stopped in the probe: the memory counts only grow; no comments in it, it runs as one line)
+    local probe = ("package.path = %q; package.cpath = %q\n"):format(package.path, package.cpath) .. [[
+      local ghl = require "ghl"
+      local c = ghl.new{ token = "pit-x", location_id = "loc", base_url = "http://127.0.0.1:9" }
+      assert(c.contacts.get and c.calendars.get)
+      collectgarbage("stop")
+      local before = collectgarbage("count")
+      require("ghl.operations").entry("contacts.get-contact")
+      local one = collectgarbage("count") - before
+      require("ghl.operations").all()
+      local all = collectgarbage("count") - before
+      print(one > 0 and one < all / 4 and "lazy" or ("eager " .. one .. " " .. all))
+    ]]
+    local interp = jit and "luajit" or "lua5.4"
+    local f = assert(io.popen(("%s -e %q 2>&1"):format(interp, probe)))
+    local out = f:read("a")
+    f:close()
+    assert.matches("^lazy", out)
+  end)
+
   it("calls an operation with its method, path and Version", function()
     local t = recorder('{"contact":{"id":"c1"}}')
     local c = client(t)

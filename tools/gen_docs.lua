@@ -6,7 +6,7 @@ declarations and the catalogue, so the reference cannot drift from the code.
 Methods written by hand in a resource file are documented there. ]]
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/lua5.4/?.so;" .. package.cpath
-local catalog = require "ghl.catalog"
+local operations = require "ghl.operations"
 
 local RESOURCES = { "contacts", "opportunities", "calendars", "workflows", "conversations", "locations", "users" }
 local out_dir = arg[1] or "build/docs-src"
@@ -45,7 +45,7 @@ for _, name in ipairs(RESOURCES) do
   }
   for _, m in ipairs(names) do
     local spec = class._specs[m]
-    local e = catalog[spec.op] or {}
+    local e = operations.entry(spec.op) or {}
     lines[#lines + 1] = ("--- `client.%s:%s(%s)`: %s %s (operation `%s`, Version %s)."):format(
       name, m, signature(spec), e.m or "?", e.p or "?", spec.op, e.v or "none")
     if spec.each or spec.pages then

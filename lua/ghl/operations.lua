@@ -1,20 +1,62 @@
 --- The endpoint catalogue by operation: lookup by `service.operationId` (or
 -- a bare operationId where it is unique), and the routing of flat params
 -- into path, query and body.
-local catalog = require "ghl.catalog"
+local services = require "ghl.catalog" -- service -> text of its entries
 local errors = require "ghl.errors"
 
 local M = {}
 
--- operationId -> list of "service.operationId" keys
-local by_id = {}
-for key in pairs(catalog) do
-  local id = key:match("^[^.]+%.(.+)$")
-  local list = by_id[id] or {}
-  list[#list + 1] = key
-  by_id[id] = list
+local load = loadstring or load -- luacheck: ignore 113 (loadstring: Lua 5.1 / LuaJIT)
+
+-- "service.operationId" -> entry, filled one service at a time, when one of
+-- its operations is first asked for
+local entries, compiled = {}, {}
+
+local function compile(service)
+  compiled[service] = true
+  local text = services[service]
+  if not text then return end
+  local chunk = assert(load("return " .. text, "=ghl.catalog[" .. service .. "]"))
+  for id, e in pairs(chunk()) do entries[service .. "." .. id] = e end
 end
-for _, list in pairs(by_id) do table.sort(list) end
+
+--- The catalogue entry of "service.operationId", or nil.
+function M.entry(key)
+  local e = entries[key]
+  if e or type(key) ~= "string" then return e end
+  local service = key:match("^([^.]+)%.")
+  if service and not compiled[service] then
+    compile(service)
+    return entries[key]
+  end
+end
+
+-- operationId -> list of "service.operationId" keys; read from the text of
+-- the catalogue (entry keys are its only `["..."]={`), without compiling it
+local by_id
+local function ids()
+  if by_id then return by_id end
+  by_id = {}
+  for service, text in pairs(services) do
+    for id in text:gmatch('%["([^"]+)"%]={') do
+      local list = by_id[id] or {}
+      list[#list + 1] = service .. "." .. id
+      by_id[id] = list
+    end
+  end
+  for _, list in pairs(by_id) do table.sort(list) end
+  return by_id
+end
+
+--- Every entry: "service.operationId" -> entry (compiles what is not yet).
+function M.all()
+  for service in pairs(services) do
+    if not compiled[service] then compile(service) end
+  end
+  local out = {}
+  for k, v in pairs(entries) do out[k] = v end
+  return out
+end
 
 local function distance(a, b)
   if #a > #b then a, b = b, a end
@@ -36,11 +78,13 @@ end
 function M.suggest(name)
   local scored = {}
   local lname = name:lower()
-  for key in pairs(catalog) do
-    local id = key:match("^[^.]+%.(.+)$"):lower()
-    local d = math.min(distance(lname, key:lower()), distance(lname, id))
-    if key:lower():find(lname, 1, true) then d = math.min(d, 1) end
-    scored[#scored + 1] = { key = key, d = d }
+  for id, keys in pairs(ids()) do
+    local lid = id:lower()
+    for _, key in ipairs(keys) do
+      local d = math.min(distance(lname, key:lower()), distance(lname, lid))
+      if key:lower():find(lname, 1, true) then d = math.min(d, 1) end
+      scored[#scored + 1] = { key = key, d = d }
+    end
   end
   table.sort(scored, function(x, y) return x.d < y.d or (x.d == y.d and x.key < y.key) end)
   local out = {}
@@ -54,10 +98,10 @@ function M.resolve(name, where)
     errors.invalid("%s: operation must be a non-empty string like \"contacts.get-contact\", got %s",
       where, type(name))
   end
-  local e = catalog[name]
+  local e = M.entry(name)
   if e then return e, name end
-  local keys = by_id[name]
-  if keys and #keys == 1 then return catalog[keys[1]], keys[1] end
+  local keys = ids()[name]
+  if keys and #keys == 1 then return M.entry(keys[1]), keys[1] end
   if keys then
     errors.invalid("%s: operationId '%s' is in several services; name one of: %s",
       where, name, table.concat(keys, ", "))
@@ -128,7 +172,5 @@ function M.complete(client, e, key, parts, where)
   if e.b == "json" or e.b == "form" then need(e.rb, parts.body, "body") end
   return parts
 end
-
-M.catalog = catalog
 
 return M

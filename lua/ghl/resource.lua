@@ -23,6 +23,9 @@ local unwrap = require "ghl.unwrap"
 
 local M = {}
 
+--- Every class defined so far (for the spec that resolves all their operations).
+M.defined = {}
+
 -- What a method returns from a 2xx body, after its `returns`: true, the
 -- unwrapped field (required, or "field?": when there), or the body; the
 -- whole body stays in resp.body.
@@ -142,12 +145,19 @@ function M.define(rname, specs, extra)
   local class = {}
   class.__index = class
   for mname, spec in pairs(specs) do
-    class[mname] = build(class, rname, mname, spec)
+    -- built on first call, so loading ghl compiles only the catalogue
+    -- services a script uses (spec/operations_spec.lua resolves them all)
+    class[mname] = function(...)
+      local method = build(class, rname, mname, spec)
+      class[mname] = method
+      return method(...)
+    end
   end
   for mname, fn in pairs(extra or {}) do class[mname] = fn end
   function class.new(client) return setmetatable({ client = client }, class) end
   class._name = rname
   class._specs = specs -- for tools/gen_docs.lua
+  M.defined[#M.defined + 1] = class
   return class
 end
 
