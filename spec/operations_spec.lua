@@ -56,6 +56,35 @@ describe("operations", function()
     assert.is_true(n > 100, "only " .. n .. " methods")
   end)
 
+  it("reads the same keys from the catalogue's text as compiling it gives", function()
+    local operations = require "ghl.operations"
+    local from_text, compiled = {}, {}
+    for _, key in ipairs(operations.keys()) do from_text[#from_text + 1] = key end
+    for key in pairs(operations.all()) do compiled[#compiled + 1] = key end
+    table.sort(compiled)
+    assert.are.equal(576, #from_text)
+    assert.are.same(compiled, from_text)
+  end)
+
+  it("builds a resource method once, even when the caller kept the first function", function()
+    local operations = require "ghl.operations"
+    local resolve, resolved = operations.resolve, 0
+    operations.resolve = function(...)
+      resolved = resolved + 1
+      return resolve(...)
+    end
+    local t = recorder('{"contact":{"id":"c1"}}')
+    local c = client(t)
+    local get = c.contacts.get
+    local ok, err = pcall(function()
+      for _ = 1, 3 do assert.are.equal("c1", get(c.contacts, "c1").id) end
+    end)
+    operations.resolve = resolve
+    assert(ok, err)
+    assert.is_true(resolved <= 1, "built " .. resolved .. " times")
+    assert.are.equal(3, #t.sent)
+  end)
+
   it("compiles only the services it is asked for", function()
     -- (GC stopped in the probe: the memory counts only grow; no comments in it, it runs as one line)
     local probe = ("package.path = %q; package.cpath = %q\n"):format(package.path, package.cpath) .. [[

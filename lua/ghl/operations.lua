@@ -48,6 +48,16 @@ local function ids()
   return by_id
 end
 
+--- Every "service.operationId", sorted (without compiling anything).
+function M.keys()
+  local out = {}
+  for _, list in pairs(ids()) do
+    for _, key in ipairs(list) do out[#out + 1] = key end
+  end
+  table.sort(out)
+  return out
+end
+
 --- Every entry: "service.operationId" -> entry (compiles what is not yet).
 function M.all()
   for service in pairs(services) do

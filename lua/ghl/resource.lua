@@ -147,9 +147,12 @@ function M.define(rname, specs, extra)
   for mname, spec in pairs(specs) do
     -- built on first call, so loading ghl compiles only the catalogue
     -- services a script uses (spec/operations_spec.lua resolves them all)
-    class[mname] = function(...)
-      local method = build(class, rname, mname, spec)
-      class[mname] = method
+    local method
+    class[mname] = function(...) -- (a caller may have kept this function: build once)
+      if not method then
+        method = build(class, rname, mname, spec)
+        class[mname] = method
+      end
       return method(...)
     end
   end
