@@ -198,30 +198,27 @@ static void xfer_free(ghl_xfer *x) {
  * libcurl decode the answer. Made once, in luaopen_ghl_curl. */
 static char accept_encoding[64];
 
+static void add_encoding(char *list, int have, const char *name) {
+    if (!have)
+        return;
+    if (*list)
+        strcat(list, ", ");
+    strcat(list, name);
+}
+
 static void init_accept_encoding(void) {
     const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-    const char *sep = "";
-    strcpy(accept_encoding, "Accept-Encoding: ");
-    if (v->features & CURL_VERSION_LIBZ) {
-        strcat(accept_encoding, "deflate, gzip");
-        sep = ", ";
-    }
+    char list[40] = ""; /* at most "deflate, gzip, br, zstd" */
+    add_encoding(list, v->features & CURL_VERSION_LIBZ, "deflate, gzip");
 #ifdef CURL_VERSION_BROTLI
-    if (v->features & CURL_VERSION_BROTLI) {
-        strcat(accept_encoding, sep);
-        strcat(accept_encoding, "br");
-        sep = ", ";
-    }
+    add_encoding(list, v->features & CURL_VERSION_BROTLI, "br");
 #endif
 #ifdef CURL_VERSION_ZSTD
-    if (v->features & CURL_VERSION_ZSTD) {
-        strcat(accept_encoding, sep);
-        strcat(accept_encoding, "zstd");
-        sep = ", ";
-    }
+    add_encoding(list, v->features & CURL_VERSION_ZSTD, "zstd");
 #endif
-    if (!*sep)
-        accept_encoding[0] = '\0';
+    accept_encoding[0] = '\0';
+    if (*list)
+        snprintf(accept_encoding, sizeof accept_encoding, "Accept-Encoding: %s", list);
 }
 
 static int is_accept_encoding(const char *k, size_t len) {
