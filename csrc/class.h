@@ -1,9 +1,12 @@
 /*
  * One way to register a userdata class, for every C module: its metatable
- * under `name` with the metamethods `meta`, and `methods` as its __index.
+ * under `name` with the metamethods `meta`, and `methods` as its __index;
+ * and one way to make an instance of it.
  */
 #ifndef GHL_CLASS_H
 #define GHL_CLASS_H
+
+#include <string.h>
 
 #include "compat.h"
 
@@ -23,6 +26,16 @@ static inline void ghl_new_class(lua_State *L, const char *name, const luaL_Reg 
         lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);
+}
+
+/* A zeroed instance of the class `name` (size bytes, nuv user values), on
+ * top of the stack. */
+static inline void *ghl_new_object(lua_State *L, size_t size, int nuv, const char *name) {
+    void *p = lua_newuserdatauv(L, size, nuv);
+    (void)nuv; /* 5.1 / LuaJIT: one environment table, no count */
+    memset(p, 0, size);
+    luaL_setmetatable(L, name);
+    return p;
 }
 
 #endif

@@ -95,9 +95,7 @@ static int client_new(lua_State *L) {
     size_t i;
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    c = (ghl_client *)lua_newuserdatauv(L, sizeof *c, 1);
-    memset(c, 0, sizeof *c);
-    luaL_setmetatable(L, GHL_CLIENT_MT);
+    c = (ghl_client *)ghl_new_object(L, sizeof *c, 1, GHL_CLIENT_MT);
     lua_newtable(L); /* the header tables prepare() reuses */
     lua_setiuservalue(L, -2, 1);
 

@@ -209,10 +209,8 @@ static int load_key(lua_State *L) {
     const char *text = luaL_checklstring(L, 1, &len);
     const char *why = "unsupported key";
     ghl_buf scratch = {0, 0, 0};
-    ghl_key *k = (ghl_key *)lua_newuserdatauv(L, sizeof *k, 0);
+    ghl_key *k = (ghl_key *)ghl_new_object(L, sizeof *k, 0, GHL_KEY_MT);
     int type;
-    memset(k, 0, sizeof *k);
-    luaL_setmetatable(L, GHL_KEY_MT);
     k->pkey = parse_key(text, len, &scratch, &why);
     ghl_buf_free(&scratch);
     if (!k->pkey) {

@@ -315,8 +315,10 @@ static int literal(jd *d, const char *word, size_t n) {
 /* Moves the n key/value pairs above base + 1 into the table at base + 1
  * (made here, sized for them, if that slot is still nil), first to last so
  * a repeated key keeps its last value. */
-static void flush_members(lua_State *L, int base, int n) {
+static void flush_members(jd *d, int base, int n) {
+    lua_State *L = d->L;
     int t = base + 1, i;
+    d->pending -= 2 * n;
     if (lua_isnil(L, t)) {
         lua_createtable(L, 0, n);
         lua_replace(L, t);
@@ -330,8 +332,10 @@ static void flush_members(lua_State *L, int base, int n) {
 }
 
 /* The same for n elements of an array, the first of which is number first. */
-static void flush_elements(lua_State *L, int base, int n, int first) {
+static void flush_elements(jd *d, int base, int n, int first) {
+    lua_State *L = d->L;
     int t = base + 1, i;
+    d->pending -= n;
     if (lua_isnil(L, t)) {
         lua_createtable(L, n, 0);
         lua_replace(L, t);
@@ -348,13 +352,12 @@ static int object(jd *d) {
     ws(d);
     if (d->p < d->end && *d->p == '}') {
         d->p++;
-        flush_members(L, base, 0);
+        flush_members(d, base, 0);
         return 0;
     }
     for (;;) {
         if (n == CHUNK || d->pending >= PENDING_MAX) {
-            flush_members(L, base, n);
-            d->pending -= 2 * n;
+            flush_members(d, base, n);
             n = 0;
         }
         ws(d);
@@ -377,8 +380,7 @@ static int object(jd *d) {
         }
         if (d->p < d->end && *d->p == '}') {
             d->p++;
-            flush_members(L, base, n);
-            d->pending -= 2 * n;
+            flush_members(d, base, n);
             return 0;
         }
         return fail(d, "expected ',' or '}'");
@@ -393,13 +395,12 @@ static int array(jd *d) {
     ws(d);
     if (d->p < d->end && *d->p == ']') {
         d->p++;
-        flush_elements(L, base, 0, 1);
+        flush_elements(d, base, 0, 1);
         return 0;
     }
     for (;;) {
         if (n == CHUNK || d->pending >= PENDING_MAX) {
-            flush_elements(L, base, n, done + 1);
-            d->pending -= n;
+            flush_elements(d, base, n, done + 1);
             done += n;
             n = 0;
         }
@@ -414,8 +415,7 @@ static int array(jd *d) {
         }
         if (d->p < d->end && *d->p == ']') {
             d->p++;
-            flush_elements(L, base, n, done + 1);
-            d->pending -= n;
+            flush_elements(d, base, n, done + 1);
             return 0;
         }
         return fail(d, "expected ',' or ']'");

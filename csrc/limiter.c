@@ -53,9 +53,7 @@ static ghl_limiter *check_limiter(lua_State *L) {
 
 /* core.limiter{ reserve = 0.2 } */
 static int limiter_new(lua_State *L) {
-    ghl_limiter *l = (ghl_limiter *)lua_newuserdatauv(L, sizeof *l, 0);
-    memset(l, 0, sizeof *l);
-    luaL_setmetatable(L, GHL_LIMITER_MT);
+    ghl_limiter *l = (ghl_limiter *)ghl_new_object(L, sizeof *l, 0, GHL_LIMITER_MT);
     l->max = l->remaining = l->interval_ms = l->reported = -1;
     l->daily_limit = l->daily_remaining = -1;
     l->window_start_ms = l->opened_ms = -1;

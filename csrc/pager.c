@@ -79,9 +79,7 @@ static int pager_new(lua_State *L) {
     int i;
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    p = (ghl_pager *)lua_newuserdatauv(L, sizeof *p, 0);
-    memset(p, 0, sizeof *p);
-    luaL_setmetatable(L, GHL_PAGER_MT);
+    p = (ghl_pager *)ghl_new_object(L, sizeof *p, 0, GHL_PAGER_MT);
     lua_getfield(L, 1, "style");
     style = lua_tostring(L, -1);
     for (i = 0; style && STYLES[i]; i++)

@@ -13,9 +13,7 @@ static int scratch_gc(lua_State *L) {
 }
 
 ghl_buf *ghl_scratch_new(lua_State *L) {
-    ghl_buf *b = (ghl_buf *)lua_newuserdatauv(L, sizeof *b, 0);
-    memset(b, 0, sizeof *b);
-    luaL_setmetatable(L, GHL_SCRATCH_MT);
+    ghl_buf *b = (ghl_buf *)ghl_new_object(L, sizeof *b, 0, GHL_SCRATCH_MT);
     return b;
 }
 

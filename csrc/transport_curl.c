@@ -394,9 +394,7 @@ static int curl_new(lua_State *L) {
     ghl_curl *t;
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    t = (ghl_curl *)lua_newuserdatauv(L, sizeof *t, 1);
-    memset(t, 0, sizeof *t);
-    luaL_setmetatable(L, GHL_CURL_MT);
+    t = (ghl_curl *)ghl_new_object(L, sizeof *t, 1, GHL_CURL_MT);
     lua_newtable(L);
     lua_setiuservalue(L, -2, 1);
     xfer_setup(L, &t->x, 1);
@@ -502,9 +500,7 @@ static int multi_new(lua_State *L) {
     if (n < 1 || n > MAX_CONCURRENCY)
         return luaL_error(L, "ghl: concurrency must be from 1 to %d", MAX_CONCURRENCY);
     lua_settop(L, 2);
-    m = (ghl_multi *)lua_newuserdatauv(L, sizeof *m + (size_t)(n - 1) * sizeof(ghl_xfer), 1);
-    memset(m, 0, sizeof *m + (size_t)(n - 1) * sizeof(ghl_xfer));
-    luaL_setmetatable(L, GHL_MULTI_MT);
+    m = (ghl_multi *)ghl_new_object(L, sizeof *m + (size_t)(n - 1) * sizeof(ghl_xfer), 1, GHL_MULTI_MT);
     lua_newtable(L);
     lua_setiuservalue(L, -2, 1);
     m->multi = curl_multi_init();

@@ -215,8 +215,6 @@ function Client:_send(e, parts, headers)
   return self:_request(self:_op_args(e, parts, headers))
 end
 
--- An operation by operationId with flat params, as method, path, opts and
--- token type (what _request takes). Misuse raises, named after `where`.
 -- The catalogue entry of an operation whose flat params are a table (or nil).
 local function resolve(operation, params, where)
   local e, key = operations.resolve(operation, where)
@@ -226,6 +224,8 @@ local function resolve(operation, params, where)
   return e, key
 end
 
+-- An operation by operationId with flat params, as method, path, opts and
+-- token type (what _request takes). Misuse raises, named after `where`.
 function Client:_op_request(operation, params, headers, where)
   local e, key = resolve(operation, params, where)
   if e.b == "multipart" then
@@ -265,13 +265,8 @@ function Client:_pager(operation, params, opts, where)
   local clean, o = paging.take_options(params, opts)
   local pager = paging.pager(e, key, o, where .. " " .. key)
   local parts = operations.complete(self, e, key, operations.split(e, key, clean, where), where)
-  local cursor_in = e.pin == "body" and "body" or "query"
-  parts[cursor_in] = parts[cursor_in] or {}
-  local fetch = function(cursor)
-    parts[cursor_in] = cursor
-    return self:_send(e, parts, o.headers)
-  end
-  return pager, parts[cursor_in], fetch
+  local target, fetch = paging.fetcher(self, e, parts, o.headers)
+  return pager, parts[target], fetch
 end
 
 --- Close the client and its connection. Idempotent; later calls fail with

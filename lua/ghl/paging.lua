@@ -33,6 +33,17 @@ function M.pager(e, key, o, where)
   }
 end
 
+--- Where an entry's cursor goes (its query or its body, in `parts`), and a
+-- fetch(cursor) that sends the entry with that cursor in its place.
+function M.fetcher(client, e, parts, headers)
+  local target = e.pin == "body" and "body" or "query"
+  parts[target] = parts[target] or {}
+  return target, function(cursor)
+    parts[target] = cursor
+    return client:_send(e, parts, headers)
+  end
+end
+
 --- Iterates pages: fetch(cursor_params) -> page | nil, err. Yields
 -- `items, page` per page.
 function M.pages(pager, params, fetch)

@@ -113,12 +113,8 @@ local function build(class, rname, mname, spec)
     operations.complete(self.client, e, key, parts, where)
     local client = self.client
     if spec.each or spec.pages then
-      local target = e.pin == "body" and "body" or "query"
       local pager = paging.pager(e, key, o, where)
-      local fetch = function(cursor)
-        parts[target] = cursor
-        return client:_send(e, parts)
-      end
+      local target, fetch = paging.fetcher(client, e, parts)
       if spec.pages then return paging.pages(pager, parts[target], fetch) end
       return paging.items(pager, parts[target], fetch)
     end
