@@ -2,11 +2,7 @@
 local ghl = require "ghl"
 local h = require "spec.support.helpers"
 
-local function invalid(opts)
-  local err = h.raised(ghl.new, opts)
-  assert.are.equal("invalid_argument", err.kind)
-  return err.message
-end
+local function invalid(opts) return h.invalid(ghl.new, opts) end
 
 describe("ghl.new", function()
   it("has a version", function()

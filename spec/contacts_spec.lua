@@ -120,11 +120,7 @@ describe("contacts", function()
   end)
 
   describe("bad input raises at the call", function()
-    local function invalid(fn, ...)
-      local err = h.raised(fn, ...)
-      assert.are.equal("invalid_argument", err.kind)
-      return err.message
-    end
+    local invalid = h.invalid
 
     it("names the argument", function()
       local cs = client.contacts

@@ -26,10 +26,7 @@ describe("examples/openresty #nginx", function()
   setup(function()
     mock = server.start()
     keys = signing.keys()
-    local keyfile = keys.dir .. "/openresty.pem"
-    local kf = assert(io.open(keyfile, "w"))
-    kf:write(keys.ed_public, "\n", keys.rsa_public)
-    kf:close()
+    local keyfile = signing.trusted_keys_file("openresty.pem")
     os.execute("chmod 755 '" .. keys.dir .. "' && chmod 644 '" .. keyfile .. "'") -- workers run as nobody
     local p = io.popen("mktemp -d /tmp/ghl-example.XXXXXX")
     local prefix = p:read("*l")

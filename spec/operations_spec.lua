@@ -21,11 +21,7 @@ local function client(t, extra)
   return ghl.new(o)
 end
 
-local function invalid(fn, ...)
-  local err = h.raised(fn, ...)
-  assert.are.equal("invalid_argument", err.kind)
-  return err.message
-end
+local invalid = h.invalid
 
 describe("operations", function()
   it("holds the 576 operations of the specs, keyed service.operationId", function()

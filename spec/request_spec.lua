@@ -10,11 +10,7 @@ local function client(extra)
   return core.client(o)
 end
 
-local function invalid(fn, ...)
-  local err = h.raised(fn, ...)
-  assert.are.equal("invalid_argument", err.kind)
-  return err.message
-end
+local invalid = h.invalid
 
 describe("request builder", function()
   local c = client()

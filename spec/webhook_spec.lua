@@ -208,10 +208,7 @@ describe("plain-Lua receiver (examples/webhook_server.lua)", function()
   setup(function()
     k = signing.keys()
     port = h.closed_port()
-    local keyfile = k.dir .. "/trusted.pem"
-    local f = assert(io.open(keyfile, "w"))
-    f:write(k.ed_public, "\n", k.rsa_public)
-    f:close()
+    local keyfile = signing.trusted_keys_file("trusted.pem")
     pid_file = k.dir .. "/server.pid"
     os.execute(("%s examples/webhook_server.lua %d '%s' >'%s/server.out' 2>&1 & echo $! > '%s'")
       :format(jit and "luajit" or "lua5.4", port, keyfile, k.dir, pid_file))

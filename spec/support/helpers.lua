@@ -99,4 +99,11 @@ function M.raised(fn, ...)
   return err
 end
 
+--- Run fn, which must raise ghl's invalid_argument error; its message.
+function M.invalid(fn, ...)
+  local err = M.raised(fn, ...)
+  require("luassert").are.equal("invalid_argument", err.kind)
+  return err.message
+end
+
 return M

@@ -24,6 +24,14 @@ function M.keys()
   return keys
 end
 
+--- A file in the keys' folder holding both trusted public keys (PEM); its path.
+function M.trusted_keys_file(name)
+  local k = M.keys()
+  local path = k.dir .. "/" .. name
+  write(path, k.ed_public .. "\n" .. k.rsa_public)
+  return path
+end
+
 local function sign(body, cmd)
   local k = M.keys()
   write(k.dir .. "/body", body)
