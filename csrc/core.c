@@ -3,7 +3,7 @@
  * host, nginx included; libcurl lives in the separate ghl.curl module.
  *
  * The LDoc reference of the whole module (functions, fields, Client, Pager,
- * Limiter, FileLock) is kept in this file, below luaopen_ghl_core: LDoc 1.4
+ * Pacer, FileLock) is kept in this file, below luaopen_ghl_core: LDoc 1.4
  * allows one @module per file, and its @submodule puts another file's items
  * in a section of their own, so @type sections cannot live beside their
  * implementations in client.c, pager.c, ... Update it with them.
@@ -31,7 +31,7 @@ static void push_json(lua_State *L) {
  * It does no network I/O, so every host loads it, nginx included.
  *
  * Internal: these are the building blocks of the Lua modules (ghl.client,
- * ghl.paging, ghl.limits, ...); applications use the ghl module. Misuse (a
+ * ghl.driver, ghl.paging, ghl.pacer, ...); applications use the ghl module. Misuse (a
  * bad argument, a closed client) raises; what depends on data from the
  * network returns nil and a message or an error table instead. The module
  * loads its own lua-cjson instance (cjson.new()), so the caller's cjson
@@ -45,6 +45,7 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
                                      {"json_decode", ghl_json_decode_l},
                                      {"auth_refreshable", ghl_auth_refreshable_l},
                                      {"parse_headers", ghl_parse_headers_l},
+                                     {"header", ghl_header_l},
                                      {"parse_status_line", ghl_parse_status_line_l},
                                      {"parse_chunk_size", ghl_parse_chunk_size_l},
                                      {"parse_url", ghl_parse_url_l},
@@ -70,8 +71,8 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
     lua_pop(L, 2);
     ghl_pager_open(L); /* pushes core.pager */
     lua_setfield(L, -2, "pager");
-    ghl_limiter_open(L); /* pushes core.limiter */
-    lua_setfield(L, -2, "limiter");
+    ghl_pacer_open(L); /* pushes core.pacer */
+    lua_setfield(L, -2, "pacer");
     ghl_fileio_open(L);
     lua_pushvalue(L, top);
     lua_setfield(L, -2, "null");
@@ -153,6 +154,16 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  * @function parse_headers
  * @tparam string block the raw head
  * @treturn table `{ [lower-case name] = value }`
+ */
+
+/***
+ * One header of a raw response head, by name (the walker every reader of
+ * headers in the core shares).
+ * @function header
+ * @tparam string head the raw head, as transports hand it over
+ * @tparam string name the header's name in lower case
+ * @treturn string|nil its value (the first, when repeated), without the
+ * blanks around it
  */
 
 /***
@@ -246,13 +257,13 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  */
 
 /***
- * Make a rate-limit pacer (one per token and location; ghl.limits keeps
+ * Make a rate-limit pacer (one per token and location; ghl.pacer keeps
  * them). Never raises.
- * @function limiter
+ * @function pacer
  * @tparam[opt] table opts `reserve`: below this share of the burst window
  * (from 0 up to, not including, 1; default 0.2) requests are spread out;
  * other values are ignored
- * @treturn Limiter
+ * @treturn Pacer
  */
 
 /***
@@ -343,39 +354,46 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
 
 /***
  * Judge the outcome of one attempt (csrc/response.c): the result, or an
- * error table and whether and when to retry (429 always; 5xx and timeouts
- * for GET, PUT and DELETE; connections that sent nothing; with jittered
- * backoff within max_retries and max_retry_time_ms). The client's token is
- * redacted from every error text.
+ * error table and what to do next (csrc/policy.c: 429 always; 5xx and
+ * timeouts for GET, PUT and DELETE; connections that sent nothing; a reused
+ * connection found dead, once and at once, for GET, PUT and DELETE; with
+ * jittered backoff within max_retries and max_retry_time_ms). The client's
+ * token is redacted from every error text. ghl.driver is its one caller.
  *
- * After an answer pass status, headers, body; after a transport failure
- * pass nil, kind, message, which is what a transport's perform returns.
+ * After an answer pass status, head, body; after a transport failure pass
+ * nil, kind, message, facts: what a transport's perform returns.
  * @function interpret
- * @tparam table req the request from `prepare` (errors copy its method and
- * path)
+ * @tparam table call `{ req, attempt, started, can_refresh, reconnected }`:
+ * `req` from `prepare` (errors copy its method and path), `attempt` this
+ * attempt's number (default 1), `started` when the first began (ms; 0: no
+ * budget used), `can_refresh` whether the caller can renew the token,
+ * `reconnected` whether the free reconnect was used. Updated in place:
+ * `attempt` on "retry" and "refresh", `reconnected` and `can_refresh` when
+ * spent.
  * @tparam int|nil status the HTTP status, or nil when the transport failed
- * @tparam table|string|nil headers lower-case header table or raw head; for
- * a failure, the error kind ("network", "timeout", ...)
+ * @tparam string|nil head the raw response head; for a failure, the error
+ * kind ("network", "timeout", ...)
  * @tparam string|nil body the body; for a failure, the message
- * @tparam[opt=1] number attempt this attempt's number
- * @tparam[opt=0] number elapsed_ms time since the first attempt began
- * @tparam[opt] boolean sent whether any byte of the request left (nil
- * counts as sent, so POSTs are not repeated)
- * @tparam[opt] boolean can_refresh whether the caller can renew the token
+ * @tparam[opt] table|boolean facts for a failure: `{ sent, reused,
+ * answered }` (sent: any byte of the request may have left; reused: the
+ * connection was kept alive from before; answered: any byte of an answer
+ * arrived), or just `sent`; nil counts as sent, so POSTs are not repeated
  * @treturn[1] string "done"
  * @treturn[1] any the decoded body ({} for an empty one)
- * @treturn[1] table resp `{ status, headers, attempts, trace_id }` (a raw
+ * @treturn[1] table resp `{ status, headers, attempts, trace_id }` (the
  * head is parsed when resp.headers is first read)
  * @treturn[2] string "retry"
  * @treturn[2] number delay_ms
  * @treturn[2] table err
  * @treturn[3] string "refresh" (a 401 that `auth_refreshable` accepts, when
- * can_refresh)
+ * call.can_refresh)
  * @treturn[3] table err
  * @treturn[4] string "fail"
  * @treturn[4] table err kind "http", "auth", "rate_limited", "decode" or the
- * transport's kind
- * @raise when req is not a table or status is not a number from 100 to 999
+ * transport's kind; after a transport failure `sent` says whether the
+ * request may have reached the server
+ * @raise when call is not a table with a req, or status is not a number
+ * from 100 to 999
  */
 
 /***
@@ -454,22 +472,24 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  */
 
 /***
- * Rate-limit pacing for one budget (csrc/limiter.c): fed the X-RateLimit-*
+ * Rate-limit pacing for one budget (csrc/pacer.c): fed the X-RateLimit-*
  * headers of each response, asked before each request how long to wait.
- * Near the end of the burst window (see `limiter`'s reserve) requests are
+ * Near the end of the burst window (see `pacer`'s reserve) requests are
  * spread out; until the first response shows the limits, one request goes
- * alone. Pure: the caller passes the time in, so curl and nginx share it.
- * @type Limiter
+ * alone. An interval over 60 s is taken as 60 s, a Remaining over the Max
+ * as the Max. Pure: the caller passes the time in, so curl and nginx share
+ * it.
+ * @type Pacer
  */
 
 /***
  * Learn from a response.
  * @function update
- * @tparam table|string|nil headers lower-case header table or raw head; nil
- * when the call ended without an answer (that ends a probe too)
+ * @tparam string|nil head the raw response head; nil when the call ended
+ * without an answer (that ends a probe too)
  * @tparam number now_ms the current time
  * @tparam[opt] number sent_ms when the request was sent: an answer to a
- * request sent before the limiter opened the current window is not taken as
+ * request sent before the pacer opened the current window is not taken as
  * that window's first
  */
 
@@ -478,14 +498,17 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  * long and send it without asking again.
  * @function acquire
  * @tparam number now_ms the current time
+ * @tparam[opt] number max_wait_ms the longest wait the caller can afford
+ * (what is left of its call's budget); default no bound
  * @treturn[1] number wait_ms (0: send now)
  * @treturn[2] number wait_ms
  * @treturn[2] boolean true: a probe is out; sleep, then ask again (nothing
  * counted)
  * @treturn[3] nil
- * @treturn[3] table a "rate_limited" error when the daily budget is spent,
- * with retry_after_ms, retry_after and reset_at (the next UTC midnight, an
- * estimate)
+ * @treturn[3] table a "rate_limited" error, with retry_after_ms and
+ * retry_after: the daily budget is spent (then also reset_at, the next UTC
+ * midnight, an estimate), or the wait would pass max_wait_ms (then nothing
+ * is counted)
  */
 
 /***
@@ -497,8 +520,8 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  */
 
 /***
- * The whole state as text, so nginx workers can share one limiter through
- * a lua_shared_dict (ghl.limits imports and exports it around each call).
+ * The whole state as text, so nginx workers can share one pacer through
+ * a lua_shared_dict (ghl.pacer imports and exports it around each call).
  * @function export
  * @treturn string
  */
@@ -509,7 +532,7 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  * @tparam string state
  * @treturn[1] boolean true
  * @treturn[2] nil
- * @treturn[2] string "not an exported limiter state"
+ * @treturn[2] string "not an exported pacer state"
  */
 
 /***

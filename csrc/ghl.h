@@ -56,30 +56,38 @@ typedef struct {
     const char *method;
     const char *kind; /* transport failures: "network", "timeout", ... */
     int status;       /* 0 when the transport failed */
-    int sent;         /* whether any byte of the request left */
-    int headers;      /* stack index of the response headers (or 0) */
+    int sent;         /* whether any byte of the request may have reached the server */
+    int reused;       /* the transport's facts: a kept-alive connection ... */
+    int answered;     /* ... and whether any byte of an answer came back */
+    int reconnected;  /* the call already had its free reconnect */
+    int head;         /* stack index of the raw response head (or 0) */
     double attempt;   /* 1 for the first try */
     double elapsed_ms;
 } ghl_attempt;
 
-/* policy.c */
+/* clock.c */
 double ghl_now_ms(void);
-double ghl_random(ghl_client *c);
-double ghl_parse_http_date(const char *v);
-double ghl_parse_retry_after(const char *v, double now_s);
-double ghl_header_number(lua_State *L, int headers, const char *name);
-void ghl_push_header(lua_State *L, int headers, const char *name);
-double ghl_server_hint_ms(lua_State *L, int headers, int status);
-double ghl_retry_delay(lua_State *L, ghl_client *c, const ghl_attempt *a);
-int ghl_parse_retry_after_l(lua_State *L);
 int ghl_now_ms_l(lua_State *L);
 int ghl_sleep_ms_l(lua_State *L);
+
+/* random.c */
+double ghl_random(ghl_client *c);
+
+/* http_date.c */
+double ghl_parse_http_date(const char *v);
+double ghl_parse_retry_after(const char *v, double now_s);
+int ghl_parse_retry_after_l(lua_State *L);
+
+/* policy.c */
+int ghl_idempotent(const char *method);
+double ghl_server_hint_ms(lua_State *L, int head, int status);
+double ghl_retry_delay(lua_State *L, ghl_client *c, const ghl_attempt *a, int *free_retry);
 
 /* fileio.c: sets file_lock and write_file on the table at the top */
 void ghl_fileio_open(lua_State *L);
 
-/* limiter.c */
-void ghl_limiter_open(lua_State *L);
+/* pacer.c */
+void ghl_pacer_open(lua_State *L);
 
 /* client.c */
 ghl_client *ghl_check_client(lua_State *L, int idx);

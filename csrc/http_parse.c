@@ -2,108 +2,138 @@
  * Parsing of HTTP response heads, shared by the transports: pure (no I/O),
  * bounded, and fuzzed (fuzz/fuzz_headers.c).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "http_parse.h"
 
 #define MAX_NAME 255
 
-/* Pushes { ["lower-case-name"] = "value", ... } for a header block that may
- * start with a status line ("HTTP/1.1 200 OK\r\n") and ends at its blank
- * line or at len. Repeats are joined with ", "; lines without a colon,
- * empty names and names longer than 255 bytes are skipped. */
-void ghl_push_header_block(lua_State *L, const char *data, size_t len) {
-    const char *p = data, *end = data + len;
-    char name[MAX_NAME + 1];
-    int t;
-    lua_newtable(L);
-    t = lua_gettop(L);
-    if (!data || len == 0)
-        return;
-    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) { /* skip the status line */
-        p = memchr(data, '\n', len);
-        if (!p)
-            return;
-        p++;
-    }
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *vend;
-        size_t nlen, i;
-        if (!eol)
-            eol = end;
-        if (eol == p || (eol == p + 1 && *p == '\r'))
-            break; /* the blank line ends the head */
-        colon = memchr(p, ':', (size_t)(eol - p));
-        nlen = colon ? (size_t)(colon - p) : 0;
-        if (colon && nlen > 0 && nlen <= MAX_NAME) {
-            for (i = 0; i < nlen; i++)
-                name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] - 'A' + 'a' : p[i]);
-            v = colon + 1;
-            vend = eol;
-            while (v < vend && (*v == ' ' || *v == '\t'))
-                v++;
-            while (vend > v && (vend[-1] == '\r' || vend[-1] == ' ' || vend[-1] == '\t'))
-                vend--;
-            lua_pushlstring(L, name, nlen);
-            lua_pushvalue(L, -1);
-            lua_rawget(L, t);
-            if (lua_isnil(L, -1)) {
-                lua_pop(L, 1);
-                lua_pushlstring(L, v, (size_t)(vend - v));
-            } else {
-                lua_pushliteral(L, ", ");
-                lua_pushlstring(L, v, (size_t)(vend - v));
-                lua_concat(L, 3);
-            }
-            lua_rawset(L, t);
-        }
-        p = eol + 1;
+/* The one walker over a raw head: every reader of headers (the table of
+ * resp.headers, one header by name, the pacer's X-RateLimit-* scan) goes
+ * through ghl_head_next, so they agree on what a header line is. */
+void ghl_head_begin(ghl_head_iter *it, const char *data, size_t len) {
+    it->p = data;
+    it->end = data ? data + len : data;
+    if (data && len >= 5 && memcmp(data, "HTTP/", 5) == 0) { /* skip the status line */
+        const char *nl = memchr(data, '\n', len);
+        it->p = nl ? nl + 1 : it->end;
     }
 }
 
-/* The value of header `name` (lower case) in a raw head, or NULL. */
-const char *ghl_header_find(const char *data, size_t len, const char *name, size_t *vlen) {
-    const char *p, *end;
-    size_t nlen = strlen(name);
-    if (!data)
-        return NULL;
-    p = data;
-    end = data + len;
-    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-        p = memchr(data, '\n', len);
-        if (!p)
-            return NULL;
-        p++;
-    }
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p)), *v, *vend;
-        size_t i;
+/* The next "Name: value" line: name up to the colon (as sent), value without
+ * the blanks around it. 0 at the blank line that ends the head, or at the
+ * end. Lines without a colon, or with an empty name, are skipped. */
+int ghl_head_next(ghl_head_iter *it, const char **name, size_t *nlen, const char **value, size_t *vlen) {
+    while (it->p && it->p < it->end) {
+        const char *p = it->p, *eol = memchr(p, '\n', (size_t)(it->end - p)), *colon, *v, *vend;
         if (!eol)
-            eol = end;
-        if (eol == p || (eol == p + 1 && *p == '\r'))
-            return NULL;
-        if ((size_t)(eol - p) > nlen && p[nlen] == ':') {
-            for (i = 0; i < nlen; i++) {
-                char c = p[i];
-                if (c >= 'A' && c <= 'Z')
-                    c = (char)(c - 'A' + 'a');
-                if (c != name[i])
-                    break;
-            }
-            if (i == nlen) {
-                v = p + nlen + 1;
-                vend = eol;
-                while (v < vend && (*v == ' ' || *v == '\t'))
-                    v++;
-                while (vend > v && (vend[-1] == '\r' || vend[-1] == ' ' || vend[-1] == '\t'))
-                    vend--;
-                *vlen = (size_t)(vend - v);
-                return v;
-            }
+            eol = it->end;
+        if (eol == p || (eol == p + 1 && *p == '\r')) {
+            it->p = it->end; /* the blank line ends the head */
+            return 0;
         }
-        p = eol + 1;
+        it->p = eol + 1;
+        colon = memchr(p, ':', (size_t)(eol - p));
+        if (!colon || colon == p)
+            continue;
+        v = colon + 1;
+        vend = eol;
+        while (v < vend && (*v == ' ' || *v == '\t'))
+            v++;
+        while (vend > v && (vend[-1] == '\r' || vend[-1] == ' ' || vend[-1] == '\t'))
+            vend--;
+        *name = p;
+        *nlen = (size_t)(colon - p);
+        *value = v;
+        *vlen = (size_t)(vend - v);
+        return 1;
     }
+    return 0;
+}
+
+static char lower(char c) { return (char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c); }
+
+/* Whether the header name n (as sent) is `want` (lower case), ignoring case. */
+int ghl_header_is(const char *n, size_t nlen, const char *want, size_t wlen) {
+    size_t i;
+    if (nlen != wlen)
+        return 0;
+    for (i = 0; i < nlen; i++)
+        if (lower(n[i]) != want[i])
+            return 0;
+    return 1;
+}
+
+/* Pushes { ["lower-case-name"] = "value", ... } for a head that may start
+ * with a status line. Repeats are joined with ", "; names longer than 255
+ * bytes are skipped. */
+void ghl_push_header_block(lua_State *L, const char *data, size_t len) {
+    ghl_head_iter it;
+    const char *n, *v;
+    size_t nlen, vlen, i;
+    char name[MAX_NAME];
+    int t;
+    lua_newtable(L);
+    t = lua_gettop(L);
+    ghl_head_begin(&it, data, len);
+    while (ghl_head_next(&it, &n, &nlen, &v, &vlen)) {
+        if (nlen > MAX_NAME)
+            continue;
+        for (i = 0; i < nlen; i++)
+            name[i] = lower(n[i]);
+        lua_pushlstring(L, name, nlen);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, t);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushlstring(L, v, vlen);
+        } else {
+            lua_pushliteral(L, ", ");
+            lua_pushlstring(L, v, vlen);
+            lua_concat(L, 3);
+        }
+        lua_rawset(L, t);
+    }
+}
+
+/* The value of header `name` (lower case) in a raw head, or NULL (the first
+ * one, when it is repeated). */
+const char *ghl_header_find(const char *data, size_t len, const char *name, size_t *vlen) {
+    ghl_head_iter it;
+    const char *n, *v;
+    size_t nlen, want = strlen(name);
+    ghl_head_begin(&it, data, len);
+    while (ghl_head_next(&it, &n, &nlen, &v, vlen))
+        if (ghl_header_is(n, nlen, name, want))
+            return v;
     return NULL;
+}
+
+/* Pushes header `name` (lower case) of the raw head at idx, or nil. */
+void ghl_push_header(lua_State *L, int head, const char *name) {
+    size_t len, vlen;
+    const char *block = lua_type(L, head) == LUA_TSTRING ? lua_tolstring(L, head, &len) : NULL;
+    const char *v = block ? ghl_header_find(block, len, name, &vlen) : NULL;
+    if (v)
+        lua_pushlstring(L, v, vlen);
+    else
+        lua_pushnil(L);
+}
+
+/* A non-negative number in header `name` of the raw head at idx, or -1. */
+double ghl_header_number(lua_State *L, int head, const char *name) {
+    size_t len, vlen;
+    const char *block = lua_type(L, head) == LUA_TSTRING ? lua_tolstring(L, head, &len) : NULL;
+    const char *v = block ? ghl_header_find(block, len, name, &vlen) : NULL;
+    char buf[32], *stop;
+    double x;
+    if (!v || vlen == 0 || vlen >= sizeof buf)
+        return -1;
+    memcpy(buf, v, vlen);
+    buf[vlen] = '\0';
+    x = strtod(buf, &stop);
+    return stop != buf && x == x && x >= 0 ? x : -1;
 }
 
 /* core.parse_status_line("HTTP/1.1 200 OK") -> status, "HTTP/1.1" | nil, err */
@@ -259,5 +289,13 @@ int ghl_parse_headers_l(lua_State *L) {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     ghl_push_header_block(L, s, len);
+    return 1;
+}
+
+/* core.header(head, name) -> value | nil: one header of a raw head, by its
+ * lower-case name (what the nginx transport reads to frame the body). */
+int ghl_header_l(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TSTRING);
+    ghl_push_header(L, 1, luaL_checkstring(L, 2));
     return 1;
 }

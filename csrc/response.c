@@ -1,15 +1,21 @@
 /*
- * Judging a response: status -> result or structured error. Pure: the
- * transport hands over status, headers and body; nothing here does I/O.
+ * Judging one attempt: status -> result, or a structured error and what to
+ * do next. Pure: the transport hands over what happened; nothing here does
+ * I/O.
  *
- * client:interpret(req, status, headers, body, attempt, elapsed_ms)
- *     after an HTTP exchange
- * client:interpret(req, nil, kind, message, attempt, elapsed_ms, sent)
- *     after a transport failure (sent: whether any byte of the request left)
+ * client:interpret(call, status, head, body)        after an HTTP exchange
+ * client:interpret(call, nil, kind, message, facts) after a transport failure
+ *   call  = { req = <from prepare>, attempt = 1.., started = ms,
+ *             can_refresh = bool, reconnected = bool } (the driver's call)
+ *   head  = the raw response head (the one shape every transport gives)
+ *   facts = { sent =, reused =, answered = } (or just `sent`; nil counts as
+ *           sent, so a POST is never repeated on a guess)
  *   -> "done", decoded_body, resp
- *   -> "retry", delay_ms, err      (the policy of policy.c)
- *   -> "refresh", err              (a 401 that says the token expired, when the
- *                                    caller can renew it: can_refresh, arg 9)
+ *   -> "retry", delay_ms, err  (the policy of policy.c; call.attempt is
+ *                               advanced, call.reconnected set for the free
+ *                               reconnect)
+ *   -> "refresh", err          (a 401 that says the token expired, when
+ *                               call.can_refresh; it is cleared)
  *   -> "fail", err
  */
 #include <string.h>
@@ -20,7 +26,34 @@
 
 #define GHL_RESP_MT "ghl.Response"
 
-enum { A_CLIENT = 1, A_REQ, A_STATUS, A_HEADERS, A_BODY, A_ATTEMPT, A_ELAPSED, A_SENT, A_CAN_REFRESH };
+enum { A_CLIENT = 1, A_CALL, A_STATUS, A_HEADERS, A_BODY, A_FACTS, A_REQ };
+
+/* The call's numbers and flags, read once per interpret. */
+typedef struct {
+    double attempt, started;
+    int can_refresh, reconnected;
+} call_state;
+
+static double num_field(lua_State *L, int t, const char *k, double dflt) {
+    double v;
+    lua_getfield(L, t, k);
+    v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : dflt;
+    lua_pop(L, 1);
+    return v;
+}
+
+static int bool_field(lua_State *L, int t, const char *k, int dflt) {
+    int v;
+    lua_getfield(L, t, k);
+    v = lua_isnil(L, -1) ? dflt : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static void set_bool(lua_State *L, int t, const char *k, int v) {
+    lua_pushboolean(L, v);
+    lua_setfield(L, t, k);
+}
 
 #define EXCERPT_BYTES 80
 
@@ -47,19 +80,30 @@ static void set_request_fields(lua_State *L, int err) {
 }
 
 /* The error on top of the stack ends this attempt: retry or fail. */
-static int conclude(lua_State *L, ghl_client *c, int status, const char *kind) {
-    int err = lua_gettop(L);
+static int conclude(lua_State *L, ghl_client *c, const call_state *cs, int status, const char *kind) {
+    int err = lua_gettop(L), free_retry;
     ghl_attempt a;
     double delay;
+    memset(&a, 0, sizeof a);
     lua_getfield(L, A_REQ, "method");
     a.method = lua_tostring(L, -1) ? lua_tostring(L, -1) : "GET";
     a.kind = kind;
     a.status = status;
-    /* a transport that cannot tell counts as "sent": no POST is retried */
-    a.sent = lua_isnil(L, A_SENT) ? 1 : lua_toboolean(L, A_SENT);
-    a.headers = status ? A_HEADERS : 0;
-    a.attempt = luaL_optnumber(L, A_ATTEMPT, 1);
-    a.elapsed_ms = luaL_optnumber(L, A_ELAPSED, 0);
+    a.sent = 1;
+    if (status == 0) { /* the transport's facts; one that cannot tell counts as "sent" */
+        if (lua_type(L, A_FACTS) == LUA_TTABLE) {
+            a.sent = bool_field(L, A_FACTS, "sent", 1);
+            a.reused = bool_field(L, A_FACTS, "reused", 0);
+            a.answered = bool_field(L, A_FACTS, "answered", 0);
+        } else if (!lua_isnil(L, A_FACTS)) {
+            a.sent = lua_toboolean(L, A_FACTS);
+        }
+        set_bool(L, err, "sent", a.sent);
+    }
+    a.reconnected = cs->reconnected;
+    a.head = status ? A_HEADERS : 0;
+    a.attempt = cs->attempt;
+    a.elapsed_ms = cs->started > 0 ? ghl_now_ms() - cs->started : 0;
     lua_pushnumber(L, a.attempt);
     lua_setfield(L, err, "attempts");
     if (status == 429) {
@@ -71,20 +115,32 @@ static int conclude(lua_State *L, ghl_client *c, int status, const char *kind) {
             lua_setfield(L, err, "retry_after");
         }
     }
-    delay = ghl_retry_delay(L, c, &a);
-    lua_settop(L, err);
+    delay = ghl_retry_delay(L, c, &a, &free_retry);
     if (delay >= 0) {
+        lua_pushnumber(L, a.attempt + 1);
+        lua_setfield(L, A_CALL, "attempt");
+        if (free_retry)
+            set_bool(L, A_CALL, "reconnected", 1);
+        lua_settop(L, err);
         lua_pushliteral(L, "retry");
         lua_pushnumber(L, delay);
         lua_pushvalue(L, err);
         return 3;
     }
+    if (status == 0 && a.sent && !ghl_idempotent(a.method)) {
+        /* the one case a caller must handle: say so in the message */
+        lua_getfield(L, err, "message");
+        lua_pushfstring(L, "%s; the %s may have reached GHL and been processed, so it was not sent again",
+                        lua_tostring(L, -1) ? lua_tostring(L, -1) : "", a.method);
+        lua_setfield(L, err, "message");
+    }
+    lua_settop(L, err);
     lua_pushliteral(L, "fail");
     lua_insert(L, -2);
     return 2;
 }
 
-static int transport_failure(lua_State *L, ghl_client *c) {
+static int transport_failure(lua_State *L, ghl_client *c, const call_state *cs) {
     size_t len;
     const char *kind = lua_type(L, A_HEADERS) == LUA_TSTRING ? lua_tostring(L, A_HEADERS) : "network";
     const char *msg = lua_type(L, A_BODY) == LUA_TSTRING ? lua_tolstring(L, A_BODY, &len) : NULL;
@@ -94,7 +150,7 @@ static int transport_failure(lua_State *L, ghl_client *c) {
     }
     ghl_error_push(L, kind, 0, msg, len);
     set_request_fields(L, -1);
-    return conclude(L, c, 0, kind);
+    return conclude(L, c, cs, 0, kind);
 }
 
 /* A body's traceId, when it is a table that has one. */
@@ -123,7 +179,7 @@ static int push_redacted(lua_State *L, ghl_client *c) {
     return lua_gettop(L);
 }
 
-static int success(lua_State *L, ghl_client *c, int status, const char *body, size_t len) {
+static int success(lua_State *L, ghl_client *c, const call_state *cs, int status, const char *body, size_t len) {
     int decoded;
     if (is_blank(body, len)) {
         lua_newtable(L); /* 204 and friends: an empty object, so assert() works */
@@ -136,7 +192,7 @@ static int success(lua_State *L, ghl_client *c, int status, const char *body, si
         ghl_error_push(L, "decode", status, lua_tostring(L, -1), lua_rawlen(L, -1));
         ghl_error_setfield(L, -1, "body", raw);
         set_request_fields(L, -1);
-        return conclude(L, c, status, "decode");
+        return conclude(L, c, cs, status, "decode");
     }
     decoded = lua_gettop(L);
     lua_pushliteral(L, "done");
@@ -144,15 +200,11 @@ static int success(lua_State *L, ghl_client *c, int status, const char *body, si
     lua_createtable(L, 0, 4);
     lua_pushinteger(L, status);
     lua_setfield(L, -2, "status");
-    if (lua_type(L, A_HEADERS) == LUA_TSTRING) {
-        /* a raw head (curl): most callers never read it, so parse on first use */
-        lua_pushvalue(L, A_HEADERS);
-        lua_setfield(L, -2, "_head");
-        luaL_setmetatable(L, GHL_RESP_MT);
-    } else {
-        ghl_error_setfield(L, -1, "headers", A_HEADERS);
-    }
-    lua_pushnumber(L, luaL_optnumber(L, A_ATTEMPT, 1));
+    /* most callers never read the headers, so they are parsed on first use */
+    lua_pushvalue(L, A_HEADERS);
+    lua_setfield(L, -2, "_head");
+    luaL_setmetatable(L, GHL_RESP_MT);
+    lua_pushnumber(L, cs->attempt);
     lua_setfield(L, -2, "attempts");
     set_trace_id(L, -1, decoded + 1);
     return 3;
@@ -250,7 +302,7 @@ static const char *kind_of(int status) {
     return "http";
 }
 
-static int http_failure(lua_State *L, ghl_client *c, int status, const char *body, size_t len) {
+static int http_failure(lua_State *L, ghl_client *c, const call_state *cs, int status, const char *body, size_t len) {
     int raw, decoded, msg;
     raw = push_redacted(L, c);
     body = lua_tolstring(L, raw, &len);
@@ -281,14 +333,17 @@ static int http_failure(lua_State *L, ghl_client *c, int status, const char *bod
         ghl_error_setfield(L, -1, "body", raw);
     set_request_fields(L, -1);
     set_trace_id(L, -1, decoded);
-    if (status == 401 && lua_toboolean(L, A_CAN_REFRESH) && ghl_auth_refreshable(lua_tostring(L, msg))) {
-        lua_pushnumber(L, luaL_optnumber(L, A_ATTEMPT, 1));
+    if (status == 401 && cs->can_refresh && ghl_auth_refreshable(lua_tostring(L, msg))) {
+        lua_pushnumber(L, cs->attempt);
         lua_setfield(L, -2, "attempts");
+        lua_pushnumber(L, cs->attempt + 1);
+        lua_setfield(L, A_CALL, "attempt");
+        set_bool(L, A_CALL, "can_refresh", 0);
         lua_pushliteral(L, "refresh");
         lua_insert(L, -2);
         return 2;
     }
-    return conclude(L, c, status, kind_of(status));
+    return conclude(L, c, cs, status, kind_of(status));
 }
 
 int ghl_client_interpret(lua_State *L) {
@@ -296,20 +351,28 @@ int ghl_client_interpret(lua_State *L) {
     const char *body;
     size_t len = 0;
     int status;
-    luaL_checktype(L, A_REQ, LUA_TTABLE);
-    lua_settop(L, A_CAN_REFRESH);
+    call_state cs;
+    luaL_checktype(L, A_CALL, LUA_TTABLE);
+    lua_settop(L, A_FACTS);
+    lua_getfield(L, A_CALL, "req"); /* A_REQ */
+    if (lua_type(L, A_REQ) != LUA_TTABLE)
+        return luaL_error(L, "ghl: interpret needs call.req, the request from prepare");
+    cs.attempt = num_field(L, A_CALL, "attempt", 1);
+    cs.started = num_field(L, A_CALL, "started", 0);
+    cs.can_refresh = bool_field(L, A_CALL, "can_refresh", 0);
+    cs.reconnected = bool_field(L, A_CALL, "reconnected", 0);
     if (lua_isnil(L, A_STATUS))
-        return transport_failure(L, c);
+        return transport_failure(L, c, &cs);
     {
         lua_Number st = luaL_checknumber(L, A_STATUS);
         if (!(st >= 100 && st < 1000))
             return luaL_error(L, "ghl: the transport returned an invalid HTTP status (%f)", st);
         status = (int)st;
     }
-    if (!lua_isnil(L, A_HEADERS) && lua_type(L, A_HEADERS) != LUA_TSTRING)
-        luaL_checktype(L, A_HEADERS, LUA_TTABLE);
+    if (!lua_isnil(L, A_HEADERS))
+        luaL_checktype(L, A_HEADERS, LUA_TSTRING);
     body = lua_type(L, A_BODY) == LUA_TSTRING ? lua_tolstring(L, A_BODY, &len) : "";
     if (status >= 200 && status < 300)
-        return success(L, c, status, body, len);
-    return http_failure(L, c, status, body, len);
+        return success(L, c, &cs, status, body, len);
+    return http_failure(L, c, &cs, status, body, len);
 }

@@ -7,6 +7,14 @@
  *                               client:batch (connections pooled, HTTP/2
  *                               multiplexed where the server speaks it)
  *
+ * A transport reports facts and never decides: it makes one attempt per
+ * perform, and says what happened (status, raw head, body; or the failure
+ * with whether the request may have reached the server, whether the
+ * connection was reused, whether any answer arrived). The C core's policy
+ * alone decides whether to try again, so libcurl's own silent re-send (on a
+ * reused connection that died before any answer) is stopped: for a POST
+ * the server may already have read, it would be a duplicate write.
+ *
  * libcurl callbacks touch no Lua API: they append to C buffers owned by the
  * userdata. Everything that can raise happens before or after libcurl runs,
  * never inside it, so no longjmp crosses a libcurl frame.
@@ -32,6 +40,15 @@
 #define MAX_HEADER_BYTES (256 * 1024)
 #define DEFAULT_MAX_BODY (64.0 * 1024 * 1024)
 #define MAX_CONCURRENCY 256
+/* A POST or PATCH reuses only a connection idle for under 2 s (libcurl
+ * compares whole seconds, "idle > 1"): an idle connection the server is
+ * about to close is what turns a write into an ambiguous one. */
+#define WRITE_MAXAGE_S 1L
+#define READ_MAXAGE_S 118L /* libcurl's default */
+
+#if LIBCURL_VERSION_NUM < 0x075000
+#error "ghl needs libcurl 7.80 or later (CURLOPT_PREREQFUNCTION stops libcurl's silent re-sends)"
+#endif
 
 /* One transfer: an easy handle and what its callbacks fill. */
 typedef struct {
@@ -44,6 +61,8 @@ typedef struct {
     ghl_buf line;
     size_t max_body;
     int too_large, oom;
+    int starts;      /* prereq calls this transfer: a second one is libcurl re-sending */
+    int resend_stopped, answered;
     double requests, connects;
     char errbuf[CURL_ERROR_SIZE];
 } ghl_xfer;
@@ -76,9 +95,25 @@ GHL_EXPORT int luaopen_ghl_curl(lua_State *L);
 
 /* ----------------------------------------------------------- callbacks */
 
+/* Called before the request goes out on a connection (new or reused). A
+ * second call in one transfer is libcurl re-sending on a fresh connection
+ * after a reused one died: not ours to decide, so it is stopped and
+ * reported (the core retries GET/PUT/DELETE; a POST/PATCH may have been
+ * processed and is never sent again). */
+static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
+    ghl_xfer *x = (ghl_xfer *)ud;
+    (void)ip, (void)local_ip, (void)port, (void)local_port;
+    if (x->starts++ > 0) {
+        x->resend_stopped = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     ghl_xfer *x = (ghl_xfer *)ud;
     size_t len = size * n;
+    x->answered = 1;
     if (len > x->max_body - x->body.len) {
         x->too_large = 1;
         return 0; /* CURLE_WRITE_ERROR: stop reading, memory stays bounded */
@@ -93,6 +128,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     ghl_xfer *x = (ghl_xfer *)ud;
     size_t len = size * n;
+    x->answered = 1;
     /* a 100 Continue or a proxy's CONNECT answer comes first: keep the last block */
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
         ghl_buf_reset(&x->head);
@@ -176,6 +212,8 @@ static void xfer_setup(lua_State *L, ghl_xfer *x, int opts) {
     curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, (void *)x);
     curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, (void *)x);
+    curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, (void *)x);
 }
 
 static void xfer_free(ghl_xfer *x) {
@@ -330,24 +368,39 @@ static void xfer_request(lua_State *L, ghl_xfer *x, int req, int copy_body, int 
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
                      (strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0) ? NULL : method);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN,
+                     (strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) ? WRITE_MAXAGE_S : READ_MAXAGE_S);
     if (lua_type(L, top + 5) == LUA_TNUMBER)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)lua_tonumber(L, top + 5));
     ghl_buf_reset(&x->body);
     ghl_buf_reset(&x->head);
     x->too_large = x->oom = 0;
+    x->starts = x->resend_stopped = x->answered = 0;
     x->errbuf[0] = '\0';
     lua_settop(L, top);
 }
 
-/* After a transfer: pushes status, headers, body (3) or nil, kind, message,
- * sent (4). */
+/* The facts of a failed attempt: { sent, reused, answered }. */
+static void push_facts(lua_State *L, ghl_xfer *x, long connects) {
+    lua_createtable(L, 0, 3);
+    /* the request may have left once libcurl was about to send it */
+    lua_pushboolean(L, x->starts > 0);
+    lua_setfield(L, -2, "sent");
+    /* a re-send is only tried after a reused connection died */
+    lua_pushboolean(L, x->resend_stopped || (x->starts > 0 && connects == 0));
+    lua_setfield(L, -2, "reused");
+    lua_pushboolean(L, x->answered);
+    lua_setfield(L, -2, "answered");
+}
+
+/* After a transfer: pushes status, head, body (3) or nil, kind, message,
+ * facts (4). */
 static int xfer_result(lua_State *L, ghl_xfer *x, CURLcode rc) {
     long status = 0, connects = 0;
     x->requests++;
     if (curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK)
         x->connects += (double)connects;
     if (rc != CURLE_OK) {
-        long sent = 0;
         lua_pushnil(L);
         if (x->too_large) {
             char msg[96];
@@ -357,19 +410,20 @@ static int xfer_result(lua_State *L, ghl_xfer *x, CURLcode rc) {
         } else if (x->oom) {
             lua_pushliteral(L, "network");
             lua_pushliteral(L, "out of memory while reading the response");
+        } else if (x->resend_stopped) {
+            lua_pushliteral(L, "network");
+            lua_pushliteral(L, "the kept-alive connection was closed after the request was sent, before any answer");
         } else {
             lua_pushstring(L, rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "network");
             lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
         }
-        /* whether any byte of the request left (retry rules for POST need it) */
-        curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
-        lua_pushboolean(L, sent > 0);
+        push_facts(L, x, connects);
         return 4;
     }
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     lua_pushinteger(L, status);
     /* the raw head: ghl.core reads what it needs from it, and resp.headers
-     * is parsed only if someone asks (core.parse_headers gives the table) */
+     * is parsed only if someone asks */
     lua_pushlstring(L, x->head.data ? x->head.data : "", x->head.len);
     lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
     return 3;
@@ -419,8 +473,9 @@ static int curl_new(lua_State *L) {
  * @treturn[2] string kind "timeout", "network" or "too_large" ("closed"
  * after `close`)
  * @treturn[2] string message
- * @treturn[2] boolean whether any byte of the request was sent (missing
- * when closed)
+ * @treturn[2] table facts `{ sent, reused, answered }`: whether the request
+ * may have reached the server, whether the connection was kept alive from
+ * before, whether any byte of an answer arrived (missing when closed)
  * @raise when req is not a table or has no method or url, or memory runs
  * out
  */
@@ -585,7 +640,7 @@ static int collect(lua_State *L, ghl_multi *m, int done) {
  * @function poll
  * @tparam[opt=100] number timeout_ms
  * @treturn table a list with an entry per finished transfer, each
- * `{ id, status, head, body }` or `{ id, nil, kind, message, sent }` (the
+ * `{ id, status, head, body }` or `{ id, nil, kind, message, facts }` (the
  * values of Curl:perform); empty when none finished
  * @raise when the transport is closed
  */

@@ -43,7 +43,7 @@ describe("refresh race", function()
 
   -- runs n workers at once; returns the exit codes and outputs
   local function race(kind, where, n, crash)
-    local start_at = math.floor(require("ghl.wait").now_ms() + 700)
+    local start_at = math.floor(require("ghl.clock").now_ms() + 700)
     local dir = os.tmpname()
     os.remove(dir)
     os.execute("mkdir -p " .. dir)

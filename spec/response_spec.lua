@@ -4,12 +4,19 @@ local ghl = require "ghl"
 
 local TOKEN = "pit-11111111-2222-4333-8444-555555555555"
 
+-- a raw response head, as every transport hands it over
+local function head(t)
+  local lines = { "HTTP/1.1 200 OK" }
+  for k, v in pairs(t or {}) do lines[#lines + 1] = k .. ": " .. v end
+  return table.concat(lines, "\r\n") .. "\r\n\r\n"
+end
+
 describe("response interpretation", function()
   local c = core.client{ token = TOKEN, base_url = "https://example.test", max_retries = 0 }
   local req = c:prepare("GET", "/contacts/{contactId}", { path = { contactId = "abc" } })
 
   local function interpret(status, body, headers)
-    return c:interpret(req, status, headers or {}, body)
+    return c:interpret({ req = req }, status, head(headers), body)
   end
 
   it("decodes a 2xx JSON body and reports status, headers and traceId", function()
@@ -91,7 +98,7 @@ describe("response interpretation", function()
   end)
 
   it("turns a transport failure into a structured error", function()
-    local action, err = c:interpret(req, nil, "timeout", "Operation timed out after 100 ms")
+    local action, err = c:interpret({ req = req }, nil, "timeout", "Operation timed out after 100 ms")
     assert.are.equal("fail", action)
     assert.are.equal("timeout", err.kind)
     assert.is_nil(err.status)
@@ -103,7 +110,7 @@ end)
 describe("error object", function()
   local c = core.client{ token = TOKEN, base_url = "https://example.test", max_retries = 0 }
   local req = c:prepare("GET", "/contacts/{contactId}", { path = { contactId = "abc" } })
-  local _, err = c:interpret(req, 404, {}, '{"statusCode":404,"message":"Contact not found","traceId":"t1"}')
+  local _, err = c:interpret({ req = req }, 404, head(), '{"statusCode":404,"message":"Contact not found","traceId":"t1"}')
 
   it("prints kind, status, message, request and trace id", function()
     assert.are.equal("ghl: http 404: Contact not found (GET /contacts/abc) [trace_id t1]", tostring(err))
@@ -133,8 +140,9 @@ describe("retry policy", function()
   local function req(method) return c:prepare(method, "/x") end
 
   local function decide(method, status, headers, attempt, elapsed, sent)
-    if status then return c:interpret(req(method), status, headers or {}, '{"message":"m"}', attempt or 1, elapsed or 0) end
-    return c:interpret(req(method), nil, headers, "boom", attempt or 1, elapsed or 0, sent)
+    local call = { req = req(method), attempt = attempt or 1, started = core.now_ms() - (elapsed or 0) }
+    if status then return c:interpret(call, status, head(headers), '{"message":"m"}') end
+    return c:interpret(call, nil, headers, "boom", sent)
   end
 
   it("retries 429 for every method", function()
@@ -210,15 +218,15 @@ describe("retry policy", function()
   end)
 end)
 
-describe("rate-limit pacer", function()
+describe("pacer", function()
   local function headers(max, rem, interval, daily)
-    return { ["x-ratelimit-max"] = tostring(max), ["x-ratelimit-remaining"] = tostring(rem),
-             ["x-ratelimit-interval-milliseconds"] = tostring(interval),
-             ["x-ratelimit-limit-daily"] = "200000", ["x-ratelimit-daily-remaining"] = tostring(daily or 1000) }
+    return head{ ["x-ratelimit-max"] = tostring(max), ["x-ratelimit-remaining"] = tostring(rem),
+                 ["x-ratelimit-interval-milliseconds"] = tostring(interval),
+                 ["x-ratelimit-limit-daily"] = "200000", ["x-ratelimit-daily-remaining"] = tostring(daily or 1000) }
   end
 
   it("reads a raw head: plain digits, other numbers, and refuses what is not a count", function()
-    local lim = core.limiter()
+    local lim = core.pacer()
     lim:update("HTTP/1.1 200 OK\r\nX-RateLimit-Max: 100\r\nx-ratelimit-remaining:  95 \r\n" ..
                "X-RateLimit-Interval-Milliseconds: 1e4\r\nX-RateLimit-Limit-Daily: 200000\r\n" ..
                "X-RateLimit-Daily-Remaining: -5\r\nX-RateLimit-Maximum: 7\r\n\r\n", 1000)
@@ -243,7 +251,7 @@ describe("rate-limit pacer", function()
   end)
 
   it("sends one probe before it knows anything, then the rest", function()
-    local lim = core.limiter()
+    local lim = core.pacer()
     assert.are.equal(0, lim:acquire(1000))
     local wait, again = lim:acquire(1001)
     assert.is_true(again)
@@ -253,31 +261,31 @@ describe("rate-limit pacer", function()
   end)
 
   it("ends a probe that got no answer, so the next call probes at once", function()
-    local lim = core.limiter()
+    local lim = core.pacer()
     assert.are.equal(0, lim:acquire(1000))
     lim:update(nil, 1300) -- the probe timed out
     assert.are.equal(0, lim:acquire(1301))
   end)
 
   it("stops probing when the server sends no rate-limit headers", function()
-    local lim = core.limiter()
+    local lim = core.pacer()
     assert.are.equal(0, lim:acquire(1000))
-    lim:update({}, 1010)
+    lim:update(head(), 1010)
     assert.are.equal(0, lim:acquire(1011))
     assert.are.equal(0, lim:acquire(1012))
   end)
 
   it("exports and imports its state (nginx workers share it)", function()
-    local a = core.limiter()
+    local a = core.pacer()
     a:update(headers(10, 3, 1000), 5000)
-    local b = core.limiter()
+    local b = core.pacer()
     assert.is_true(b:import(a:export()))
     assert.are.same(a:state(), b:state())
     assert.is_nil((b:import("garbage")))
   end)
 
   it("spaces requests near the end of the window, and waits for the next one when spent", function()
-    local lim = core.limiter()
+    local lim = core.pacer()
     local t = 1000000
     lim:update(headers(10, 9, 1000), t)
     local waits = {}
@@ -294,7 +302,7 @@ describe("rate-limit pacer", function()
   end)
 
   it("makes every caller of a spent window wait for the next one (concurrent callers)", function()
-    local lim = core.limiter()
+    local lim = core.pacer()
     lim:update(headers(4, 4, 1000), 1000)
     local waits = {}
     for i = 1, 10 do waits[i] = lim:acquire(1000) end
@@ -304,7 +312,7 @@ describe("rate-limit pacer", function()
   end)
 
   it("fails fast when the daily budget is spent", function()
-    local lim = core.limiter()
+    local lim = core.pacer()
     lim:update(headers(100, 50, 10000, 0), 1000)
     local wait, err = lim:acquire(2000)
     assert.is_nil(wait)
@@ -315,14 +323,14 @@ describe("rate-limit pacer", function()
   end)
 
   it("does not take an older, higher Remaining arriving late for a new window", function()
-    local lim = core.limiter()
+    local lim = core.pacer()
     lim:update(headers(10, 1, 1000), 1000)
     lim:update(headers(10, 6, 1000), 1100) -- an answer overtaken by later ones
     assert.are.equal(1, lim:state().remaining)
   end)
 
   it("does not date a window it opened by a late answer counted in the previous one", function()
-    local lim = core.limiter()
+    local lim = core.pacer()
     lim:update(headers(10, 9, 1000), 0) -- the server's window: [0, 1000)
     for _ = 1, 9 do lim:acquire(10) end
     assert.are.equal(0, lim:acquire(1000)) -- ours rolls over: a provisional window opens at 1000
@@ -332,7 +340,7 @@ describe("rate-limit pacer", function()
     lim:update(headers(10, 9, 1000), 1045, 1000)
     assert.are.equal(2045, lim:state().window_reset_ms)
     -- without the send time, the late answer is taken as the new window's first
-    local old = core.limiter()
+    local old = core.pacer()
     old:update(headers(10, 9, 1000), 0)
     for _ = 1, 9 do old:acquire(10) end
     old:acquire(1000)
@@ -341,7 +349,7 @@ describe("rate-limit pacer", function()
   end)
 
   it("starts a new window when its clock says so", function()
-    local lim = core.limiter()
+    local lim = core.pacer()
     lim:update(headers(10, 0, 1000), 1000)
     lim:update(headers(10, 9, 1000), 2100)
     assert.are.equal(0, lim:acquire(2100))

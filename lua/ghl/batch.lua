@@ -1,118 +1,139 @@
---- client:batch over a curl multi handle: many calls in flight at once on
--- pooled connections. The loop is here; every decision is the C core's, as
--- for a single call: the pacer says when a call may start, interpret() says
--- done, retry (after how long) or fail.
+--- client:batch: many calls at once. Each call is a ghl.driver call (the
+-- same token, pacing, retry and refresh decisions as a single call); only
+-- the I/O differs:
+--
+--   curl multi     the default outside nginx: every active call's transfer
+--                  on one multi handle (pooled connections)
+--   light threads  inside nginx: ngx.thread.spawn, each running calls one
+--                  after the other on the nginx transport
+--   in order       a transport of your own: one call after the other
+--
+-- At most `concurrency` calls are active (in flight, pacing or backing off)
+-- at once, so a call's budget starts when it does, not when the batch did.
+-- OAuth: one token cache for the batch, so the token is fetched once and a
+-- token that expires mid-batch is renewed once.
 local core = require "ghl.core"
 local errors = require "ghl.errors"
-
-local M = {}
+local driver = require "ghl.driver"
 
 local now_ms = core.now_ms
 
---- The request of one batch entry: { method, path, opts } or
+local M = {}
+
+-- The driver call of one batch entry: { method, path, opts } or
 -- { op =, params =, opts = }. Misuse raises here, before anything is sent.
-function M.prepare(client, call, i)
+local function new_call(client, entry, i, tokens)
   local where = ("batch: call %d"):format(i)
-  if type(call) ~= "table" then errors.invalid("%s must be a table", where) end
-  if call.op ~= nil then
-    local method, path, opts = client:_op_request(call.op, call.params, call.opts and call.opts.headers, where)
-    return client._core:prepare(method, path, opts)
-  end
-  if type(call[1]) ~= "string" then
+  if type(entry) ~= "table" or (entry.op == nil and type(entry[1]) ~= "string") then
     errors.invalid("%s must be { method, path, opts } or { op =, params = }", where)
   end
-  return client._core:prepare(call[1], call[2], call[3])
+  if entry.op ~= nil then
+    local method, path, opts, token_type = client:_op_request(entry.op, entry.params,
+      entry.opts and entry.opts.headers, where)
+    return driver.new(client, method, path, opts, token_type, tokens)
+  end
+  return driver.new(client, entry[1], entry[2], entry[3], nil, tokens)
 end
 
---- Runs the calls on `multi` (curl.multi) with up to `concurrency` in
--- flight. Results in input order: { body, resp } or { nil, err }.
-function M.run(client, calls, concurrency, multi)
-  local c, lim = client._core, client._limiter
-  local n = #calls
-  local jobs, queue = {}, {}
-  for i = 1, n do
-    jobs[i] = { req = M.prepare(client, calls[i], i), attempt = 1, at = 0 }
-    queue[i] = i
-  end
-  -- every call's retry budget counts from here, after all were prepared
-  local started = now_ms()
-  local results, done, inflight = {}, 0, 0
+local function outcome(what, x, y)
+  if what == "done" then return { x, y } end
+  return { nil, x }
+end
 
+-- curl multi: step every active call whose time has come; start what is
+-- to be sent; poll the transfers; feed what finished back to its call.
+local function over_multi(client, calls, concurrency)
+  local multi = client:_multi_for(concurrency)
+  local n, results, active, next_i, done, inflight = #calls, {}, {}, 1, 0, 0
   while done < n do
-    local now = now_ms()
-    -- start what may start, in order, as far as the concurrency allows
-    local qi = 1
-    while qi <= #queue and inflight < concurrency do
-      local j = queue[qi]
-      local job = jobs[j]
-      local go = job.at <= now
-      if go and lim and not job.slot then
-        local wait, x = lim:acquire(now)
-        if not wait then -- the daily budget is spent: this call fails, nothing sent
-          x.method, x.path = job.req.method, job.req.path
-          results[j] = { nil, x }
-          done = done + 1
-          table.remove(queue, qi)
-          go = false
-          qi = qi - 1
-        elseif x == true or wait > 0 then
-          -- come back later; a paced wait (x ~= true) has reserved its slot
-          job.at, job.slot, go = now + wait, x ~= true, false
-        end
-      end
-      if go then
-        job.slot, job.sent_at = nil, now_ms()
-        assert(multi:start(j, job.req))
-        inflight = inflight + 1
-        table.remove(queue, qi)
-      else
-        qi = qi + 1
-      end
+    while #active < concurrency and next_i <= n do
+      active[#active + 1] = next_i
+      next_i = next_i + 1
     end
-    if done >= n then break end
-
-    -- wait for transfers, or for the next call that may start (only when a
-    -- slot is free: with every slot busy, a ready call waits for a transfer)
-    local next_at = math.huge
-    if inflight < concurrency then
-      for _, j in ipairs(queue) do
-        if jobs[j].at < next_at then next_at = jobs[j].at end
-      end
-    end
-    local timeout = math.max(0, math.min(next_at - now_ms(), 100))
-    if inflight == 0 then
-      if timeout > 0 then client._sleep(timeout) end
-    else
-      local finished = multi:poll(timeout)
-      if #finished > 0 then
-        -- an answer may have ended the pacer's probe: calls told to ask again
-        -- ask now instead of at their next poll
-        for _, j in ipairs(queue) do
-          if not jobs[j].slot and jobs[j].attempt == 1 then jobs[j].at = 0 end
-        end
-      end
-      for _, r in ipairs(finished) do
-        local j = r[1]
-        local job = jobs[j]
-        inflight = inflight - 1
-        local status, a, b, sent = r[2], r[3], r[4], r[5]
-        if lim then lim:update(status and a or nil, now_ms(), job.sent_at) end
-        local action, x, y = c:interpret(job.req, status, a, b, job.attempt, now_ms() - started, sent)
-        if action == "done" then
-          results[j] = { x, y }
-          done = done + 1
-        elseif action == "retry" then
-          client:_notify_retry(job.attempt, x, y, job.req)
-          job.attempt, job.at = job.attempt + 1, now_ms() + x
-          queue[#queue + 1] = j
+    local now, soonest, k = now_ms(), math.huge, 1
+    while k <= #active do
+      local i = active[k]
+      local call = calls[i]
+      if call.state ~= "sent" then
+        local what, x, y = call:step(now)
+        if what == "send" then
+          assert(multi:start(i, x))
+          inflight = inflight + 1
+        elseif what == "wait" then
+          if call.at < soonest then soonest = call.at end
         else
-          results[j] = { nil, x }
+          results[i] = outcome(what, x, y)
           done = done + 1
+          table.remove(active, k)
+          k = k - 1
         end
       end
+      k = k + 1
+    end
+    if inflight > 0 then
+      local timeout = math.max(0, math.min(soonest - now_ms(), 100))
+      for _, r in ipairs(multi:poll(timeout)) do
+        inflight = inflight - 1
+        calls[r[1]]:feed(r[2], r[3], r[4], r[5])
+      end
+    elseif soonest < math.huge then
+      client._sleep(math.max(0, soonest - now_ms()))
     end
   end
   return results
+end
+
+-- nginx: light threads that take the next call until none is left.
+local function in_threads(client, calls, concurrency)
+  local n, results, next_i, raised = #calls, {}, 0, nil
+  local transport, sleep = client._transport, client._sleep
+  local function worker()
+    while true do
+      next_i = next_i + 1
+      local i = next_i
+      if i > n then return end
+      local ok, a, b = pcall(driver.run, calls[i], transport, sleep)
+      if ok then results[i] = { a, b } else raised = raised or a; results[i] = { nil, a } end
+    end
+  end
+  local threads = {}
+  for k = 1, math.min(concurrency, n) do threads[k] = ngx.thread.spawn(worker) end
+  for k = 1, #threads do ngx.thread.wait(threads[k]) end
+  if raised then error(raised, 0) end -- misuse (a phase without cosockets): raise it, as a single call would
+  return results
+end
+
+local function in_order(client, calls)
+  local results = {}
+  for i = 1, #calls do results[i] = { driver.run(calls[i], client._transport, client._sleep) } end
+  return results
+end
+
+--- Runs the calls (see Client:batch); results in input order.
+function M.run(client, entries, opts)
+  if type(entries) ~= "table" then errors.invalid("batch: calls must be a list, got %s", type(entries)) end
+  opts = opts or {}
+  local concurrency = opts.concurrency or 8
+  if type(concurrency) ~= "number" or concurrency < 1 or concurrency ~= math.floor(concurrency) then
+    errors.invalid("batch: concurrency must be a whole number >= 1, got %s", tostring(concurrency))
+  end
+  local n = #entries
+  if client._closed then
+    local out = {}
+    for i = 1, n do out[i] = { nil, client.closed_error(nil, nil) } end
+    return out
+  end
+  local tokens = client._auth and driver.tokens(client)
+  local calls = {}
+  for i = 1, n do calls[i] = new_call(client, entries[i], i, tokens) end
+  if n == 0 then return {} end
+  if client._curl_options then
+    return over_multi(client, calls, math.min(concurrency, 256))
+  end
+  if ngx and ngx.thread and ngx.get_phase and ngx.get_phase() ~= "init" then
+    return in_threads(client, calls, concurrency)
+  end
+  return in_order(client, calls)
 end
 
 return M

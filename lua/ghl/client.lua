@@ -1,15 +1,15 @@
---- The client: request loop over the C core and a transport.
+--- The client: construction, transport choice and the public calls
+-- (request, call, each_of, pages_of, batch, close).
 --
--- The C core decides (builds the request, judges the response); the
--- transport only moves bytes. The loop between them stays in Lua so it can
--- yield inside nginx.
+-- Every call runs ghl.driver (token, pacing, send, interpret, retry): the C
+-- core decides, the transport only moves bytes. ghl.batch runs many calls
+-- at once with the same driver.
 local core = require "ghl.core"
 local errors = require "ghl.errors"
 local operations = require "ghl.operations"
 local paging = require "ghl.paging"
-local limits = require "ghl.limits"
-
-local now_ms = core.now_ms
+local pacer = require "ghl.pacer"
+local driver = require "ghl.driver"
 
 local Client = {}
 Client.__index = Client
@@ -64,13 +64,15 @@ function Client.new(o)
   self._sleep = type(t) ~= "string" and t.sleep and function(ms) t:sleep(ms) end or core.sleep_ms
   self._on_retry = o.on_retry
   self._auth = o.oauth
+  -- a pacing wait longer than this is never slept (the call fails at once)
+  self._budget_ms = math.min(o.timeout_ms or 30000, o.max_retry_time_ms or 60000)
   if o.pacing ~= false then
     -- GHL counts per app and location/company: an OAuth client's tokens change, its app does not
     local who = o.oauth and ("app:" .. o.oauth.client_id) or self._core:fingerprint()
     if o.pacing_dict then
-      self._limiter = limits.shared(o.pacing_dict, who, o.location_id or o.company_id)
+      self._pacer = pacer.shared(o.pacing_dict, who, o.location_id or o.company_id)
     else
-      self._limiter = limits.get(who, o.location_id or o.company_id)
+      self._pacer = pacer.get(who, o.location_id or o.company_id)
     end
   end
   self.location_id = o.location_id
@@ -81,7 +83,7 @@ function Client.new(o)
   return self
 end
 
-local function closed_error(method, path)
+function Client.closed_error(method, path)
   return errors.new{
     kind = "closed",
     message = "client is closed",
@@ -100,84 +102,11 @@ function Client:request(method, path, opts)
   return self:_request(method, path, opts, nil)
 end
 
--- Which OAuth token an operation takes: the catalogue's token type ("L",
--- "A", "A L", "Lo", ...; nil for a raw request) and the ids the client has.
-function Client:_token_for(t)
-  if self.location_id and (t == nil or t == "" or t:find("L", 1, true)) then
-    return "Location", self.location_id
-  end
-  if self.company_id and (t == nil or t == "" or t:find("A", 1, true)) then
-    return "Company", self.company_id
-  end
-  if self.location_id then return "Location", self.location_id end
-  return nil
-end
-
-local function auth_error(req, message)
-  return errors.new{ kind = "auth", message = message, method = req.method, path = req.path }
-end
-
 function Client:_request(method, path, opts, token_type)
   if self._closed then
-    return nil, closed_error(method, path)
+    return nil, Client.closed_error(method, path)
   end
-  local c, t, lim, auth = self._core, self._transport, self._limiter, self._auth
-  local user_type, resource, access
-  if auth then
-    user_type, resource = self:_token_for(token_type)
-    if not user_type then
-      return nil, auth_error({ method = method, path = path },
-        "this operation needs an agency token: give company_id to ghl.new")
-    end
-    local err
-    access, err = auth:token(user_type, resource, self.company_id)
-    if not access then
-      err.method, err.path = method, path
-      return nil, err
-    end
-    c:set_token(access)
-  end
-  local req = c:prepare(method, path, opts)
-  local started = now_ms()
-  local attempt, refreshed = 1, false
-  while true do
-    if lim then
-      local wait, x = lim:acquire(now_ms())
-      while wait and x == true do -- another request is probing the limits: ask again
-        self._sleep(wait)
-        wait, x = lim:acquire(now_ms())
-      end
-      if not wait then -- the daily budget is spent: fail fast, send nothing
-        x.method, x.path = req.method, req.path
-        return nil, x
-      end
-      if wait > 0 then self._sleep(wait) end
-    end
-    local sent_at = now_ms()
-    local status, a, b, sent = t:perform(req)
-    if lim then lim:update(status and a or nil, now_ms(), sent_at) end
-    local action, x, y = c:interpret(req, status, a, b, attempt, now_ms() - started, sent,
-                                     auth ~= nil and not refreshed)
-    if action == "done" then return x, y end
-    if action == "refresh" then
-      -- the token was refused as expired or invalid: renew once, then retry once
-      refreshed = true
-      local err
-      access, err = auth:renew(user_type, resource, access)
-      if not access then
-        err.method, err.path = req.method, req.path
-        return nil, err
-      end
-      c:set_token(access)
-      req = c:prepare(method, path, opts)
-    elseif action == "retry" then
-      self:_notify_retry(attempt, x, y, req)
-      self._sleep(x)
-    else
-      return nil, x
-    end
-    attempt = attempt + 1
-  end
+  return driver.run(driver.new(self, method, path, opts, token_type), self._transport, self._sleep)
 end
 
 -- Tells the on_retry hook what failed and what happens next; never a
@@ -194,7 +123,7 @@ end
 --   window_reset_ms, daily_reset_ms, paced, waits, waited_ms }.
 -- Empty until a response carried the X-RateLimit-* headers.
 function Client:rate_limit()
-  return self._limiter and self._limiter:state() or {}
+  return self._pacer and self._pacer:state() or {}
 end
 
 -- The request of an operation of the catalogue: method, path, opts (its
@@ -293,67 +222,21 @@ end
 -- opts: concurrency (default 8). With libcurl the calls run on a curl multi
 -- handle (pooled connections, HTTP/2 multiplexing where offered); inside
 -- nginx in light threads (ngx.thread.spawn); with a transport of your own
--- (or OAuth tokens) one after the other. Pacing and retries are the same as
--- for single calls.
+-- one after the other. Tokens, pacing and retries are those of single
+-- calls; an OAuth token is fetched once for the batch and renewed once.
 function Client:batch(calls, opts)
-  if type(calls) ~= "table" then errors.invalid("batch: calls must be a list, got %s", type(calls)) end
-  opts = opts or {}
-  local n = #calls
-  for i = 1, n do
-    local c = calls[i]
-    if type(c) ~= "table" or (c.op == nil and type(c[1]) ~= "string") then
-      errors.invalid("batch: call %d must be { method, path, opts } or { op =, params = }", i)
-    end
+  return require("ghl.batch").run(self, calls, opts)
+end
+
+-- The curl multi handle of batches, kept for the next batch.
+function Client:_multi_for(concurrency)
+  local multi = self._multi
+  if not multi or self._multi_size < concurrency then
+    if multi then multi:close() end
+    multi = require("ghl.curl").multi(self._curl_options, concurrency)
+    self._multi, self._multi_size = multi, concurrency
   end
-  local concurrency = opts.concurrency or 8
-  if type(concurrency) ~= "number" or concurrency < 1 then
-    errors.invalid("batch: concurrency must be a number >= 1")
-  end
-  if self._closed then
-    local out = {}
-    for i = 1, n do out[i] = { nil, closed_error(nil, nil) } end
-    return out
-  end
-  if self._curl_options and not self._auth and n > 1 then
-    -- curl multi: every call in flight at once on pooled connections
-    concurrency = math.min(concurrency, 256)
-    local multi = self._multi
-    if not multi or self._multi_size < concurrency then
-      if multi then multi:close() end
-      multi = require("ghl.curl").multi(self._curl_options, concurrency)
-      self._multi, self._multi_size = multi, concurrency
-    end
-    return require("ghl.batch").run(self, calls, concurrency, multi)
-  end
-  local results, raised = {}, nil
-  local function run(i)
-    local c = calls[i]
-    local ok, a, b
-    if c.op then
-      ok, a, b = pcall(self.call, self, c.op, c.params, c.opts)
-    else
-      ok, a, b = pcall(self.request, self, c[1], c[2], c[3])
-    end
-    if ok then results[i] = { a, b } else raised = raised or a; results[i] = { nil, a } end
-  end
-  if ngx and ngx.thread and ngx.get_phase and ngx.get_phase() ~= "init" and n > 1 then
-    local next_i = 0
-    local function worker()
-      while true do
-        next_i = next_i + 1
-        local i = next_i
-        if i > n then return end
-        run(i)
-      end
-    end
-    local threads = {}
-    for k = 1, math.min(concurrency, n) do threads[k] = ngx.thread.spawn(worker) end
-    for k = 1, #threads do ngx.thread.wait(threads[k]) end
-  else
-    for i = 1, n do run(i) end
-  end
-  if raised then error(raised, 0) end -- misuse in one call: raise it, as a single call would
-  return results
+  return multi
 end
 
 --- Counters of the transport (`requests`, `connects`) when it keeps them.

@@ -17,7 +17,7 @@
 local core = require "ghl.core"
 local errors = require "ghl.errors"
 local stores = require "ghl.store"
-local wait = require "ghl.wait"
+local clock = require "ghl.clock"
 local cjson = require("cjson").new()
 
 local M = {}
@@ -226,8 +226,8 @@ local function record_of(body, user_type)
     return nil, "the token answer has no access_token"
   end
   local expires_in = tonumber(field(body, "expires_in", "expiresIn")) or 86399 -- GHL's documented day
-  rec.expires_at = wait.now_ms() + expires_in * 1000
-  rec.updated_at = wait.now_ms()
+  rec.expires_at = clock.now_ms() + expires_in * 1000
+  rec.updated_at = clock.now_ms()
   if rec.user_type ~= "Company" and rec.user_type ~= "Location" then rec.user_type = user_type end
   if rec.user_type == "Location" and not rec.location_id then return nil, "the token answer has no locationId" end
   if rec.user_type == "Company" and not rec.company_id then return nil, "the token answer has no companyId" end
@@ -274,10 +274,10 @@ end
 -- renewal -----------------------------------------------------------------
 
 local function fresh(self, rec)
-  return rec and rec.access_token and rec.expires_at and rec.expires_at - self.skew_ms > wait.now_ms()
+  return rec and rec.access_token and rec.expires_at and rec.expires_at - self.skew_ms > clock.now_ms()
 end
 
-local function usable(rec) return rec and rec.access_token and rec.expires_at and rec.expires_at > wait.now_ms() end
+local function usable(rec) return rec and rec.access_token and rec.expires_at and rec.expires_at > clock.now_ms() end
 
 -- New tokens for the record (a refresh, or a location token minted again
 -- from the agency token). Runs under the store's lock.

@@ -8,7 +8,7 @@ package.cpath = "build/" .. (jit and "luajit" or "lua5.4") .. "/?.so;" .. packag
 
 local ghl = require "ghl"
 local server = require "spec.support.server"
-local wait = require "ghl.wait"
+local clock = require "ghl.clock"
 
 local base_url, kind, where, start_at, crash = arg[1], arg[2], arg[3], tonumber(arg[4]), arg[5] == "crash"
 
@@ -32,7 +32,7 @@ local app = ghl.oauth{ client_id = server.CLIENT_ID, client_secret = server.CLIE
                        store = store, refresh_skew_ms = 0, timeout_ms = 3000, lock_ttl_ms = 4000 }
 local client = ghl.new{ oauth = app, location_id = server.LOCATION_ID, base_url = base_url, max_retries = 0,
                         pacing = false }
-while wait.now_ms() < start_at do wait.sleep_ms(2) end
+while clock.now_ms() < start_at do clock.sleep_ms(2) end
 local c, err = client.contacts:get("SeedC000000000000001")
 if not c then
   io.stderr:write("worker failed: ", tostring(err), "\n")

@@ -1,5 +1,5 @@
 --- ghl.store.memory(): tokens in this process only (scripts, tests).
-local wait = require "ghl.wait"
+local clock = require "ghl.clock"
 
 local Memory = {}
 Memory.__index = Memory
@@ -36,7 +36,7 @@ end
 -- @number ttl_ms how long the entry blocks later adds
 -- @treturn boolean true when written, false when the key is taken
 function Memory:add(key, value, ttl_ms)
-  local now = wait.now_ms()
+  local now = clock.now_ms()
   self.expiry = self.expiry or {}
   if self.data[key] ~= nil and (self.expiry[key] or math.huge) > now then return false end
   self.data[key], self.expiry[key] = value, now + ttl_ms
@@ -68,11 +68,11 @@ end
 -- @treturn[2] nil
 -- @treturn[2] string err (on timeout)
 function Memory:lock(key, ttl_ms)
-  local lease, err = wait.poll(function()
+  local lease, err = clock.poll(function()
     local held = self.locks[key]
-    if held and held.expires > wait.now_ms() then return false end
+    if held and held.expires > clock.now_ms() then return false end
     self.seq = self.seq + 1
-    self.locks[key] = { id = self.seq, expires = wait.now_ms() + ttl_ms }
+    self.locks[key] = { id = self.seq, expires = clock.now_ms() + ttl_ms }
     return self.seq
   end, self.lock_timeout_ms)
   if not lease then return nil, "memory store: cannot lock " .. key .. ": " .. tostring(err) end

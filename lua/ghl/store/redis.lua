@@ -1,8 +1,8 @@
 --- ghl.store.redis{host=, port=, prefix=}: tokens in Redis, shared by many
 -- hosts. The refresh lock is SET NX PX (a lease that expires, so a crashed
 -- holder blocks nobody past ttl_ms); unlock deletes it only if it is ours.
-local redis = require "ghl.redis"
-local wait = require "ghl.wait"
+local redis = require "ghl.resp"
+local clock = require "ghl.clock"
 
 local Redis = {}
 Redis.__index = Redis
@@ -10,7 +10,7 @@ Redis.__index = Redis
 local UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 --- Make a Redis store (what `ghl.store.redis` returns). Each call opens a
--- connection (pooled inside nginx) through ghl.redis.
+-- connection (pooled inside nginx) through ghl.resp.
 -- @tparam[opt] table opts `host` (default "127.0.0.1"), `port` (6379),
 -- `prefix` of every key (default "ghl:"), `timeout_ms` per connection
 -- (2000), `lock_timeout_ms` (30000), `password` (sent with AUTH)
@@ -98,8 +98,8 @@ end
 -- @treturn[2] nil
 -- @treturn[2] string err (a Redis error, or a timeout)
 function Redis:lock(key, ttl_ms)
-  local lease = ("%s.%d"):format(tostring(wait.now_ms()), math.random(1, 1e9))
-  local got, err = wait.poll(function()
+  local lease = ("%s.%d"):format(tostring(clock.now_ms()), math.random(1, 1e9))
+  local got, err = clock.poll(function()
     local ok, cerr = self:_call("SET", self.prefix .. key .. ":lock", lease, "NX", "PX", math.floor(ttl_ms))
     if ok == nil then return nil, cerr end
     return ok == "OK" and true or false

@@ -1,7 +1,7 @@
 --- ghl.store.shm(dict_name): tokens in an nginx lua_shared_dict, shared by
 -- every worker; the refresh lock is an add() with an expiry.
 --   http { lua_shared_dict ghl_tokens 1m; }
-local wait = require "ghl.wait"
+local clock = require "ghl.clock"
 
 local Shm = {}
 Shm.__index = Shm
@@ -72,7 +72,7 @@ end
 -- @treturn[2] string err
 function Shm:lock(key, ttl_ms)
   local lease = ("%d.%d.%d"):format(ngx.worker.pid(), ngx.now() * 1000, math.random(1, 1e9))
-  local ok, err = wait.poll(function()
+  local ok, err = clock.poll(function()
     local added, aerr = self.dict:add(key .. ":lock", lease, ttl_ms / 1000)
     if added then return true end
     if aerr == "exists" then return false end

@@ -3,6 +3,13 @@
 -- lines, heads and chunk sizes is the C core's (pure, fuzzed); this file
 -- only moves bytes. Chosen by default when `ngx` is present.
 --
+-- One attempt per perform, and the facts of it: the raw head (the shape
+-- the curl transport gives too), or the failure with whether the request
+-- may have reached the server, whether the connection came from the pool,
+-- whether any answer arrived. It never tries again itself: the C core's
+-- policy decides (a GET on a pooled connection the server had closed is
+-- retried at once; a POST or PATCH that may have been read never is).
+--
 -- TLS is verified unless ssl_verify = false; nginx needs the CAs to trust:
 --   lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
 -- and a resolver for host names:   resolver 127.0.0.53 ipv6=off;
@@ -14,6 +21,13 @@ local T = {}
 T.__index = T
 
 local MAX_HEAD = 256 * 1024
+-- POST and PATCH use their own pool whose connections nginx closes after
+-- 2 s idle: an idle connection the server is about to close is what turns
+-- a write into an ambiguous one (libcurl: CURLOPT_MAXAGE_CONN, the same 2 s)
+local WRITE_IDLE_MS = 2000
+local NOT_SENT = { sent = false, reused = false, answered = false }
+
+local header = core.header
 
 -- where cosockets exist (lua-nginx-module docs); elsewhere: ngx.timer.at
 local COSOCKET_PHASES = {
@@ -40,44 +54,54 @@ local function kind_of(err)
 end
 
 -- connect (or take a pooled connection) and do TLS on a new one
-function T:_connect(u)
+function T:_connect(u, write)
   local sock = ngx.socket.tcp()
   sock:settimeouts(self.connect_timeout, self.timeout, self.timeout)
-  local pool = ("ghl:%s:%s:%d:%s"):format(u.scheme, u.host, u.port, self.ssl_verify and "v" or "n")
+  local pool = ("ghl:%s:%s:%d:%s%s"):format(u.scheme, u.host, u.port, self.ssl_verify and "v" or "n",
+    write and ":w" or "")
   local ok, err = sock:connect(u.host, u.port, { pool = pool, pool_size = self.pool_size })
   if not ok then
     return nil, kind_of(err), ("cannot connect to %s:%d: %s"):format(u.host, u.port, tostring(err))
   end
   if u.scheme == "https" and sock:getreusedtimes() == 0 then
-    local sess, herr = sock:sslhandshake(nil, u.host, self.ssl_verify)
-    if not sess then
+    -- false: no session object wanted. lua-nginx-module 0.10.23 reports a
+    -- certificate that fails verification during a handshake that finished
+    -- at once by closing the socket while answering true (with nil instead
+    -- of false, lua-resty-core 0.1.25 asserts; upstream lua-resty-core#499),
+    -- so a closed socket after the handshake is that failure
+    local ok, done, herr = pcall(sock.sslhandshake, sock, false, u.host, self.ssl_verify)
+    if not ok or not done or not sock:getreusedtimes() then
       sock:close()
-      return nil, kind_of(herr), ("TLS handshake with %s failed: %s"):format(u.host, tostring(herr))
+      herr = ok and herr or nil
+      return nil, kind_of(herr), ("TLS handshake with %s failed: %s"):format(u.host,
+        herr and tostring(herr) or "the server's certificate could not be verified (nginx's error log has the reason)")
     end
   end
   return sock
 end
 
+-- status, raw head | nil, err, answered (whether any byte of it came)
 local function read_head(sock)
-  local line, err = sock:receive("*l")
-  if not line then return nil, err end
+  local line, err, partial = sock:receive("*l")
+  if not line then return nil, err, partial ~= nil and partial ~= "" end
   local status = core.parse_status_line(line)
-  if not status then return nil, "malformed status line from the server" end
-  local lines, size = {}, 0
+  if not status then return nil, "malformed status line from the server", true end
+  local lines, size = { line }, #line
   while true do
     local h, herr = sock:receive("*l")
-    if not h then return nil, herr end
+    if not h then return nil, herr, true end
     if h == "" then break end
     size = size + #h + 2
-    if size > MAX_HEAD then return nil, "response head too large" end
+    if size > MAX_HEAD then return nil, "response head too large", true end
     lines[#lines + 1] = h
   end
-  return status, core.parse_headers(table.concat(lines, "\r\n"))
+  lines[#lines + 1] = "\r\n"
+  return status, table.concat(lines, "\r\n")
 end
 
 -- the body: Content-Length, chunked, or until the server closes
-function T:_read_body(sock, headers)
-  local te, cl = headers["transfer-encoding"], headers["content-length"]
+function T:_read_body(sock, head)
+  local te, cl = header(head, "transfer-encoding"), header(head, "content-length")
   if te and te:lower():find("chunked", 1, true) then
     local parts, total = {}, 0
     while true do
@@ -127,7 +151,8 @@ function T:_read_body(sock, headers)
   end
 end
 
-function T:_exchange(sock, req, u)
+-- One request on sock: status, head, body | nil, kind, message, facts.
+function T:_exchange(sock, req, u, reused, write)
   local head = { req.method, " ", u.path, " HTTP/1.1\r\nHost: ", u.host,
                  ((u.scheme == "https" and u.port ~= 443) or (u.scheme == "http" and u.port ~= 80))
                    and (":" .. u.port) or "", "\r\n" }
@@ -140,34 +165,45 @@ function T:_exchange(sock, req, u)
   end
   head[#head + 1] = "\r\n"
   if body then head[#head + 1] = body end
+  -- from here on, any byte may have reached the server
   local sent, serr = sock:send(head)
-  if not sent then return nil, kind_of(serr), "sending the request: " .. tostring(serr), false end
-  local status, headers = read_head(sock)
-  while status and status >= 100 and status < 200 do -- 1xx interim answers
-    status, headers = read_head(sock)
+  if not sent then
+    return nil, kind_of(serr), "sending the request: " .. tostring(serr),
+      { sent = true, reused = reused, answered = false }
   end
-  if not status then return nil, kind_of(headers), "reading the response: " .. tostring(headers), true, true end
+  local status, rhead, answered = read_head(sock)
+  while status and status >= 100 and status < 200 do -- 1xx interim answers
+    status, rhead, answered = read_head(sock)
+    answered = true
+  end
+  if not status then
+    return nil, kind_of(rhead), "reading the response: " .. tostring(rhead),
+      { sent = true, reused = reused, answered = answered }
+  end
+  local failed = { sent = true, reused = reused, answered = true }
   local data, reusable_or_kind, msg
   if req.method == "HEAD" or status == 204 or status == 304 then
     data, reusable_or_kind = "", true
   else
-    data, reusable_or_kind, msg = self:_read_body(sock, headers)
+    data, reusable_or_kind, msg = self:_read_body(sock, rhead)
   end
-  if not data then return nil, reusable_or_kind, msg, true end
-  local enc = headers["content-encoding"]
+  if not data then return nil, reusable_or_kind, msg, failed end
+  local enc = header(rhead, "content-encoding")
   if enc and enc ~= "identity" then
     -- we never ask for compression here (no zlib in the core)
-    return nil, "decode", "the server sent Content-Encoding " .. enc .. ", which the nginx transport does not decode", true
+    return nil, "decode", "the server sent Content-Encoding " .. enc .. ", which the nginx transport does not decode",
+      failed
   end
-  if reusable_or_kind and (headers.connection or ""):lower() ~= "close" then
-    sock:setkeepalive(self.keepalive, self.pool_size)
+  if reusable_or_kind and (header(rhead, "connection") or ""):lower() ~= "close" then
+    sock:setkeepalive(write and WRITE_IDLE_MS or self.keepalive, self.pool_size)
   else
     sock:close()
   end
-  return status, headers, data
+  return status, rhead, data
 end
 
---- t:perform(req) -> status, headers, body | nil, kind, message, sent
+--- t:perform(req) -> status, head, body | nil, kind, message, facts
+-- (facts: { sent, reused, answered })
 function T:perform(req)
   local phase = ngx.get_phase()
   if not COSOCKET_PHASES[phase] then
@@ -176,21 +212,14 @@ function T:perform(req)
        .. "run the call from a timer: ngx.timer.at(0, function() ... end)"):format(phase) }, 0)
   end
   local u, uerr = core.parse_url(req.url)
-  if not u then return nil, "network", uerr, false end
+  if not u then return nil, "network", uerr, NOT_SENT end
   if req.timeout_ms then self = setmetatable({ timeout = req.timeout_ms }, { __index = self }) end
-  for try = 1, 2 do
-    local sock, kind, msg = self:_connect(u)
-    if not sock then return nil, kind, msg, false end
-    local reused = sock:getreusedtimes() > 0
-    local status, a, b, sent, before_answer = self:_exchange(sock, req, u)
-    if status then return status, a, b end
-    sock:close()
-    -- a pooled connection the server had closed while idle: nothing was
-    -- processed, so one more try on a fresh connection is safe
-    if not (reused and try == 1 and (before_answer or sent == false) and (b or ""):find("closed", 1, true)) then
-      return nil, a, b, sent
-    end
-  end
+  local write = req.method == "POST" or req.method == "PATCH"
+  local sock, kind, msg = self:_connect(u, write)
+  if not sock then return nil, kind, msg, NOT_SENT end
+  local status, a, b, facts = self:_exchange(sock, req, u, sock:getreusedtimes() > 0, write)
+  if not status then sock:close() end
+  return status, a, b, facts
 end
 
 function T:sleep(ms)

@@ -1,5 +1,5 @@
---- A minimal Redis client (RESP2) for the token store: LuaSocket in
--- scripts, ngx.socket.tcp inside nginx. Only what the store needs.
+--- RESP2, the wire protocol of Redis: a minimal client for the Redis store (ghl.store.redis)
+-- over LuaSocket in scripts, ngx.socket.tcp inside nginx. Only what the store needs.
 local M = {}
 
 local function socket_for_host()

@@ -1,37 +1,40 @@
 /*
- * Rate-limit pacing: slow down before GHL says 429. A limiter is fed the
- * X-RateLimit-* headers of every response (GHL: 100 requests per 10 s and
- * 200,000 a day, per app and location/company) and asked before every
- * request how long to wait:
+ * Pacing: slow down before GHL says 429. A pacer is fed the X-RateLimit-*
+ * headers of every response (GHL: 100 requests per 10 s and 200,000 a day,
+ * per app and location/company) and asked before every request how long to
+ * wait:
  *
- *   local lim = core.limiter()
- *   local wait_ms, again = lim:acquire(now_ms) -- nil, err: the daily budget is spent;
- *                                              -- again == true: sleep, then ask again
-
- *   lim:update(resp_headers, now_ms, sent_ms)
- *   lim:state()                               -- what client:rate_limit() reports
+ *   local p = core.pacer()
+ *   local wait_ms, again = p:acquire(now_ms, max_wait_ms)
+ *       -- nil, err: the daily budget is spent, or the wait would be longer
+ *       --           than max_wait_ms (nothing is counted then);
+ *       -- again == true: a probe is out, sleep, then ask again
+ *   p:update(raw_head, now_ms, sent_ms)
+ *   p:state()                                  -- what client:rate_limit() reports
  *
  * Below `reserve` (20 %) of the burst window, requests are spaced at
  * interval/max; with nothing left they wait for the window to roll over.
  * Before the first response shows the limits, one request goes alone (a
  * probe), so a burst of concurrent calls cannot overrun a budget nobody
- * has seen yet.
+ * has seen yet. Header values are never trusted: an interval over
+ * MAX_INTERVAL_MS is taken as that, a Remaining over the Max as the Max.
  * Pure: times are passed in, so the same object serves curl and nginx.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "ghl.h"
 #include "class.h"
+#include "http_parse.h"
 
-#define GHL_LIMITER_MT "ghl.Limiter"
+#define GHL_PACER_MT "ghl.Pacer"
 #define DAY_MS 86400000.0
 #define MARGIN_MS 20.0 /* after a window's end, before its first request */
 #define PROBE_MS 2000.0 /* how long one probe may hold the others back */
 #define PROBE_POLL_MS 20.0
+#define MAX_INTERVAL_MS 60000.0 /* GHL's is 10 s; an hour from a broken server is not slept */
 
 typedef struct {
     double max, remaining, interval_ms; /* burst window; -1 = not seen yet */
@@ -45,15 +48,15 @@ typedef struct {
     double waits, waited_ms;            /* what pacing cost, for reports */
     double probe_until_ms;              /* nothing known yet: one request goes first */
     double headerless;                  /* 1: the server sends no X-RateLimit-* headers */
-} ghl_limiter;
+} ghl_pacer;
 
-static ghl_limiter *check_limiter(lua_State *L) {
-    return (ghl_limiter *)luaL_checkudata(L, 1, GHL_LIMITER_MT);
+static ghl_pacer *check_pacer(lua_State *L) {
+    return (ghl_pacer *)luaL_checkudata(L, 1, GHL_PACER_MT);
 }
 
-/* core.limiter{ reserve = 0.2 } */
-static int limiter_new(lua_State *L) {
-    ghl_limiter *l = (ghl_limiter *)ghl_new_object(L, sizeof *l, 0, GHL_LIMITER_MT);
+/* core.pacer{ reserve = 0.2 } */
+static int pacer_new(lua_State *L) {
+    ghl_pacer *l = (ghl_pacer *)ghl_new_object(L, sizeof *l, 0, GHL_PACER_MT);
     l->max = l->remaining = l->interval_ms = l->reported = -1;
     l->daily_limit = l->daily_remaining = -1;
     l->window_start_ms = l->opened_ms = -1;
@@ -91,63 +94,52 @@ static double parse_count(const char *s, size_t n) {
 
 /* The five X-RateLimit-* values of a raw head in one pass (-1 when absent):
  * max, remaining, interval, daily limit, daily remaining. */
-static void scan_head(const char *p, size_t len, double v[5]) {
-    static const char *const names[5] = {"max", "remaining", "interval-milliseconds", "limit-daily",
-                                         "daily-remaining"};
-    const char *end = p + len;
+static void scan_head(const char *head, size_t len, double v[5]) {
+    static const char *const names[5] = {"x-ratelimit-max", "x-ratelimit-remaining",
+                                         "x-ratelimit-interval-milliseconds", "x-ratelimit-limit-daily",
+                                         "x-ratelimit-daily-remaining"};
+    ghl_head_iter it;
+    const char *n, *val;
+    size_t nlen, vlen;
     int i;
     for (i = 0; i < 5; i++)
         v[i] = -1;
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol)
-            eol = end;
-        if (eol - p > 12 && (p[0] == 'x' || p[0] == 'X') && strncasecmp(p, "x-ratelimit-", 12) == 0) {
-            const char *n = p + 12, *colon = memchr(n, ':', (size_t)(eol - n));
-            if (colon) {
-                for (i = 0; i < 5; i++) {
-                    size_t nl = strlen(names[i]);
-                    if ((size_t)(colon - n) == nl && strncasecmp(n, names[i], nl) == 0) {
-                        const char *val = colon + 1, *vend = eol;
-                        while (val < vend && (*val == ' ' || *val == '\t'))
-                            val++;
-                        while (vend > val && (vend[-1] == '\r' || vend[-1] == ' ' || vend[-1] == '\t'))
-                            vend--;
-                        v[i] = parse_count(val, (size_t)(vend - val));
-                        break;
-                    }
-                }
+    ghl_head_begin(&it, head, len);
+    while (ghl_head_next(&it, &n, &nlen, &val, &vlen)) {
+        if (nlen < 15 || (n[0] != 'x' && n[0] != 'X'))
+            continue; /* most headers: one comparison */
+        for (i = 0; i < 5; i++) {
+            if (ghl_header_is(n, nlen, names[i], strlen(names[i]))) {
+                v[i] = parse_count(val, vlen);
+                break;
             }
         }
-        p = eol + 1;
     }
 }
 
-/* lim:update(headers, now_ms [, sent_ms]); headers nil: a call ended without
+/* p:update(head, now_ms [, sent_ms]); head: the raw response head; nil: a call ended without
  * an answer (it still ends a probe: the next call probes instead of waiting).
  * sent_ms, when the request went out: an answer to a request sent before we
  * opened the current window was counted in the previous one, so it says
  * nothing about where the new window starts. */
-static int limiter_update(lua_State *L) {
-    ghl_limiter *l = check_limiter(L);
+static int pacer_update(lua_State *L) {
+    ghl_pacer *l = check_pacer(L);
     double now = luaL_checknumber(L, 3), sent = luaL_optnumber(L, 4, -1), max, rem, interval, dlimit, drem;
-    if (lua_type(L, 2) != LUA_TTABLE && lua_type(L, 2) != LUA_TSTRING) {
+    double v[5];
+    if (lua_type(L, 2) != LUA_TSTRING) {
         l->probe_until_ms = 0;
         return 0;
     }
-    if (lua_type(L, 2) == LUA_TSTRING) { /* a raw head (curl) */
+    {
         size_t len;
         const char *head = lua_tolstring(L, 2, &len);
-        double v[5];
         scan_head(head, len, v);
-        max = v[0], rem = v[1], interval = v[2], dlimit = v[3], drem = v[4];
-    } else {
-        max = ghl_header_number(L, 2, "x-ratelimit-max");
-        rem = ghl_header_number(L, 2, "x-ratelimit-remaining");
-        interval = ghl_header_number(L, 2, "x-ratelimit-interval-milliseconds");
-        dlimit = ghl_header_number(L, 2, "x-ratelimit-limit-daily");
-        drem = ghl_header_number(L, 2, "x-ratelimit-daily-remaining");
     }
+    max = v[0], rem = v[1], interval = v[2], dlimit = v[3], drem = v[4];
+    if (interval > MAX_INTERVAL_MS)
+        interval = MAX_INTERVAL_MS;
+    if (max > 0 && rem > max)
+        rem = max;
     l->headerless = (max < 0 && rem < 0 && interval < 0 && dlimit < 0 && drem < 0);
     l->probe_until_ms = 0;
     if (max > 0 && rem >= 0 && interval > 0 &&
@@ -181,26 +173,31 @@ static int limiter_update(lua_State *L) {
     return 0;
 }
 
-/* lim:acquire(now_ms) -> wait_ms | nil, err (daily budget spent) */
-static int limiter_acquire(lua_State *L) {
-    ghl_limiter *l = check_limiter(L);
-    double now = luaL_checknumber(L, 2), wait = 0, spacing;
+/* A rate_limited error on top of the stack: msg, and when to come back. */
+static void push_rate_limited(lua_State *L, const char *msg, double wait_ms) {
+    lua_pushnil(L);
+    ghl_error_push(L, "rate_limited", 0, msg, strlen(msg));
+    lua_pushnumber(L, wait_ms);
+    lua_setfield(L, -2, "retry_after_ms");
+    lua_pushnumber(L, wait_ms / 1000.0);
+    lua_setfield(L, -2, "retry_after");
+}
+
+/* p:acquire(now_ms [, max_wait_ms]) -> wait_ms [, true] | nil, err (the
+ * daily budget is spent, or the wait would pass max_wait_ms: then nothing
+ * is counted, so the call can fail without having cost a slot) */
+static int pacer_acquire(lua_State *L) {
+    ghl_pacer *l = check_pacer(L), before = *l;
+    double now = luaL_checknumber(L, 2), max_wait = luaL_optnumber(L, 3, HUGE_VAL), wait = 0, spacing;
     if (l->daily_remaining == 0 && now < next_midnight(l->updated_ms)) {
         double reset = next_midnight(l->updated_ms);
         char msg[160];
         /* %.0f, not (int): a server may send any number (found by fuzz/fuzz_ratelimit.c) */
         snprintf(msg, sizeof msg, "the daily request budget (%.0f) is spent; it resets about %.0f s from now (UTC midnight)",
                  l->daily_limit, (reset - now) / 1000);
-        lua_pushnil(L);
-        lua_pushstring(L, msg);
-        ghl_error_push(L, "rate_limited", 0, lua_tostring(L, -1), lua_rawlen(L, -1));
-        lua_pushnumber(L, reset - now);
-        lua_setfield(L, -2, "retry_after_ms");
-        lua_pushnumber(L, (reset - now) / 1000.0);
-        lua_setfield(L, -2, "retry_after");
+        push_rate_limited(L, msg, reset - now);
         lua_pushnumber(L, reset / 1000.0);
         lua_setfield(L, -2, "reset_at");
-        lua_remove(L, -2);
         return 2;
     }
     if (l->max <= 0 || l->interval_ms <= 0) { /* nothing known yet */
@@ -210,7 +207,10 @@ static int limiter_acquire(lua_State *L) {
             lua_pushnumber(L, 0);
             return 1;
         }
-        lua_pushnumber(L, PROBE_POLL_MS); /* a probe is out: ask again shortly */
+        wait = PROBE_POLL_MS; /* a probe is out: ask again shortly */
+        if (wait > max_wait)
+            goto too_long;
+        lua_pushnumber(L, wait);
         lua_pushboolean(L, 1);
         return 2;
     }
@@ -243,6 +243,8 @@ static int limiter_acquire(lua_State *L) {
      * opened): no earlier than its start, whoever asks */
     if (l->window_start_ms - now > wait)
         wait = l->window_start_ms - now;
+    if (wait > 0 && wait > max_wait)
+        goto too_long;
     l->remaining -= 1;
     if (wait > 0) {
         l->waits++;
@@ -251,6 +253,16 @@ static int limiter_acquire(lua_State *L) {
     /* rounded up: a caller never starts before the slot (or window) it was given */
     lua_pushnumber(L, wait > 0 ? ceil(wait) : 0);
     return 1;
+too_long : {
+    char msg[200];
+    *l = before; /* as if never asked: nothing was counted or reserved */
+    snprintf(msg, sizeof msg,
+             "pacing would wait %.0f ms for GHL's rate limit, longer than the %.0f ms left of this call's "
+             "budget (timeout_ms, max_retry_time_ms); nothing was sent",
+             ceil(wait), max_wait > 0 ? floor(max_wait) : 0);
+    push_rate_limited(L, msg, ceil(wait));
+    return 2;
+}
 }
 
 static void set_num(lua_State *L, const char *k, double v) {
@@ -260,10 +272,10 @@ static void set_num(lua_State *L, const char *k, double v) {
     }
 }
 
-/* lim:state() -> { max, remaining, interval_ms, daily_limit, daily_remaining,
+/* p:state() -> { max, remaining, interval_ms, daily_limit, daily_remaining,
  *                  window_reset_ms, daily_reset_ms, paced, waits, waited_ms } */
-static int limiter_state(lua_State *L) {
-    ghl_limiter *l = check_limiter(L);
+static int pacer_state(lua_State *L) {
+    ghl_pacer *l = check_pacer(L);
     lua_createtable(L, 0, 10);
     set_num(L, "max", l->max);
     set_num(L, "remaining", l->remaining < 0 && l->max > 0 ? 0 : l->remaining);
@@ -282,16 +294,16 @@ static int limiter_state(lua_State *L) {
 }
 
 /* The fields, in the order export/import use. */
-#define LIMITER_FIELDS(l)                                                                                   \
+#define PACER_FIELDS(l)                                                                                   \
     &(l)->max, &(l)->remaining, &(l)->interval_ms, &(l)->reported, &(l)->daily_limit, &(l)->daily_remaining, \
         &(l)->window_start_ms, &(l)->next_slot_ms, &(l)->updated_ms, &(l)->waits, &(l)->waited_ms,          \
         &(l)->probe_until_ms, &(l)->headerless, &(l)->opened_ms
 
-/* lim:export() -> string: the state, to share it (nginx workers keep it in
+/* p:export() -> string: the state, to share it (nginx workers keep it in
  * a lua_shared_dict and import it around each acquire/update). */
-static int limiter_export(lua_State *L) {
-    ghl_limiter *l = check_limiter(L);
-    double *f[] = {LIMITER_FIELDS(l)};
+static int pacer_export(lua_State *L) {
+    ghl_pacer *l = check_pacer(L);
+    double *f[] = {PACER_FIELDS(l)};
     char buf[14 * 32];
     size_t i, n = 0;
     for (i = 0; i < sizeof f / sizeof f[0]; i++)
@@ -300,11 +312,11 @@ static int limiter_export(lua_State *L) {
     return 1;
 }
 
-/* lim:import(string) -> true | nil, err */
-static int limiter_import(lua_State *L) {
-    ghl_limiter *l = check_limiter(L);
+/* p:import(string) -> true | nil, err */
+static int pacer_import(lua_State *L) {
+    ghl_pacer *l = check_pacer(L);
     const char *s = luaL_checkstring(L, 2);
-    double *f[] = {LIMITER_FIELDS(l)};
+    double *f[] = {PACER_FIELDS(l)};
     double v[sizeof f / sizeof f[0]];
     size_t i;
     char *end;
@@ -312,7 +324,7 @@ static int limiter_import(lua_State *L) {
         v[i] = strtod(s, &end);
         if (end == s || v[i] != v[i] || (*end != ',' && *end != '\0') || (*end == '\0' && i + 1 < sizeof f / sizeof f[0])) {
             lua_pushnil(L);
-            lua_pushliteral(L, "not an exported limiter state");
+            lua_pushliteral(L, "not an exported pacer state");
             return 2;
         }
         s = *end ? end + 1 : end;
@@ -324,10 +336,10 @@ static int limiter_import(lua_State *L) {
 }
 
 /* The Lua API registered here is documented (LDoc) in core.c. */
-void ghl_limiter_open(lua_State *L) {
-    static const luaL_Reg methods[] = {{"update", limiter_update}, {"acquire", limiter_acquire},
-                                       {"state", limiter_state},   {"export", limiter_export},
-                                       {"import", limiter_import}, {NULL, NULL}};
-    ghl_new_class(L, GHL_LIMITER_MT, NULL, methods, 0);
-    lua_pushcfunction(L, limiter_new);
+void ghl_pacer_open(lua_State *L) {
+    static const luaL_Reg methods[] = {{"update", pacer_update}, {"acquire", pacer_acquire},
+                                       {"state", pacer_state},   {"export", pacer_export},
+                                       {"import", pacer_import}, {NULL, NULL}};
+    ghl_new_class(L, GHL_PACER_MT, NULL, methods, 0);
+    lua_pushcfunction(L, pacer_new);
 }
