@@ -5,8 +5,8 @@ unused_args = false -- methods keep their full signature
 redefined = false
 
 -- nginx code (the nginx transport, the shm store, the test app, the local GHL server, examples)
-local ngx_files = { "lua/ghl/transport/ngx.lua", "lua/ghl/store/shm.lua", "lua/ghl/limits.lua",
-                    "lua/ghl/wait.lua", "lua/ghl/redis.lua", "lua/ghl/client.lua",
+local ngx_files = { "lua/ghl/transport/ngx.lua", "lua/ghl/store/shm.lua", "lua/ghl/pacer.lua",
+                    "lua/ghl/clock.lua", "lua/ghl/resp.lua", "lua/ghl/transport.lua", "lua/ghl/batch.lua",
                     "spec/support/mock/**/*.lua", "spec/support/ngx_app/*.lua", "examples/openresty/*.lua",
                     "bench/server/*.lua" }
 files["spec/**/*.lua"] = { std = "max+busted" }

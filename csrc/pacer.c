@@ -14,9 +14,10 @@
  *
  * Below `reserve` (20 %) of the burst window, requests are spaced at
  * interval/max; with nothing left they wait for the window to roll over.
- * Before the first response shows the limits, one request goes alone (a
- * probe), so a burst of concurrent calls cannot overrun a budget nobody
- * has seen yet. Header values are never trusted: an interval over
+ * Before the first response shows the limits, at most PROBE_BURST requests
+ * go (probes), so a burst of concurrent calls cannot overrun a budget
+ * nobody has seen yet; 8 (a batch's default concurrency) is well under
+ * GHL's 100, and a 429 from a budget others spent is retried. Header values are never trusted: an interval over
  * MAX_INTERVAL_MS is taken as that, a Remaining over the Max as the Max.
  * Pure: times are passed in, so the same object serves curl and nginx.
  */
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ghl.h"
 #include "class.h"
@@ -32,7 +34,8 @@
 #define GHL_PACER_MT "ghl.Pacer"
 #define DAY_MS 86400000.0
 #define MARGIN_MS 20.0 /* after a window's end, before its first request */
-#define PROBE_MS 2000.0 /* how long one probe may hold the others back */
+#define PROBE_MS 2000.0 /* how long probes may hold the others back */
+#define PROBE_BURST 8
 #define PROBE_POLL_MS 20.0
 #define MAX_INTERVAL_MS 60000.0 /* GHL's is 10 s; an hour from a broken server is not slept */
 
@@ -46,7 +49,8 @@ typedef struct {
     double updated_ms;
     double reserve;
     double waits, waited_ms;            /* what pacing cost, for reports */
-    double probe_until_ms;              /* nothing known yet: one request goes first */
+    double probe_until_ms;              /* nothing known yet: a few requests go first ... */
+    double probes;                      /* ... this many are out */
     double headerless;                  /* 1: the server sends no X-RateLimit-* headers */
 } ghl_pacer;
 
@@ -95,9 +99,10 @@ static double parse_count(const char *s, size_t n) {
 /* The five X-RateLimit-* values of a raw head in one pass (-1 when absent):
  * max, remaining, interval, daily limit, daily remaining. */
 static void scan_head(const char *head, size_t len, double v[5]) {
-    static const char *const names[5] = {"x-ratelimit-max", "x-ratelimit-remaining",
-                                         "x-ratelimit-interval-milliseconds", "x-ratelimit-limit-daily",
-                                         "x-ratelimit-daily-remaining"};
+    /* after "x-ratelimit-", by length: each suffix has its own */
+    static const char *const names[5] = {"max", "remaining", "interval-milliseconds", "limit-daily",
+                                         "daily-remaining"};
+    static const size_t lens[5] = {3, 9, 21, 11, 15};
     ghl_head_iter it;
     const char *n, *val;
     size_t nlen, vlen;
@@ -106,10 +111,10 @@ static void scan_head(const char *head, size_t len, double v[5]) {
         v[i] = -1;
     ghl_head_begin(&it, head, len);
     while (ghl_head_next(&it, &n, &nlen, &val, &vlen)) {
-        if (nlen < 15 || (n[0] != 'x' && n[0] != 'X'))
+        if (nlen < 15 || (n[0] | 0x20) != 'x' || strncasecmp(n, "x-ratelimit-", 12) != 0)
             continue; /* most headers: one comparison */
         for (i = 0; i < 5; i++) {
-            if (ghl_header_is(n, nlen, names[i], strlen(names[i]))) {
+            if (nlen - 12 == lens[i] && strncasecmp(n + 12, names[i], lens[i]) == 0) {
                 v[i] = parse_count(val, vlen);
                 break;
             }
@@ -126,8 +131,9 @@ static int pacer_update(lua_State *L) {
     ghl_pacer *l = check_pacer(L);
     double now = luaL_checknumber(L, 3), sent = luaL_optnumber(L, 4, -1), max, rem, interval, dlimit, drem;
     double v[5];
-    if (lua_type(L, 2) != LUA_TSTRING) {
-        l->probe_until_ms = 0;
+    if (lua_type(L, 2) != LUA_TSTRING) { /* no answer: this probe is over */
+        if (l->probes > 0)
+            l->probes--;
         return 0;
     }
     {
@@ -141,7 +147,7 @@ static int pacer_update(lua_State *L) {
     if (max > 0 && rem > max)
         rem = max;
     l->headerless = (max < 0 && rem < 0 && interval < 0 && dlimit < 0 && drem < 0);
-    l->probe_until_ms = 0;
+    l->probe_until_ms = l->probes = 0;
     if (max > 0 && rem >= 0 && interval > 0 &&
         !(sent >= 0 && sent < l->opened_ms && max == l->max && interval == l->interval_ms)) {
         /* A new window: the first one, one we opened ourselves (reported <
@@ -201,9 +207,13 @@ static int pacer_acquire(lua_State *L) {
         return 2;
     }
     if (l->max <= 0 || l->interval_ms <= 0) { /* nothing known yet */
-        if (l->headerless || l->probe_until_ms <= now) {
-            if (!l->headerless)
-                l->probe_until_ms = now + PROBE_MS; /* this request is the probe */
+        if (l->probe_until_ms <= now)
+            l->probes = 0; /* the probes got no answer in time */
+        if (l->headerless || l->probes < PROBE_BURST) {
+            if (!l->headerless) { /* this request is a probe */
+                l->probes++;
+                l->probe_until_ms = now + PROBE_MS;
+            }
             lua_pushnumber(L, 0);
             return 1;
         }
@@ -297,14 +307,14 @@ static int pacer_state(lua_State *L) {
 #define PACER_FIELDS(l)                                                                                   \
     &(l)->max, &(l)->remaining, &(l)->interval_ms, &(l)->reported, &(l)->daily_limit, &(l)->daily_remaining, \
         &(l)->window_start_ms, &(l)->next_slot_ms, &(l)->updated_ms, &(l)->waits, &(l)->waited_ms,          \
-        &(l)->probe_until_ms, &(l)->headerless, &(l)->opened_ms
+        &(l)->probe_until_ms, &(l)->headerless, &(l)->opened_ms, &(l)->probes
 
 /* p:export() -> string: the state, to share it (nginx workers keep it in
  * a lua_shared_dict and import it around each acquire/update). */
 static int pacer_export(lua_State *L) {
     ghl_pacer *l = check_pacer(L);
     double *f[] = {PACER_FIELDS(l)};
-    char buf[14 * 32];
+    char buf[15 * 32];
     size_t i, n = 0;
     for (i = 0; i < sizeof f / sizeof f[0]; i++)
         n += (size_t)snprintf(buf + n, sizeof buf - n, i ? ",%.17g" : "%.17g", *f[i]);

@@ -28,10 +28,11 @@
 
 enum { A_CLIENT = 1, A_CALL, A_STATUS, A_HEADERS, A_BODY, A_FACTS, A_REQ };
 
-/* The call's numbers and flags, read once per interpret. */
+/* The call's numbers and flags. A success needs only the attempt; the rest
+ * is read when an attempt failed (rest_read). */
 typedef struct {
     double attempt, started;
-    int can_refresh, reconnected;
+    int can_refresh, reconnected, rest_read;
 } call_state;
 
 static double num_field(lua_State *L, int t, const char *k, double dflt) {
@@ -48,6 +49,15 @@ static int bool_field(lua_State *L, int t, const char *k, int dflt) {
     v = lua_isnil(L, -1) ? dflt : lua_toboolean(L, -1);
     lua_pop(L, 1);
     return v;
+}
+
+static void read_rest(lua_State *L, call_state *cs) {
+    if (cs->rest_read)
+        return;
+    cs->started = num_field(L, A_CALL, "started", 0);
+    cs->can_refresh = bool_field(L, A_CALL, "can_refresh", 0);
+    cs->reconnected = bool_field(L, A_CALL, "reconnected", 0);
+    cs->rest_read = 1;
 }
 
 static void set_bool(lua_State *L, int t, const char *k, int v) {
@@ -80,7 +90,7 @@ static void set_request_fields(lua_State *L, int err) {
 }
 
 /* The error on top of the stack ends this attempt: retry or fail. */
-static int conclude(lua_State *L, ghl_client *c, const call_state *cs, int status, const char *kind) {
+static int conclude(lua_State *L, ghl_client *c, call_state *cs, int status, const char *kind) {
     int err = lua_gettop(L), free_retry;
     ghl_attempt a;
     double delay;
@@ -100,6 +110,7 @@ static int conclude(lua_State *L, ghl_client *c, const call_state *cs, int statu
         }
         set_bool(L, err, "sent", a.sent);
     }
+    read_rest(L, cs);
     a.reconnected = cs->reconnected;
     a.head = status ? A_HEADERS : 0;
     a.attempt = cs->attempt;
@@ -140,7 +151,7 @@ static int conclude(lua_State *L, ghl_client *c, const call_state *cs, int statu
     return 2;
 }
 
-static int transport_failure(lua_State *L, ghl_client *c, const call_state *cs) {
+static int transport_failure(lua_State *L, ghl_client *c, call_state *cs) {
     size_t len;
     const char *kind = lua_type(L, A_HEADERS) == LUA_TSTRING ? lua_tostring(L, A_HEADERS) : "network";
     const char *msg = lua_type(L, A_BODY) == LUA_TSTRING ? lua_tolstring(L, A_BODY, &len) : NULL;
@@ -179,7 +190,7 @@ static int push_redacted(lua_State *L, ghl_client *c) {
     return lua_gettop(L);
 }
 
-static int success(lua_State *L, ghl_client *c, const call_state *cs, int status, const char *body, size_t len) {
+static int success(lua_State *L, ghl_client *c, call_state *cs, int status, const char *body, size_t len) {
     int decoded;
     if (is_blank(body, len)) {
         lua_newtable(L); /* 204 and friends: an empty object, so assert() works */
@@ -302,7 +313,7 @@ static const char *kind_of(int status) {
     return "http";
 }
 
-static int http_failure(lua_State *L, ghl_client *c, const call_state *cs, int status, const char *body, size_t len) {
+static int http_failure(lua_State *L, ghl_client *c, call_state *cs, int status, const char *body, size_t len) {
     int raw, decoded, msg;
     raw = push_redacted(L, c);
     body = lua_tolstring(L, raw, &len);
@@ -333,6 +344,7 @@ static int http_failure(lua_State *L, ghl_client *c, const call_state *cs, int s
         ghl_error_setfield(L, -1, "body", raw);
     set_request_fields(L, -1);
     set_trace_id(L, -1, decoded);
+    read_rest(L, cs);
     if (status == 401 && cs->can_refresh && ghl_auth_refreshable(lua_tostring(L, msg))) {
         lua_pushnumber(L, cs->attempt);
         lua_setfield(L, -2, "attempts");
@@ -358,9 +370,7 @@ int ghl_client_interpret(lua_State *L) {
     if (lua_type(L, A_REQ) != LUA_TTABLE)
         return luaL_error(L, "ghl: interpret needs call.req, the request from prepare");
     cs.attempt = num_field(L, A_CALL, "attempt", 1);
-    cs.started = num_field(L, A_CALL, "started", 0);
-    cs.can_refresh = bool_field(L, A_CALL, "can_refresh", 0);
-    cs.reconnected = bool_field(L, A_CALL, "reconnected", 0);
+    cs.rest_read = 0;
     if (lua_isnil(L, A_STATUS))
         return transport_failure(L, c, &cs);
     {

@@ -61,6 +61,8 @@ typedef struct {
     ghl_buf line;
     size_t max_body;
     int too_large, oom;
+    char *proxy_http, *proxy_https; /* from the environment, read once ("" = none) */
+    int proxy_scheme;                /* which of them libcurl has: 0 http, 1 https, -1 none yet */
     int starts;      /* prereq calls this transfer: a second one is libcurl re-sending */
     int resend_stopped, answered;
     double requests, connects;
@@ -172,6 +174,44 @@ static const char *opt_str(lua_State *L, int t, const char *k) {
     return s;
 }
 
+/* libcurl reads the proxy environment variables (https_proxy, all_proxy,
+ * no_proxy, ...) on every transfer, about 2k instructions each time. They
+ * are read once here instead, in libcurl's order, and handed to it. */
+static char *env_copy(const char *a, const char *b, const char *c, const char *d) {
+    const char *names[4], *v = NULL;
+    char *copy;
+    int i;
+    size_t len;
+    names[0] = a, names[1] = b, names[2] = c, names[3] = d;
+    for (i = 0; i < 4 && !v; i++)
+        v = names[i] ? getenv(names[i]) : NULL;
+    len = v ? strlen(v) : 0;
+    copy = (char *)malloc(len + 1);
+    if (copy) {
+        memcpy(copy, v ? v : "", len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
+static void setup_proxy(lua_State *L, ghl_xfer *x, const char *proxy) {
+    char *no_proxy = env_copy("no_proxy", "NO_PROXY", NULL, NULL);
+    if (!no_proxy)
+        luaL_error(L, "ghl: out of memory");
+    curl_easy_setopt(x->easy, CURLOPT_NOPROXY, no_proxy); /* libcurl copies it */
+    free(no_proxy);
+    if (proxy) { /* the caller's: one for every request */
+        curl_easy_setopt(x->easy, CURLOPT_PROXY, proxy);
+        return;
+    }
+    /* as libcurl does: http_proxy has no upper-case form (CGI's HTTP_PROXY is the client's) */
+    x->proxy_http = env_copy("http_proxy", "all_proxy", "ALL_PROXY", NULL);
+    x->proxy_https = env_copy("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY");
+    x->proxy_scheme = -1;
+    if (!x->proxy_http || !x->proxy_https)
+        luaL_error(L, "ghl: out of memory");
+}
+
 /* Creates x's easy handle with the options at `opts`
  * { timeout_ms, connect_timeout_ms, ca_file, proxy, ssl_verify, max_body_bytes }. */
 static void xfer_setup(lua_State *L, ghl_xfer *x, int opts) {
@@ -199,8 +239,7 @@ static void xfer_setup(lua_State *L, ghl_xfer *x, int opts) {
     curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
     if (ca)
         curl_easy_setopt(x->easy, CURLOPT_CAINFO, ca);
-    if (proxy)
-        curl_easy_setopt(x->easy, CURLOPT_PROXY, proxy);
+    setup_proxy(L, x, proxy);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
@@ -226,6 +265,9 @@ static void xfer_free(ghl_xfer *x) {
     ghl_buf_free(&x->body);
     ghl_buf_free(&x->head);
     ghl_buf_free(&x->line);
+    free(x->proxy_http);
+    free(x->proxy_https);
+    x->proxy_http = x->proxy_https = NULL;
 }
 
 /* ------------------------------------------------------------ requests */
@@ -354,6 +396,13 @@ static void xfer_request(lua_State *L, ghl_xfer *x, int req, int copy_body, int 
         }
     }
     curl_easy_setopt(e, CURLOPT_URL, url);
+    if (x->proxy_https) { /* the environment's proxy for this URL's scheme ("" = none) */
+        int https = strncmp(url, "https:", 6) == 0;
+        if (https != x->proxy_scheme) {
+            curl_easy_setopt(e, CURLOPT_PROXY, https ? x->proxy_https : x->proxy_http);
+            x->proxy_scheme = https;
+        }
+    }
     curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
     if (with_body) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);

@@ -250,14 +250,21 @@ describe("pacer", function()
     assert.are.equal(250, s.daily_remaining)
   end)
 
-  it("sends one probe before it knows anything, then the rest", function()
+  it("sends at most 8 probes before it knows anything, then the rest", function()
     local lim = core.pacer()
-    assert.are.equal(0, lim:acquire(1000))
-    local wait, again = lim:acquire(1001)
+    for i = 1, 8 do assert.are.equal(0, lim:acquire(1000 + i), i) end
+    local wait, again = lim:acquire(1009)
     assert.is_true(again)
     assert.is_true(wait > 0)
     lim:update(headers(10, 9, 1000), 1010)
     assert.are.equal(0, lim:acquire(1011))
+  end)
+
+  it("does not let probes that never answered hold the others back for long", function()
+    local lim = core.pacer()
+    for i = 1, 8 do lim:acquire(1000 + i) end
+    assert.is_true(select(2, lim:acquire(1500)))
+    assert.are.equal(0, lim:acquire(3100)) -- 2 s later: the probes are given up
   end)
 
   it("ends a probe that got no answer, so the next call probes at once", function()
@@ -354,4 +361,41 @@ describe("pacer", function()
     lim:update(headers(10, 9, 1000), 2100)
     assert.are.equal(0, lim:acquire(2100))
   end)
+
+  it("never sleeps past the caller's budget: fails at once and counts nothing", function()
+    local lim = core.pacer()
+    lim:update(headers(10, 0, 10000), 1000) -- nothing left until 11000
+    local wait, err = lim:acquire(1001, 5000)
+    assert.is_nil(wait)
+    assert.are.equal("rate_limited", err.kind)
+    assert.is_true(err.retry_after_ms > 5000)
+    assert.matches("pacing would wait", err.message)
+    -- nothing was counted: a caller with the budget for it still gets the next window
+    local w = lim:acquire(1002, 20000)
+    assert.is_true(w >= 9000 and w <= 10100, tostring(w))
+    -- no wait needed: never refused, whatever the budget
+    local fresh = core.pacer()
+    fresh:update(headers(10, 9, 10000), 1000)
+    assert.are.equal(0, fresh:acquire(1001, -5))
+  end)
+
+  it("clamps or ignores absurd rate-limit headers", function()
+    local lim = core.pacer()
+    lim:update(headers(10, 0, 3600000), 1000) -- an hour-long window
+    assert.are.equal(60000, lim:state().interval_ms)
+    lim = core.pacer()
+    lim:update(headers(10, 0, 1e15), 1000)
+    assert.are.equal(60000, lim:state().interval_ms)
+    lim = core.pacer()
+    lim:update(headers(10, 50, 1000), 1000) -- more left than the maximum
+    assert.are.equal(10, lim:state().remaining)
+    for _, bad in ipairs{ "-5", "soon", "NaN", "inf", "1e400", "" } do
+      lim = core.pacer()
+      lim:update(head{ ["x-ratelimit-max"] = "10", ["x-ratelimit-remaining"] = "0",
+                       ["x-ratelimit-interval-milliseconds"] = bad }, 1000)
+      assert.is_nil(lim:state().interval_ms, bad)
+      assert.are.equal(0, lim:acquire(1001, 10)) -- nothing trusted, nothing slept
+    end
+  end)
 end)
+

@@ -55,13 +55,13 @@ local function over_multi(client, calls, concurrency)
       local i = active[k]
       local call = calls[i]
       if call.state ~= "sent" then
-        local what, x, y = call:step(now)
+        local what, x, y = driver.step(call, now)
         if what == "send" then
           assert(multi:start(i, x))
           inflight = inflight + 1
         elseif what == "wait" then
           if call.at < soonest then soonest = call.at end
-        else
+        else -- "fail" before sending (a token, the pacer's budget)
           results[i] = outcome(what, x, y)
           done = done + 1
           table.remove(active, k)
@@ -73,8 +73,16 @@ local function over_multi(client, calls, concurrency)
     if inflight > 0 then
       local timeout = math.max(0, math.min(soonest - now_ms(), 100))
       for _, r in ipairs(multi:poll(timeout)) do
+        local i = r[1]
         inflight = inflight - 1
-        calls[r[1]]:feed(r[2], r[3], r[4], r[5])
+        local what, x, y = driver.feed(calls[i], r[2], r[3], r[4], r[5])
+        if what == "done" or what == "fail" then
+          results[i] = outcome(what, x, y)
+          done = done + 1
+          for k2 = 1, #active do
+            if active[k2] == i then table.remove(active, k2) break end
+          end
+        end
       end
     elseif soonest < math.huge then
       client._sleep(math.max(0, soonest - now_ms()))

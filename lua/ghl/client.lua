@@ -1,5 +1,5 @@
---- The client: construction, transport choice and the public calls
--- (request, call, each_of, pages_of, batch, close).
+--- The client: construction and the public calls (request, call, each_of,
+-- pages_of, batch, close).
 --
 -- Every call runs ghl.driver (token, pacing, send, interpret, retry): the C
 -- core decides, the transport only moves bytes. ghl.batch runs many calls
@@ -10,6 +10,7 @@ local operations = require "ghl.operations"
 local paging = require "ghl.paging"
 local pacer = require "ghl.pacer"
 local driver = require "ghl.driver"
+local transport = require "ghl.transport"
 
 local Client = {}
 Client.__index = Client
@@ -24,28 +25,6 @@ local RESOURCES = {
   users = require "ghl.resources.users",
 }
 
--- the options of the curl transports (single and multi)
-local function curl_options(o)
-  return { timeout_ms = o.timeout_ms, connect_timeout_ms = o.connect_timeout_ms, ca_file = o.ca_file,
-           proxy = o.proxy, ssl_verify = o.ssl_verify, max_body_bytes = o.max_body_bytes }
-end
-
-local function make_transport(o)
-  if type(o.transport) == "table" or type(o.transport) == "userdata" then
-    return o.transport
-  end
-  local want = o.transport or ((ngx and ngx.socket and ngx.socket.tcp) and "ngx" or "curl")
-  if want == "ngx" then
-    if not (ngx and ngx.socket and ngx.socket.tcp) then
-      errors.invalid("ghl.new: transport \"ngx\" needs nginx (OpenResty / lua-nginx-module)")
-    end
-    return require("ghl.transport.ngx").new(o)
-  end
-  -- loaded on demand: a host without libcurl (nginx) never needs it
-  local copts = curl_options(o)
-  return require("ghl.curl").new(copts), copts
-end
-
 --- Make a client from validated options (see `ghl.new`).
 function Client.new(o)
   local self = setmetatable({}, Client)
@@ -59,9 +38,7 @@ function Client.new(o)
     retry_base_ms = o.retry_base_ms,
     retry_max_delay_ms = o.retry_max_delay_ms,
   }
-  self._transport, self._curl_options = make_transport(o)
-  local t = self._transport
-  self._sleep = type(t) ~= "string" and t.sleep and function(ms) t:sleep(ms) end or core.sleep_ms
+  self._transport, self._sleep, self._curl_options = transport.for_client(o)
   self._on_retry = o.on_retry
   self._auth = o.oauth
   -- a pacing wait longer than this is never slept (the call fails at once)
@@ -106,7 +83,7 @@ function Client:_request(method, path, opts, token_type)
   if self._closed then
     return nil, Client.closed_error(method, path)
   end
-  return driver.run(driver.new(self, method, path, opts, token_type), self._transport, self._sleep)
+  return driver.request(self, method, path, opts, token_type)
 end
 
 -- Tells the on_retry hook what failed and what happens next; never a

@@ -8,8 +8,8 @@
 --   interpret the C core: done, retry after N ms, refresh, or fail
 --
 -- A call is a small state machine. `step` says what to do next ("send" a
--- request, "wait" N ms, or the result), `feed` takes what the transport
--- reported. Runners own the I/O and nothing else: `run` here for one call
+-- request, "wait" N ms, or "fail"), `feed` takes what the transport
+-- reported and gives the outcome or what to do next. Runners own the I/O and nothing else: `run` here for one call
 -- at a time, ghl.batch for many. The decisions themselves are the C core's
 -- (client:interpret, pacer:acquire); this file only sequences them.
 local core = require "ghl.core"
@@ -18,9 +18,6 @@ local errors = require "ghl.errors"
 local now_ms = core.now_ms
 
 local M = {}
-
-local Call = {}
-Call.__index = Call
 
 -- Which OAuth token an operation takes: the catalogue's token type ("L",
 -- "A", "A L", "Lo", ...; nil for a raw request) and the ids the client has.
@@ -76,104 +73,137 @@ end
 
 --- A call of `client`: request() arguments and the catalogue's token type.
 -- Misuse raises here (the request is built now), before anything is sent.
+-- A call is a plain table (no metatable: the C core reads its fields, and
+-- a miss must stay cheap): { client, req, state, attempt, started, at,
+-- sent_at } and, for OAuth clients, the token's.
 function M.new(client, method, path, opts, token_type, tokens)
-  local self = setmetatable({ client = client, method = method, path = path, opts = opts,
-                              attempt = 1, started = 0, at = 0, state = "pace" }, Call)
-  self.req = client._core:prepare(method, path, opts)
-  if client._auth then
-    self.user_type, self.resource = token_for(client, token_type)
-    self.tokens = tokens or M.tokens(client)
-    self.can_refresh, self.state = true, "token"
+  local req = client._core:prepare(method, path, opts)
+  local call = client._spare_call
+  if call then -- the last finished call of this client, reused: no table per call
+    client._spare_call = nil
+    call.req, call.state, call.attempt, call.started, call.at, call.sent_at = req, "pace", 1, 0, 0, 0
+    call.reconnected = nil
+  else
+    -- every call's fields up front: a table that grows rehashes
+    call = { client = client, req = req, state = "pace", attempt = 1, started = 0, at = 0, sent_at = 0 }
   end
-  return self
+  if client._auth then
+    call.method, call.path, call.opts = method, path, opts
+    call.user_type, call.resource = token_for(client, token_type)
+    call.tokens = tokens or M.tokens(client)
+    call.can_refresh, call.state = true, "token"
+  end
+  return call
 end
 
-function Call:_finish(ok, x, y)
-  self.state, self.ok, self.x, self.y = "done", ok, x, y
-  return self:step()
+local function fail(call, err)
+  call.state = "done"
+  err.method, err.path = call.req.method, call.req.path
+  return "fail", err
 end
 
-function Call:_fail(err)
-  err.method, err.path = self.req.method, self.req.path
-  return self:_finish(false, err)
-end
-
-function Call:_wait(now, ms)
-  self.at = now + ms
+local function wait(call, now, ms)
+  call.at = now + ms
   return "wait", ms
 end
 
---- What to do next: "send", req | "wait", ms | "done", body, resp | "fail", err.
-function Call:step(now)
-  local state = self.state
-  if state == "done" then
-    if self.ok then return "done", self.x, self.y end
-    return "fail", self.x
+-- The token of an OAuth call: fetched (or renewed), then the request is
+-- built again with it. nil, or "fail", err.
+local function take_token(call)
+  if not call.user_type then
+    return fail(call, errors.new{ kind = "auth",
+      message = "this operation needs an agency token: give company_id to ghl.new" })
   end
-  if self.at > now then return "wait", self.at - now end
-  local client = self.client
-  if self.started == 0 then self.started = now end
+  local access, err = call.tokens:get(call.user_type, call.resource, call.stale)
+  if not access then return fail(call, err) end
+  call.access, call.stale = access, nil
+  local c = call.client._core
+  c:set_token(access)
+  call.req = c:prepare(call.method, call.path, call.opts)
+  return nil
+end
+
+--- What to do next: "send", req | "wait", ms | "fail", err.
+local function step(call, now)
+  if call.at > now then return "wait", call.at - now end
+  local client, state = call.client, call.state
+  if call.started == 0 then call.started = now end
   if state == "token" then
-    if not self.user_type then
-      return self:_fail(errors.new{ kind = "auth",
-        message = "this operation needs an agency token: give company_id to ghl.new" })
-    end
-    local access, err = self.tokens:get(self.user_type, self.resource, self.stale)
-    if not access then return self:_fail(err) end
-    self.access, self.stale = access, nil
-    local c = client._core
-    c:set_token(access)
-    self.req = c:prepare(self.method, self.path, self.opts)
+    local what, err = take_token(call)
+    if what then return what, err end
     state, now = "pace", now_ms() -- a renewal takes time
   end
   local pacer = client._pacer
   if state == "pace" and pacer then
     -- never wait past the call's budget: fail at once, nothing sent
-    local wait, again = pacer:acquire(now, client._budget_ms - (now - self.started))
-    if not wait then return self:_fail(again) end
-    if again == true then self.state = "pace" return self:_wait(now, wait) end -- a probe is out
-    if wait > 0 then self.state = "send" return self:_wait(now, wait) end
+    local ms, again = pacer:acquire(now, client._budget_ms - (now - call.started))
+    if not ms then return fail(call, again) end
+    if again == true then call.state = "pace" return wait(call, now, ms) end -- a probe is out
+    if ms > 0 then call.state = "send" return wait(call, now, ms) end
   end
-  self.state, self.sent_at = "sent", now
-  return "send", self.req
+  call.state, call.sent_at = "sent", now
+  return "send", call.req
 end
+M.step = step
 
---- What the transport reported: status, head, body | nil, kind, message, facts.
-function Call:feed(status, head, body, facts)
-  local client, now = self.client, now_ms()
+--- What the transport reported: status, head, body | nil, kind, message,
+-- facts. Returns the outcome ("done", body, resp | "fail", err), or
+-- "wait", ms before the next attempt, or nothing (step again: the token is
+-- to be renewed).
+local function feed(call, status, head, body, facts)
+  local client, now = call.client, now_ms()
   if status and type(head) == "table" then head = head_of(head) end
   local pacer = client._pacer
-  if pacer then pacer:update(status and head or nil, now, self.sent_at) end
+  if pacer then pacer:update(status and head or nil, now, call.sent_at) end
   local c = client._core
-  if self.access then c:set_token(self.access) end -- the token to redact is this call's
-  local action, x, y = c:interpret(self, status, head, body, facts)
+  if call.access then c:set_token(call.access) end -- the token to redact is this call's
+  local action, x, y = c:interpret(call, status, head, body, facts)
   if action == "done" then
-    self:_finish(true, x, y)
+    call.state = "done"
+    return "done", x, y
   elseif action == "retry" then
-    client:_notify_retry(self.attempt - 1, x, y, self.req)
-    self.state, self.at = "pace", now + x
+    client:_notify_retry(call.attempt - 1, x, y, call.req)
+    call.state = "pace"
+    return wait(call, now, x)
   elseif action == "refresh" then
-    self.state, self.stale = "token", self.access
-  else
-    self:_finish(false, x)
+    call.state, call.stale = "token", call.access
+    return nil
   end
+  call.state = "done"
+  return "fail", x
 end
+M.feed = feed
 
 --- Run a call to its end on a transport with perform(req); sleep(ms)
 -- waits (ngx.sleep inside nginx). Returns body, resp | nil, err.
-function M.run(call, transport, sleep)
+local function run(call, transport, sleep)
+  local what, x, y = step(call, now_ms())
   while true do
-    local what, x, y = call:step(now_ms())
     if what == "send" then
-      call:feed(transport:perform(x))
+      what, x, y = feed(call, transport:perform(x))
+      if what == "done" then return x, y end
+      if what == nil then what, x, y = step(call, now_ms()) end
     elseif what == "wait" then
       sleep(x)
+      what, x, y = step(call, now_ms())
     elseif what == "done" then
       return x, y
     else
       return nil, x
     end
   end
+end
+M.run = run
+
+--- One call of `client` from start to end (Client:request and friends).
+function M.request(client, method, path, opts, token_type)
+  local call = M.new(client, method, path, opts, token_type)
+  local x, y = run(call, client._transport, client._sleep)
+  if not client._auth then
+    call.req = nil
+    client._spare_call = call -- nothing refers to it now: the next call reuses it
+  end
+  return x, y
 end
 
 return M

@@ -341,32 +341,35 @@ function App:_renew(user_type, id, stale_access)
 end
 
 --- A valid access token for (user_type, id), renewed first when it expires
--- within refresh_skew_ms. Used by clients made with ghl.new{oauth = app};
--- company_id lets it mint a location token from the agency token.
+-- within refresh_skew_ms, and until when (epoch ms) it stays that fresh.
+-- Used by clients made with ghl.new{oauth = app}; company_id lets it mint
+-- a location token from the agency token.
 function App:token(user_type, id, company_id)
   local rec, err = self:_read(user_type, id)
   if err then return nil, err end
-  if fresh(self, rec) then return rec.access_token end
+  if fresh(self, rec) then return rec.access_token, rec.expires_at - self.skew_ms end
   company_id = company_id or self.default_company
   if not rec and user_type == "Location" and company_id then
     -- no location token yet: mint one from the agency token
     rec, err = self:_mint(company_id, id)
     if not rec then return nil, err end
-    return rec.access_token
+    return rec.access_token, rec.expires_at - self.skew_ms
   end
   local new, rerr = self:_renew(user_type, id, rec and rec.access_token)
-  if new then return new.access_token end
-  -- the refresh failed, but the old token has not expired yet: keep going with it
-  if usable(rec) then return rec.access_token end
+  if new then return new.access_token, new.expires_at - self.skew_ms end
+  -- the refresh failed, but the old token has not expired yet: keep going
+  -- with it (fresh until now: the next call tries to renew again)
+  if usable(rec) then return rec.access_token, clock.now_ms() end
   return nil, rerr
 end
 
 --- After a 401 that says the token is invalid: renew once (unless another
--- caller already did) and return the new access token.
+-- caller already did) and return the new access token and until when it is
+-- fresh (as `token`).
 function App:renew(user_type, id, used_access)
   local rec, err = self:_renew(user_type, id, used_access)
   if not rec then return nil, err end
-  return rec.access_token
+  return rec.access_token, rec.expires_at - self.skew_ms
 end
 
 --- Force a refresh of the tokens of a location or company id.

@@ -173,7 +173,7 @@ function T:_exchange(sock, req, u, reused, write)
   end
   local status, rhead, answered = read_head(sock)
   while status and status >= 100 and status < 200 do -- 1xx interim answers
-    status, rhead, answered = read_head(sock)
+    status, rhead = read_head(sock)
     answered = true
   end
   if not status then
