@@ -65,6 +65,7 @@ typedef struct {
     int proxy_scheme;                /* which of them libcurl has: 0 http, 1 https, -1 none yet */
     int starts;      /* prereq calls this transfer: a second one is libcurl re-sending */
     int resend_stopped, answered;
+    int head_done;   /* the blank line that ends the head arrived */
     double requests, connects;
     char errbuf[CURL_ERROR_SIZE];
 } ghl_xfer;
@@ -132,8 +133,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     size_t len = size * n;
     x->answered = 1;
     /* a 100 Continue or a proxy's CONNECT answer comes first: keep the last block */
-    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         ghl_buf_reset(&x->head);
+        x->head_done = 0;
+    } else if ((len == 2 && p[0] == '\r' && p[1] == '\n') || (len == 1 && p[0] == '\n')) {
+        x->head_done = 1;
+    }
     if (x->head.len + len > MAX_HEADER_BYTES) {
         x->too_large = 1;
         return 0;
@@ -424,7 +429,7 @@ static void xfer_request(lua_State *L, ghl_xfer *x, int req, int copy_body, int 
     ghl_buf_reset(&x->body);
     ghl_buf_reset(&x->head);
     x->too_large = x->oom = 0;
-    x->starts = x->resend_stopped = x->answered = 0;
+    x->starts = x->resend_stopped = x->answered = x->head_done = 0;
     x->errbuf[0] = '\0';
     lua_settop(L, top);
 }
@@ -449,6 +454,15 @@ static int xfer_result(lua_State *L, ghl_xfer *x, CURLcode rc) {
     x->requests++;
     if (curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK)
         x->connects += (double)connects;
+    if (rc == CURLE_OK && !x->head_done) {
+        /* libcurl 7.88 takes a connection closed in the middle of the head
+         * for a whole answer with no body: it is not one */
+        lua_pushnil(L);
+        lua_pushliteral(L, "network");
+        lua_pushliteral(L, "the connection was closed in the middle of the response head");
+        push_facts(L, x, connects);
+        return 4;
+    }
     if (rc != CURLE_OK) {
         lua_pushnil(L);
         if (x->too_large) {

@@ -4,43 +4,18 @@
 -- non-blocking proof, and state shared by 4 workers.
 local h = require "spec.support.helpers"
 local server = require "spec.support.server"
-local http = require "socket.http"
-local ltn12 = require "ltn12"
 local socket = require "socket"
 local cjson = require "cjson"
 
+local nginx_app = require "spec.support.nginx_app"
+
 local read = require("spec.support.sys").slurp
 
-local ROOT = io.popen("pwd"):read("*l")
-
--- the test application (spec/support/ngx_app) with `workers` workers
 local function start_app(mock, other, workers)
-  local p = io.popen("mktemp -d /tmp/ghl-app.XXXXXX")
-  local prefix = p:read("*l")
-  p:close()
-  os.execute(("mkdir -p '%s/logs' '%s/tmp'"):format(prefix, prefix))
-  local f = assert(io.open(prefix .. "/config.lua", "w"))
-  f:write("return " .. ("{ url = %q, tls_url = %q, untrusted_tls_url = %q, token = %q, location_id = %q, "
-    .. "client_id = %q, client_secret = %q }"):format(mock.url, mock.tls_url, other.tls_url, mock.token,
-    mock.location_id, mock.client_id, mock.client_secret))
-  f:close()
-  return server.nginx{
-    prefix = prefix, what = "the nginx test application",
-    template = read(ROOT .. "/spec/support/ngx_app/nginx.conf.in"),
-    vars = function()
-      return { WORKERS = tostring(workers), ROOT = ROOT, APP_DIR = ROOT .. "/spec/support/ngx_app",
-               CA_FILE = mock.ca_file }
-    end,
-  }
+  return nginx_app.start(mock, { untrusted = other, workers = workers })
 end
 
-local function get(app, path)
-  local out = {}
-  local _, code = http.request{ url = app.url .. path, sink = ltn12.sink.table(out) }
-  local body = table.concat(out)
-  local ok, data = pcall(cjson.decode, body)
-  return code, ok and data or body
-end
+local get = nginx_app.get
 
 -- runs `n` curl requests at once in the background; returns a function that
 -- waits for them and gives their times in seconds
@@ -169,6 +144,22 @@ describe("inside nginx #nginx", function()
     assert.are.equal("SeedC000000000000001", r.trusted)
     assert.are.equal("network", r.untrusted_kind)
     assert.matches("certificate", r.untrusted)
+    for i, kind in ipairs(r.untrusted_kinds) do assert.are.equal("network", kind, "attempt " .. i) end
+  end)
+
+  it("paces on its own when another worker holds the pacing lock, and leaves that lock alone", function()
+    local code, r = get(app, "/t/pace_locked")
+    assert.are.equal(200, code, cjson.encode(r))
+    assert.is_true(r.ok, r.err)
+    assert.are.equal("another worker", r.lock_left)
+    assert.is_true(r.waited_s >= 1.5, "it waited for the lock first: " .. r.waited_s)
+  end)
+
+  it("releases the pacing lock when the decision raises", function()
+    local code, r = get(app, "/t/pace_raise")
+    assert.are.equal(200, code, cjson.encode(r))
+    assert.is_true(r.raised)
+    assert.is_nil(r.lock_left)
   end)
 
   it("never blocks the worker: a fast request is answered while 20 slow GHL calls are in flight", function()
@@ -198,6 +189,18 @@ describe("inside nginx #nginx", function()
     local results = background(app4.url .. "/t/oauth_call", 16)()
     for _, s in ipairs(results) do assert.are.equal(200, s.code) end
     assert.are.equal(1, h.admin(mock, "GET", "/_mock/oauth").refresh_calls)
+  end)
+
+  it("an OAuth client's batch runs in light threads at once and renews the expired token once", function()
+    local code = h.admin(mock, "POST", "/_mock/oauth/code", { userType = "Location", locationId = mock.location_id }).code
+    local c, r = get(app, "/t/oauth_setup?code=" .. code) -- stored, then marked expired
+    assert.are.equal(200, c, cjson.encode(r))
+    local before = h.admin(mock, "GET", "/_mock/oauth").refresh_calls
+    c, r = get(app, "/t/oauth_batch")
+    assert.are.equal(200, c, cjson.encode(r))
+    assert.are.equal(8, r.ok, r.err)
+    assert.is_true(r.elapsed_ms < 1200, "8 calls of 500 ms at once took " .. r.elapsed_ms .. " ms")
+    assert.are.equal(before + 1, h.admin(mock, "GET", "/_mock/oauth").refresh_calls)
   end)
 
   it("4 workers share one pacing budget and stay under GHL's limit", function()

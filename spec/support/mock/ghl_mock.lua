@@ -26,7 +26,8 @@ end
 local function load_routes()
   for _, name in ipairs{ "contacts", "contacts_search", "contact_notes", "contact_tasks", "pipelines",
                          "opportunities", "calendar_events", "calendars", "workflows", "conversations",
-                         "messages", "locations", "location_tags", "custom_fields", "users", "oauth" } do
+                         "messages", "locations", "location_tags", "custom_fields", "users", "oauth",
+                         "redirects" } do
     require("ghl_mock." .. name).register(route)
   end
 end

@@ -133,10 +133,37 @@ end
 function handlers.tls()
   local c = client{ base_url = cfg.tls_url }
   local contact, err = c.contacts:get(C1)
+  -- again and again: a handshake that fails verification at once (loopback)
+  -- used to raise lua-resty-core's assertion about half of the time
   local u = client{ base_url = cfg.untrusted_tls_url, max_retries = 0 }
-  local bad, berr = u.contacts:get(C1)
+  local kinds, bad, berr = {}, nil, nil
+  for i = 1, 20 do
+    bad, berr = u.contacts:get(C1)
+    kinds[i] = bad and "accepted!" or berr.kind
+  end
   return { trusted = contact and contact.id or tostring(err), untrusted = bad and "accepted!" or berr.message,
-           untrusted_kind = berr and berr.kind }
+           untrusted_kind = berr and berr.kind, untrusted_kinds = kinds }
+end
+
+-- Pacing through the shared dict while another worker holds its lock (and
+-- never lets go): the call goes on with this worker's own pacer after the
+-- wait, and the other worker's lock is left alone.
+function handlers.pace_locked()
+  local c = client{ pacing_dict = "ghl_pacing", max_retries = 0 }
+  local dict, lock = ngx.shared.ghl_pacing, c._pacer.lock
+  dict:set(lock, "another worker", 30)
+  local t0 = ngx.now()
+  local contact, err = c.contacts:get(C1)
+  local still = dict:get(lock)
+  dict:delete(lock)
+  return { ok = contact ~= nil, err = err and tostring(err), waited_s = ngx.now() - t0, lock_left = still }
+end
+
+-- A decision that raises under the shared dict's lock releases it.
+function handlers.pace_raise()
+  local c = client{ pacing_dict = "ghl_pacing", max_retries = 0 }
+  local ok, err = pcall(c._pacer.acquire, c._pacer, "not a time")
+  return { raised = not ok, message = tostring(err), lock_left = ngx.shared.ghl_pacing:get(c._pacer.lock) }
 end
 
 -- OAuth with tokens in a lua_shared_dict (one refresh across all workers)
@@ -162,11 +189,68 @@ function handlers.oauth_call()
   return { ok = contact ~= nil, err = err and tostring(err), pid = ngx.worker.pid() }
 end
 
+-- An OAuth client's batch in light threads: 8 slow calls at concurrency 8
+-- (the stored token expired: the batch renews it once for all of them)
+function handlers.oauth_batch()
+  local c = ghl.new{ oauth = app(), location_id = cfg.location_id, base_url = cfg.url }
+  local calls = {}
+  for i = 1, 8 do
+    calls[i] = { "GET", "/contacts/{contactId}", { path = { contactId = ("SeedC%015d"):format(i) },
+                                                    headers = { ["X-Mock-Fault"] = "delay=500" } } }
+  end
+  ngx.update_time()
+  local t0 = ngx.now()
+  local results = c:batch(calls, { concurrency = 8 })
+  ngx.update_time()
+  local ok = 0
+  for i = 1, 8 do
+    if results[i][1] and results[i][1].contact.id == ("SeedC%015d"):format(i) then ok = ok + 1 end
+  end
+  return { ok = ok, elapsed_ms = (ngx.now() - t0) * 1000, err = results[1][2] and tostring(results[1][2]) }
+end
+
 -- paced calls sharing one budget across workers through ghl_pacing
 function handlers.pace()
   local c = client{ pacing_dict = "ghl_pacing", max_retries = 0 }
   local contact, err = c.contacts:get(C1)
   return { ok = contact ~= nil, kind = err and err.kind, status = err and err.status, pid = ngx.worker.pid() }
+end
+
+-- One call of the fault matrix (spec/fault_matrix_spec.lua) through the
+-- nginx transport. Query: method, path (concrete), body (JSON), timeout_ms,
+-- base (another base URL: a closed port), warm_method, warm_path, warm_body
+-- (a call made first, so the faulted one may go out on a kept-alive
+-- connection). Idle GET/PUT/DELETE connections are kept 1 ms only, so a
+-- call without a warm-up starts on a fresh connection whatever ran before
+-- (the pooled one dies once the worker is idle; a warm-up is reused at once).
+-- No pacing, as in the spec's own clients. Answers what happened: ok, kind, status, attempts, sent, message,
+-- retry_after_ms, delays (of on_retry, ms), elapsed_ms.
+function handlers.fault_call()
+  local args = ngx.req.get_uri_args()
+  local timeout = tonumber(args.timeout_ms) or 400
+  local function decode(s) return s and s ~= "" and cjson.decode(s) or nil end
+  local delays = {}
+  local c = client{
+    base_url = args.base or cfg.url, max_retries = 2, timeout_ms = timeout, max_body_bytes = 64 * 1024, pacing = false,
+    transport = require("ghl.transport.ngx").new{ timeout_ms = timeout, max_body_bytes = 64 * 1024,
+                                                  keepalive_timeout_ms = 1 },
+    on_retry = function(info) delays[#delays + 1] = info.delay_ms end,
+  }
+  if args.warm_method then
+    local ok, err = c:request(args.warm_method, args.warm_path, { body = decode(args.warm_body) })
+    if not ok then return { warm_up_failed = tostring(err) } end
+  end
+  ngx.update_time()
+  local t0 = ngx.now()
+  local v, x = c:request(args.method, args.path, { body = decode(args.body) })
+  ngx.update_time()
+  c:close()
+  local out = { ok = v ~= nil, attempts = x.attempts, status = x.status, delays = delays,
+                elapsed_ms = (ngx.now() - t0) * 1000 }
+  if not v then
+    out.kind, out.sent, out.message, out.retry_after_ms = x.kind, x.sent, x.message, x.retry_after_ms
+  end
+  return out
 end
 
 local function run(name)

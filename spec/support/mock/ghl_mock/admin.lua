@@ -134,7 +134,8 @@ function M.handle(method, path)
     local out = {}
     for i, r in ipairs(state.requests()) do
       out[i] = { method = r.method, uri = r.uri, path = r.path, headers = r.headers,
-                 body = r.logged_body, connection = r.connection, fault = r.fault, status = r.status }
+                 body = r.logged_body, connection = r.connection, connection_requests = r.connection_requests,
+                 fault = r.fault, status = r.status }
     end
     return http.reply(200, { requests = #out > 0 and out or http.EMPTY_ARRAY })
   elseif path == "/_mock/contacts" and method == "GET" then

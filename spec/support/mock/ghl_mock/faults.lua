@@ -148,6 +148,17 @@ end
 -- close the connection without a byte (the request was read: curl exit 52)
 function faults.close() return ngx.exit(444) end
 
+-- a status line and part of a header line, straight to the socket, a pause
+-- (the client has read them), then the connection is dropped: the answer
+-- broke off inside its head
+function faults.reset_head()
+  local sock = ngx.req.socket(true)
+  if not sock then return ngx.exit(444) end
+  sock:send("HTTP/1.1 200 OK\r\nContent-Type: applic")
+  ngx.sleep(0.02)
+  return ngx.exit(444)
+end
+
 --- The name and argument of a fault spec, or nil when there is no such fault.
 function M.parse(spec)
   if type(spec) ~= "string" then return nil end

@@ -11,7 +11,7 @@ local log, log_max = {}, 500
 
 M.COLLECTIONS = { "contacts", "notes", "tasks", "opportunities", "pipelines", "lost_reasons", "calendars",
   "groups", "events", "appointment_notes", "workflows", "campaigns", "conversations", "messages", "locations",
-  "tags", "custom_fields", "custom_values", "templates", "users" }
+  "tags", "custom_fields", "custom_values", "templates", "users", "redirects" }
 
 -- collections that also have a per-location sorted list
 local INDEXED = { contacts = true, opportunities = true, messages = true }
@@ -116,7 +116,13 @@ function M.counts()
   return out
 end
 
+--- Keep a request for /_mock/requests, with the nginx connection it came on:
+-- its serial (`connection`) and how many requests that connection had
+-- carried, this one included (`connection_requests`; over 1: a kept-alive
+-- connection the client reused).
 function M.log(req)
+  req.connection = req.connection or tonumber(ngx.var.connection)
+  req.connection_requests = tonumber(ngx.var.connection_requests)
   log[#log + 1] = req
   if #log > log_max then table.remove(log, 1) end
 end
