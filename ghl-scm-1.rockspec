@@ -49,6 +49,7 @@ build = {
     ["ghl.store.memory"] = "lua/ghl/store/memory.lua",
     ["ghl.store.redis"] = "lua/ghl/store/redis.lua",
     ["ghl.store.shm"] = "lua/ghl/store/shm.lua",
+    ["ghl.tokens"] = "lua/ghl/tokens.lua",
     ["ghl.transport"] = "lua/ghl/transport.lua",
     ["ghl.transport.ngx"] = "lua/ghl/transport/ngx.lua",
     ["ghl.webhook"] = "lua/ghl/webhook.lua",

@@ -131,7 +131,7 @@ function M.run(client, entries, opts)
     for i = 1, n do out[i] = { nil, client.closed_error(nil, nil) } end
     return out
   end
-  local tokens = client._auth and driver.tokens(client)
+  local tokens = client._auth and require("ghl.tokens").new(client)
   local calls = {}
   for i = 1, n do calls[i] = new_call(client, entries[i], i, tokens) end
   if n == 0 then return {} end

@@ -9,28 +9,17 @@
 --
 -- A call is a small state machine. `step` says what to do next ("send" a
 -- request, "wait" N ms, or "fail"), `feed` takes what the transport
--- reported and gives the outcome or what to do next. Runners own the I/O and nothing else: `run` here for one call
--- at a time, ghl.batch for many. The decisions themselves are the C core's
--- (client:interpret, pacer:acquire); this file only sequences them.
+-- reported and gives the outcome or what to do next. Runners own the I/O
+-- and nothing else: `run` here for one call at a time, ghl.batch for many.
+-- The decisions themselves are the C core's (client:interpret,
+-- pacer:acquire) and ghl.tokens'; this file only sequences them.
 local core = require "ghl.core"
 local errors = require "ghl.errors"
+local tokens_of = require "ghl.tokens"
 
 local now_ms = core.now_ms
 
 local M = {}
-
--- Which OAuth token an operation takes: the catalogue's token type ("L",
--- "A", "A L", "Lo", ...; nil for a raw request) and the ids the client has.
-local function token_for(client, t)
-  if client.location_id and (t == nil or t == "" or t:find("L", 1, true)) then
-    return "Location", client.location_id
-  end
-  if client.company_id and (t == nil or t == "" or t:find("A", 1, true)) then
-    return "Company", client.company_id
-  end
-  if client.location_id then return "Location", client.location_id end
-  return nil
-end
 
 -- A transport of one's own may hand back a header table: the core reads
 -- one shape only, the raw head.
@@ -41,34 +30,6 @@ local function head_of(t)
   end
   lines[#lines + 1] = "\r\n"
   return table.concat(lines)
-end
-
---- The OAuth tokens of one call, or of a whole batch: fetched once and
--- shared by the calls in flight, renewed once when they expire (the store's
--- lock makes that once across processes too).
-local Tokens = {}
-Tokens.__index = Tokens
-
-function M.tokens(client)
-  return setmetatable({ auth = client._auth, company_id = client.company_id, cache = {} }, Tokens)
-end
-
--- An access token for (user_type, id); `stale` is one GHL refused.
-function Tokens:get(user_type, id, stale)
-  local key = user_type .. "|" .. id
-  local e = self.cache[key]
-  local access, fresh_until
-  if stale then
-    if e and e.access ~= stale then return e.access end -- another call renewed it already
-    access, fresh_until = self.auth:renew(user_type, id, stale)
-  elseif e and e.fresh_until > now_ms() then
-    return e.access
-  else
-    access, fresh_until = self.auth:token(user_type, id, self.company_id)
-  end
-  if not access then return nil, fresh_until end
-  self.cache[key] = { access = access, fresh_until = tonumber(fresh_until) or 0 }
-  return access
 end
 
 --- A call of `client`: request() arguments and the catalogue's token type.
@@ -89,8 +50,8 @@ function M.new(client, method, path, opts, token_type, tokens)
   end
   if client._auth then
     call.method, call.path, call.opts = method, path, opts
-    call.user_type, call.resource = token_for(client, token_type)
-    call.tokens = tokens or M.tokens(client)
+    call.user_type, call.resource = tokens_of.which(client, token_type)
+    call.tokens = tokens or tokens_of.new(client)
     call.can_refresh, call.state = true, "token"
   end
   return call
