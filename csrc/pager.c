@@ -216,20 +216,33 @@ static int find_items(lua_State *L, ghl_pager *p, int page) {
     return 0;
 }
 
-/* Appends a text form of the value at idx to b (for cursor comparison). */
-static void add_fingerprint(lua_State *L, ghl_buf *b, int idx) {
+/* Cursors and ids are flat (a string, a number, an array of a few): a
+ * deeper value comes from a broken or hostile server. The walk below is
+ * bounded by this depth and checks its stack, so no page can overflow the
+ * C stack or the Lua stack (found by the red team: 1000 nested arrays). */
+#define MAX_CURSOR_DEPTH 16
+
+/* Appends a text form of the value at idx to b (for cursor comparison).
+ * -1 when the value is nested deeper than MAX_CURSOR_DEPTH. */
+static int add_fingerprint_at(lua_State *L, ghl_buf *b, int idx, int depth) {
     size_t len;
     const char *s;
     idx = ghl_absindex(L, idx);
     if (lua_type(L, idx) == LUA_TTABLE) {
         size_t i, n = lua_rawlen(L, idx);
+        if (depth >= MAX_CURSOR_DEPTH)
+            return -1;
+        luaL_checkstack(L, 2, "paging: a cursor too deep for the stack");
         for (i = 1; i <= n; i++) {
+            int r;
             lua_rawgeti(L, idx, (int)i);
-            add_fingerprint(L, b, -1);
+            r = add_fingerprint_at(L, b, -1, depth + 1);
             lua_pop(L, 1);
+            if (r)
+                return r;
             ghl_buf_addc(b, '\x1f');
         }
-        return;
+        return 0;
     }
     if (lua_type(L, idx) == LUA_TSTRING || lua_type(L, idx) == LUA_TNUMBER) {
         lua_pushvalue(L, idx);
@@ -237,7 +250,12 @@ static void add_fingerprint(lua_State *L, ghl_buf *b, int idx) {
         ghl_buf_add(b, s, len);
         lua_pop(L, 1);
     }
+    return 0;
 }
+
+static int add_fingerprint(lua_State *L, ghl_buf *b, int idx) { return add_fingerprint_at(L, b, idx, 0); }
+
+#define TOO_DEEP "paging: the server sent an id or cursor nested more than 16 levels deep; stopping"
 
 static void item_field(lua_State *L, int items, int i, const char *k) {
     lua_rawgeti(L, items, i);
@@ -304,14 +322,17 @@ static int pager_next(lua_State *L) {
     /* a server that answers the same page again would loop us forever */
     if (n > 0) {
         ghl_buf *fp = &p->scratch;
+        int deep;
         ghl_buf_reset(fp);
         item_field(L, items, 1, "id");
-        add_fingerprint(L, fp, -1);
+        deep = add_fingerprint(L, fp, -1);
         lua_pop(L, 1);
         ghl_buf_addc(fp, '|');
         item_field(L, items, n, "id");
-        add_fingerprint(L, fp, -1);
+        deep = deep || add_fingerprint(L, fp, -1);
         lua_pop(L, 1);
+        if (deep)
+            return fail(L, "decode", TOO_DEEP);
         if (fp->len > 2 && p->cursor.len == fp->len && memcmp(p->cursor.data, fp->data, fp->len) == 0)
             return fail(L, "decode", "paging: the server returned the same page twice; stopping instead of looping");
         ghl_buf_reset(&p->cursor);
@@ -460,17 +481,19 @@ static int pager_next(lua_State *L) {
         const char *k = keys[p->style == PG_SEARCH_AFTER ? 0 : p->style == PG_KEYSET ? 1
                              : p->style == PG_LAST_MESSAGE_ID ? 2 : p->style == PG_START_AFTER_DATE ? 3 : 4];
         ghl_buf *a = &p->scratch;
-        int same;
+        int same, deep;
         ghl_buf_reset(a);
         lua_getfield(L, A_PARAMS, k);
-        add_fingerprint(L, a, -1);
+        deep = add_fingerprint(L, a, -1);
         lua_getfield(L, -2, k);
         {
             size_t before = a->len;
-            add_fingerprint(L, a, -1);
+            deep = deep || add_fingerprint(L, a, -1);
             same = a->len - before == before && before > 0 && memcmp(a->data, a->data + before, before) == 0;
         }
         lua_pop(L, 2);
+        if (deep)
+            return fail(L, "decode", TOO_DEEP);
         if (same)
             return fail(L, "decode", "paging: the server returned the same cursor twice; stopping instead of looping");
     }

@@ -1,18 +1,28 @@
-/* The pagers' cursor extraction from arbitrary JSON pages (csrc/pager.c). */
+/* The pagers' cursor extraction from arbitrary JSON pages (csrc/pager.c),
+ * and from pages whose ids and cursors are nested up to 2040 deep (the
+ * third field's first byte times 8): the recursion over them is bounded. */
 #include "harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char CODE[] =
-    "local style_byte, json = ...\n"
+    "local style_byte, json, deep = ...\n"
     "local styles = { 'skip_limit', 'limit_offset', 'page', 'search_after', 'keyset',\n"
     "  'last_message_id', 'start_after_date', 'cursor' }\n"
     "local style = styles[((style_byte or ''):byte(1) or 0) % #styles + 1]\n"
-    "local ok, page = pcall(require('cjson').decode, json or '')\n"
+    "local ok, page = pcall(core.json_decode, json or '')\n"
     "if not ok then return end\n"
+    "local depth = ((deep or ''):byte(1) or 0) * 8\n"
+    "local function nest(v) for _ = 1, depth do v = { v } end return v end\n"
+    "if depth > 0 then\n"
+    "  if type(page) ~= 'table' then page = {} end\n"
+    "  local list = { { id = nest('a'), searchAfter = nest(1), sort = nest(5) }, { id = nest('b'), searchAfter = nest(2) } }\n"
+    "  page.items, page.nextCursor, page.lastMessageId = list, nest('c'), nest('m')\n"
+    "  page.meta = { startAfterId = nest('d'), startAfter = nest(3) }\n"
+    "end\n"
     "for _, items in ipairs{ 'items', '', '[]' } do\n"
     "  local p = core.pager{ style = style, items = items, max_pages = 3 }\n"
-    "  local params = p:first{ limit = 2, page = 1 }\n"
+    "  local params = p:first{ limit = 2, page = 1, searchAfter = depth > 0 and nest(0) or nil }\n"
     "  for _ = 1, 3 do\n"
     "    local list, nxt = p:next(params, page)\n"
     "    if list == nil then assert(nxt.kind) break end\n"
@@ -25,7 +35,7 @@ static const char CODE[] =
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static int ref;
     lua_State *L = harness_state();
-    int n = push_fields(L, data, size, 2);
+    int n = push_fields(L, data, size, 3);
     run_chunk(L, &ref, CODE, n);
     return 0;
 }

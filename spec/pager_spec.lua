@@ -166,4 +166,60 @@ describe("pagers", function()
       assert.matches("already reached the end", err.message)
     end)
   end)
+
+  describe("a hostile page", function()
+    local function nested(depth, leaf)
+      local v = leaf
+      for _ = 1, depth do v = { v } end
+      return v
+    end
+
+    for _, depth in ipairs{ 17, 100, 1000, 5000 } do
+      it(("refuses an item id nested %d deep, without touching memory it does not own"):format(depth), function()
+        local p = core.pager{ style = "skip_limit", items = "locations" }
+        local items, err = p:next({ limit = 2 }, { locations = { { id = nested(depth, "x") }, { id = "y" } } })
+        assert.is_nil(items)
+        assert.are.equal("decode", err.kind)
+        assert.matches("nested more than 16 levels", err.message)
+      end)
+
+      it(("refuses a searchAfter nested %d deep"):format(depth), function()
+        local p = core.pager{ style = "search_after", items = "contacts", limit_key = "pageLimit" }
+        local page = { contacts = { { id = "a", searchAfter = { 1, "a" } },
+                                    { id = "b", searchAfter = nested(depth, 2) } } }
+        local items, err = p:next({ pageLimit = 2 }, page)
+        assert.is_nil(items)
+        assert.matches("nested more than 16 levels", err.message)
+      end)
+    end
+
+    it("still takes flat and shallow cursors", function()
+      local p = core.pager{ style = "search_after", items = "contacts", limit_key = "pageLimit" }
+      local page = { contacts = { { id = "a", searchAfter = { 1, "a" } },
+                                  { id = nested(16, "b"), searchAfter = nested(15, 2) } } }
+      local items, nxt = p:next({ pageLimit = 2 }, page)
+      assert.are.equal(2, #items)
+      assert.are.same(nested(15, 2), nxt.searchAfter)
+    end)
+  end)
 end)
+
+describe("a hostile page from the server", function()
+  local h = require "spec.support.helpers"
+  local srv = h.server()
+  setup(srv.start) teardown(srv.stop) before_each(srv.reset)
+
+  it("ends the walk with a decode error, whatever the depth", function()
+    local c = h.client(srv)
+    for _, depth in ipairs{ 20, 900 } do
+      h.fault(srv, "POST", "/contacts/search", "deep_page=" .. depth, 1)
+      local err = h.raised(function()
+        for _ in c.contacts:each{ pageLimit = 2 } do end
+      end)
+      assert.are.equal("decode", err.kind)
+      assert.matches("nested more than 16 levels", err.message)
+    end
+    c:close()
+  end)
+end)
+

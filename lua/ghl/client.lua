@@ -60,14 +60,7 @@ function Client.new(o)
   return self
 end
 
-function Client.closed_error(method, path)
-  return errors.new{
-    kind = "closed",
-    message = "client is closed",
-    method = type(method) == "string" and method:upper() or nil,
-    path = type(path) == "string" and path or nil,
-  }
-end
+Client.closed_error = driver.closed_error
 
 --- Call any endpoint.
 -- @string method GET, POST, PUT, PATCH or DELETE
@@ -79,12 +72,9 @@ function Client:request(method, path, opts)
   return self:_request(method, path, opts, nil)
 end
 
-function Client:_request(method, path, opts, token_type)
-  if self._closed then
-    return nil, Client.closed_error(method, path)
-  end
-  return driver.request(self, method, path, opts, token_type)
-end
+-- Every call: the driver, from start to end (a closed client answers
+-- "closed" there).
+Client._request = driver.request
 
 -- Tells the on_retry hook what failed and what happens next; never a
 -- header (the token).

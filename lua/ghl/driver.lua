@@ -156,8 +156,19 @@ local function run(call, transport, sleep)
 end
 M.run = run
 
+--- The error of a call on a closed client.
+function M.closed_error(method, path)
+  return errors.new{
+    kind = "closed",
+    message = "client is closed",
+    method = type(method) == "string" and method:upper() or nil,
+    path = type(path) == "string" and path or nil,
+  }
+end
+
 --- One call of `client` from start to end (Client:request and friends).
 function M.request(client, method, path, opts, token_type)
+  if client._closed then return nil, M.closed_error(method, path) end
   local call = M.new(client, method, path, opts, token_type)
   local x, y = run(call, client._transport, client._sleep)
   if not client._auth then

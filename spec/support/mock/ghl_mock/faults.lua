@@ -68,6 +68,15 @@ function faults.html502()
   return ngx.exit(ngx.HTTP_OK)
 end
 
+-- 200 with a contacts page whose first contact's id and searchAfter are
+-- arrays nested N deep (default 900): what a hostile server or proxy can send
+function faults.deep_page(arg)
+  local n = math.min(tonumber(arg) or 900, 100000)
+  local deep = string.rep("[", n) .. '"x"' .. string.rep("]", n)
+  return http.send(200, '{"contacts":[{"id":' .. deep .. ',"searchAfter":' .. deep .. '},'
+    .. '{"id":"b","searchAfter":' .. deep .. '}],"total":5}')
+end
+
 -- 200 with a body that is not JSON
 function faults.notjson()
   ngx.status = 200
