@@ -268,7 +268,7 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
 
 /***
  * Take an exclusive lock on a file (flock, created with mode 0600 if
- * missing). The kernel releases it if the process dies, so a crash never
+ * missing; a symlink or anything but a regular file is refused). The kernel releases it if the process dies, so a crash never
  * leaves a stale lock. Polls every 10 ms.
  * Used by ghl.store.file.
  * @function file_lock
@@ -281,15 +281,27 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  */
 
 /***
- * Replace a file atomically with mode 0600: a temp file next to it
- * (path.tmp.pid), fsync, rename, fsync of the folder. Readers see the old
- * content or the new one, never a mix. Used by ghl.store.file.
+ * Replace a file atomically with mode 0600: a new temp file next to it
+ * (mkstemp: path.tmp.XXXXXX, never a planted file or link), fsync, rename,
+ * fsync of the folder. Readers see the old content or the new one, never a
+ * mix. Used by ghl.store.file.
  * @function write_file
  * @tparam string path
  * @tparam string data
  * @treturn[1] boolean true
  * @treturn[2] nil
  * @treturn[2] string why
+ */
+
+/***
+ * Whether the folder of `path` is safe for tokens: owned by this user (or
+ * root) and writable by its owner only. Used by ghl.store.file.
+ * @function private_dir
+ * @tparam string path a file in the folder
+ * @treturn[1] boolean true
+ * @treturn[2] nil
+ * @treturn[2] string why not (another owner, or writable by group or
+ * others, with the mode), or that the folder cannot be read
  */
 
 /***

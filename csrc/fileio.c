@@ -1,12 +1,20 @@
 /*
  * What the file token store needs from the OS and Lua lacks: an exclusive
  * lock (flock, released by the kernel if the holder dies, so a crash never
- * leaves a stale lock) and an atomic write (temp file with mode 0600,
- * fsync, rename over the old file, fsync of the folder).
+ * leaves a stale lock), an atomic write (a new temp file with mode 0600,
+ * fsync, rename over the old file, fsync of the folder) and a check that
+ * nobody else can write to the folder.
  *
  *   local lock, err = core.file_lock(path, timeout_ms)   -- nil, "timeout"
  *   lock:unlock()                                        -- also __gc
  *   local ok, err = core.write_file(path, data)          -- atomic, 0600
+ *   local ok, err = core.private_dir(path)               -- the folder of path
+ *
+ * Someone who can write to the folder must not get the tokens: the temp
+ * file is made with mkstemp (O_EXCL: a file or symlink planted under its
+ * name is never opened, and its name cannot be guessed), lock files are
+ * opened with O_NOFOLLOW (a planted symlink is refused, never followed),
+ * and the store refuses a folder others can write to unless told so.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -17,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -46,9 +55,22 @@ static int file_lock(lua_State *L) {
     ghl_filelock *lk = (ghl_filelock *)lua_newuserdatauv(L, sizeof *lk, 0);
     lk->fd = -1;
     luaL_setmetatable(L, GHL_FILELOCK_MT);
-    lk->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lk->fd < 0)
+    lk->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+    if (lk->fd < 0) {
+        if (errno == ELOOP)
+            return push_errno(L, "refusing a lock file that is a symbolic link:", path);
         return push_errno(L, "cannot open lock file", path);
+    }
+    {
+        struct stat st;
+        if (fstat(lk->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(lk->fd);
+            lk->fd = -1;
+            lua_pushnil(L);
+            lua_pushfstring(L, "refusing a lock file that is not a regular file: %s", path);
+            return 2;
+        }
+    }
     for (;;) {
         struct timespec ts = {0, 10 * 1000000L};
         if (flock(lk->fd, LOCK_EX | LOCK_NB) == 0)
@@ -85,10 +107,17 @@ static int write_file(lua_State *L) {
     const char *data = luaL_checklstring(L, 2, &len);
     const char *slash;
     int fd, dfd;
-    lua_pushfstring(L, "%s.tmp.%d", path, (int)getpid());
+    /* a name nobody can guess or plant: mkstemp opens with O_EXCL, mode 0600 */
+    lua_pushfstring(L, "%s.tmp.XXXXXX", path);
     {
-        const char *tmp = lua_tostring(L, -1);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        luaL_Buffer name;
+        char *tmp;
+        size_t tlen;
+        const char *t = lua_tolstring(L, -1, &tlen);
+        luaL_buffinit(L, &name);
+        tmp = luaL_prepbuffsize(&name, tlen + 1);
+        memcpy(tmp, t, tlen + 1);
+        fd = mkstemp(tmp);
         if (fd < 0)
             return push_errno(L, "cannot write", tmp);
         fchmod(fd, 0600); /* whatever the umask: tokens are secrets */
@@ -109,6 +138,8 @@ static int write_file(lua_State *L) {
             unlink(tmp);
             return push_errno(L, "cannot flush", tmp);
         }
+        /* rename replaces the name itself: a symlink planted as `path` is
+         * replaced, never followed */
         if (rename(tmp, path) != 0) {
             int e = errno;
             unlink(tmp);
@@ -132,6 +163,40 @@ static int write_file(lua_State *L) {
     return 1;
 }
 
+/* core.private_dir(path) -> true | nil, err: whether only its owner (this
+ * user, or root) can write to the folder of path. A folder writable by
+ * group or others lets them plant files and links under the store's names
+ * (the sticky bit of /tmp stops them replacing ours, but not planting). */
+static int private_dir(lua_State *L) {
+    size_t len;
+    const char *path = luaL_checklstring(L, 1, &len), *slash = strrchr(path, '/');
+    struct stat st;
+    const char *dir;
+    if (slash)
+        lua_pushlstring(L, path, slash == path ? 1 : (size_t)(slash - path));
+    else
+        lua_pushliteral(L, ".");
+    dir = lua_tostring(L, -1);
+    if (stat(dir, &st) != 0)
+        return push_errno(L, "cannot read the folder", dir);
+    if (st.st_uid != geteuid() && st.st_uid != 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "the folder %s belongs to another user (uid %d), who could take the tokens", dir,
+                        (int)st.st_uid);
+        return 2;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        char mode[8];
+        snprintf(mode, sizeof mode, "%o", (unsigned)(st.st_mode & 07777)); /* lua_pushfstring has no %o */
+        lua_pushnil(L);
+        lua_pushfstring(L, "the folder %s can be written by %s (mode %s), who could take the tokens", dir,
+                        (st.st_mode & S_IWOTH) ? "every user" : "its group", mode);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* The Lua API registered here is documented (LDoc) in core.c. */
 void ghl_fileio_open(lua_State *L) {
     static const luaL_Reg meta[] = {{"__gc", file_unlock}, {NULL, NULL}};
@@ -141,4 +206,6 @@ void ghl_fileio_open(lua_State *L) {
     lua_setfield(L, -2, "file_lock");
     lua_pushcfunction(L, write_file);
     lua_setfield(L, -2, "write_file");
+    lua_pushcfunction(L, private_dir);
+    lua_setfield(L, -2, "private_dir");
 }

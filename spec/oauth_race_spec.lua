@@ -74,8 +74,7 @@ describe("refresh race", function()
   end
 
   it("8 processes on a file store: exactly one refresh", function()
-    local path = os.tmpname()
-    os.remove(path)
+    local path = h.private_dir() .. "/tokens.json"
     expired_tokens(ghl.store.file(path))
     local codes, outs = race("file", path, WORKERS)
     all_ok(codes, outs)
@@ -98,8 +97,7 @@ describe("refresh race", function()
     it(("a process that dies before storing the new pair loses nothing (%s store)"):format(kind), function()
       local where, store
       if kind == "file" then
-        where = os.tmpname()
-        os.remove(where)
+        where = h.private_dir() .. "/tokens.json"
         store = ghl.store.file(where)
       else
         where = redis.host .. ":" .. redis.port

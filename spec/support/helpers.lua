@@ -89,6 +89,14 @@ function M.last_request(srv)
   return r[#r]
 end
 
+--- A new folder only this user can write to (mode 0700), for file stores.
+function M.private_dir()
+  local p = io.popen("mktemp -d /tmp/ghl-spec.XXXXXX")
+  local dir = p:read("*l")
+  p:close()
+  return dir
+end
+
 --- A 127.0.0.1 port with nothing listening on it.
 M.closed_port = server.free_port
 

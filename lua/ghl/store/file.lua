@@ -2,7 +2,10 @@
 -- file, mode 0600. Writes are atomic (temp file, fsync, rename) under an
 -- flock; each key's refresh lock is a flock of its own, released by the
 -- kernel if the holder dies, so a crashed process never blocks the others.
+-- The folder must be writable by its owner only: anyone else who can write
+-- there could plant files and links under the store's names.
 local core = require "ghl.core"
+local errors = require "ghl.errors"
 local cjson = require("cjson").new()
 
 local File = {}
@@ -13,15 +16,43 @@ File.__index = File
 -- path..".lock", and one path..".refresh-"..key per key (characters other
 -- than letters, digits, "_" and "-" of the key become "_")
 -- @tparam[opt] table opts `lock_timeout_ms`: how long to wait for a lock
--- (default 30000)
+-- (default 30000); `allow_shared_folder`: true to accept a folder that its
+-- group or other users can write to (they could then take the tokens)
 -- @treturn File
--- @raise when path is not a non-empty string
+-- @raise an `invalid_argument` error when path is not a non-empty string,
+-- an option is unknown or of the wrong type, or the folder is writable by
+-- others (or owned by another user) and allow_shared_folder is not set
+local OPTIONS = { lock_timeout_ms = "number", allow_shared_folder = "boolean" }
+
 function File.new(path, opts)
   if type(path) ~= "string" or path == "" then
-    error("ghl.store.file: path must be a non-empty string", 2)
+    errors.invalid("ghl.store.file: path must be a non-empty string, got %s", type(path))
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    errors.invalid("ghl.store.file: opts must be a table, got %s", type(opts))
   end
   opts = opts or {}
-  return setmetatable({ path = path, lock_timeout_ms = opts.lock_timeout_ms or 30000 }, File)
+  for k, v in pairs(opts) do
+    if not OPTIONS[k] then errors.invalid("ghl.store.file: unknown option '%s' (known: allow_shared_folder, lock_timeout_ms)", tostring(k)) end
+    if type(v) ~= OPTIONS[k] then errors.invalid("ghl.store.file: option '%s' must be a %s", k, OPTIONS[k]) end
+  end
+  local self = setmetatable({ path = path, lock_timeout_ms = opts.lock_timeout_ms or 30000,
+                              shared_ok = opts.allow_shared_folder == true }, File)
+  -- refused at once when the folder exists; checked again before the first write otherwise
+  local ok, err = self:_check_folder()
+  if not ok and not err:find("^cannot read") then errors.invalid("ghl.store.file: %s", err) end
+  return self
+end
+
+-- true, or nil and why the folder is unsafe for tokens (checked until it passes)
+function File:_check_folder()
+  if self.shared_ok or self.folder_ok then return true end
+  local ok, err = core.private_dir(self.path)
+  if not ok then
+    return nil, err .. "; use a folder only you can write to (chmod 700), or pass allow_shared_folder = true"
+  end
+  self.folder_ok = true
+  return true
 end
 
 local function read_all(self)
@@ -71,6 +102,8 @@ end
 -- under the file's write lock. change returns false to leave the file as is
 -- (then the result is false).
 local function transact(self, change)
+  local safe, why = self:_check_folder()
+  if not safe then return nil, "file store: " .. why end
   local lock, err = core.file_lock(self.path .. ".lock", self.lock_timeout_ms)
   if not lock then return nil, "file store: " .. err end
   local data, rerr = read_all(self)
@@ -138,6 +171,8 @@ function File:delete(key) return update(self, key, nil) end
 -- @treturn[2] nil
 -- @treturn[2] string err
 function File:lock(key)
+  local safe, why = self:_check_folder()
+  if not safe then return nil, "file store: " .. why end
   local name = self.path .. ".refresh-" .. key:gsub("[^%w_-]", "_")
   local lock, err = core.file_lock(name, self.lock_timeout_ms)
   if not lock then return nil, "file store: " .. err end
