@@ -25,7 +25,7 @@ LDFLAGS_ALL := -shared $(LDFLAGS)
 
 CORE_SRC := csrc/core.c csrc/client.c csrc/request.c csrc/response.c csrc/error.c \
             csrc/scratch.c csrc/strutil.c csrc/buf.c csrc/pager.c csrc/policy.c csrc/pacer.c \
-            csrc/clock.c csrc/random.c csrc/http_date.c \
+            csrc/clock.c csrc/random.c csrc/http_date.c csrc/redact.c \
             csrc/http_parse.c csrc/fileio.c csrc/json_decode.c
 CURL_SRC := csrc/transport_curl.c csrc/buf.c csrc/http_parse.c
 CRYPTO_SRC := csrc/crypto.c csrc/buf.c

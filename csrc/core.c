@@ -46,6 +46,7 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
                                      {"auth_refreshable", ghl_auth_refreshable_l},
                                      {"parse_headers", ghl_parse_headers_l},
                                      {"header", ghl_header_l},
+                                     {"redact", ghl_redact_l},
                                      {"parse_status_line", ghl_parse_status_line_l},
                                      {"parse_chunk_size", ghl_parse_chunk_size_l},
                                      {"parse_url", ghl_parse_url_l},
@@ -164,6 +165,17 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  * @tparam string name the header's name in lower case
  * @treturn string|nil its value (the first, when repeated), without the
  * blanks around it
+ */
+
+/***
+ * Replace every spelling of each secret in a text: as sent, percent-encoded
+ * (%XX, '+' for a space), JSON-escaped (\uXXXX, \/), or a mix; each
+ * becomes "[REDACTED]". Secrets under 6 bytes are left alone. The rule the
+ * core applies to error bodies, and ghl.oauth to its errors.
+ * @function redact
+ * @tparam string text
+ * @tparam string ... the secrets (non-strings are skipped)
+ * @treturn string
  */
 
 /***

@@ -125,30 +125,3 @@ void ghl_error_open(lua_State *L) {
     ghl_new_class(L, GHL_ERROR_MT, meta, NULL, 0);
 }
 
-/* Copies s to out with every occurrence of secret replaced. */
-int ghl_redact(ghl_buf *out, const char *s, size_t len, const char *secret) {
-    static const char mark[] = "[REDACTED]";
-    size_t slen = secret ? strlen(secret) : 0, i = 0, start = 0;
-    int hits = 0;
-    ghl_buf_reset(out);
-    if (slen >= 8) { /* a shorter "secret" would redact innocent text */
-        while (i + slen <= len) {
-            const char *p = memchr(s + i, secret[0], len - slen + 1 - i);
-            if (!p)
-                break;
-            i = (size_t)(p - s);
-            if (memcmp(p, secret, slen) == 0) {
-                if (ghl_buf_add(out, s + start, i - start) || ghl_buf_add(out, mark, sizeof mark - 1))
-                    return -1;
-                i += slen;
-                start = i;
-                hits++;
-            } else {
-                i++;
-            }
-        }
-    }
-    if (ghl_buf_add(out, s + start, len - start))
-        return -1;
-    return hits;
-}

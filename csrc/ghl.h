@@ -117,7 +117,11 @@ void ghl_error_push(lua_State *L, const char *kind, int status, const char *msg,
 void ghl_error_setfield(lua_State *L, int err_idx, const char *field, int value_idx);
 GHL_NORETURN int ghl_raise_invalid(lua_State *L, const char *fmt, ...);
 int ghl_error_new_l(lua_State *L);
+
+/* redact.c: every spelling of a secret (as is, %XX, JSON \u escapes) */
+#define GHL_MIN_SECRET 6 /* shorter ones are left alone: they would match innocent text */
 int ghl_redact(ghl_buf *out, const char *s, size_t len, const char *secret);
+int ghl_redact_l(lua_State *L);
 
 /* scratch.c: a ghl_buf owned by a userdata on the stack, freed by the GC */
 ghl_buf *ghl_scratch_new(lua_State *L);

@@ -263,4 +263,41 @@ describe("oauth", function()
       end
     end
   end)
+
+  it("puts no secret in an error in any spelling the token endpoint echoes it in", function()
+    local store = ghl.store.memory()
+    local a = app{ store = store }
+    local texts = {}
+    local function keep(err)
+      texts[#texts + 1] = tostring(err) .. cjson.encode(err.body or {}) .. tostring(err.oauth_error)
+      if type(err.body) == "table" then
+        for _, v in pairs(err.body) do texts[#texts + 1] = tostring(v) end
+      end
+    end
+    -- the exchange: the code and the client secret go out form-encoded
+    local the_code = code()
+    h.fault(srv, "POST", "/oauth/token", "echo_encoded", 1)
+    local s, err = a:exchange(the_code)
+    assert.is_nil(s)
+    keep(err)
+    -- the refresh: the refresh token too
+    assert(a:exchange(code()))
+    local rec = cjson.decode(store.data[next(store.data)])
+    h.fault(srv, "POST", "/oauth/token", "echo_encoded", 1)
+    local r, rerr = a:refresh(LOC)
+    assert.is_nil(r)
+    keep(rerr)
+    -- an API call that echoes the access token encoded
+    local c = client(a)
+    h.fault(srv, "GET", "/contacts/x", "echo_encoded", 1)
+    local _, e = c.contacts:get("x")
+    keep(e)
+    for _, text in ipairs(texts) do
+      for _, secret in ipairs{ server.CLIENT_SECRET, the_code, rec.refresh_token, rec.access_token } do
+        h.assert_no_secret(text, secret, "an OAuth error")
+      end
+    end
+    assert.matches("[REDACTED]", texts[1], 1, true)
+  end)
 end)
+

@@ -97,6 +97,24 @@ describe("response interpretation", function()
     assert.is_nil(err3.body:find(TOKEN, 1, true))
   end)
 
+  it("redacts the token in every spelling: percent-encoded, JSON-escaped, mixed, in any case", function()
+    local function pct(s, all) return (s:gsub(all and "." or "[^%w]", function(ch) return ("%%%02X"):format(ch:byte()) end)) end
+    local function esc(s) return (s:gsub(".", function(ch) return ("\\u%04x"):format(ch:byte()) end)) end
+    local spellings = { pct(TOKEN), pct(TOKEN):lower(), pct(TOKEN, true), esc(TOKEN),
+                        esc(TOKEN:sub(1, 10)) .. pct(TOKEN:sub(11)), (TOKEN:gsub("%-", "\\u002d")),
+                        (TOKEN:gsub("%-", "%%2d")) }
+    for _, s in ipairs(spellings) do
+      local _, err = interpret(401, '{"statusCode":401,"message":"bad token ' .. s .. '","echo":"' .. s .. '"}')
+      local text = tostring(err) .. require("cjson").encode(err.body) .. err.body.echo
+      assert.is_nil(text:find(TOKEN, 1, true), s)
+      assert.is_nil(text:find(s, 1, true), s)
+      assert.matches("[REDACTED]", err.body.echo, 1, true)
+    end
+    assert.are.equal("x [REDACTED] y", core.redact("x " .. pct(TOKEN) .. " y", TOKEN))
+    assert.are.equal("short abc", core.redact("short abc", "abc")) -- under 6 bytes: left alone
+    assert.are.equal("a [REDACTED]+[REDACTED]", core.redact("a s3cr3t!+s3cr3t%21", "s3cr3t!"))
+  end)
+
   it("turns a transport failure into a structured error", function()
     local action, err = c:interpret({ req = req }, nil, "timeout", "Operation timed out after 100 ms")
     assert.are.equal("fail", action)

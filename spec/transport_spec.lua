@@ -38,6 +38,20 @@ describe("curl transport", function()
       c:close()
     end)
 
+    it("redacts the token in every spelling the server echoes it in (percent-encoded, JSON-escaped, mixed)", function()
+      local c = h.client(srv)
+      local v, err = c:request("GET", "/contacts/x", fault("echo_encoded"))
+      assert.is_nil(v)
+      assert.are.equal(400, err.status)
+      local text = tostring(err) .. require("cjson").encode(err.body) .. tostring(err.body.received)
+        .. tostring(err.body.mixed)
+      h.assert_no_secret(text, srv.token, "the error")
+      assert.matches("[REDACTED]", err.body.received, 1, true)
+      assert.matches("[REDACTED]", err.body.mixed, 1, true)
+      assert.matches("[REDACTED]", err.message, 1, true)
+      c:close()
+    end)
+
     it("400 when the Version header is missing", function()
       -- the server's own check; the client always sends one, so strip it with a raw transport
       local curl = require "ghl.curl"

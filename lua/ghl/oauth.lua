@@ -175,22 +175,15 @@ end
 
 -- token endpoint --------------------------------------------------------------
 
--- Replaces every secret in an error's message and body (a server may echo them).
+-- Replaces every secret in an error's message and body, in every spelling
+-- a server may echo it in (as sent, percent-encoded, JSON-escaped): the C
+-- core's rule (core.redact), so C and Lua redact alike.
 local function scrub(err, secrets)
-  local function clean(s)
-    for _, secret in ipairs(secrets) do
-      if type(secret) == "string" and #secret >= 6 then
-        local i = s:find(secret, 1, true)
-        while i do
-          s = s:sub(1, i - 1) .. "[REDACTED]" .. s:sub(i + #secret)
-          i = s:find(secret, i + 10, true)
-        end
-      end
-    end
-    return s
-  end
   local function walk(v, depth)
-    if type(v) == "string" then return clean(v) end
+    if type(v) == "string" then
+      for _, secret in pairs(secrets) do v = core.redact(v, secret) end -- (a list with holes)
+      return v
+    end
     if type(v) == "table" and depth < 8 then
       for k, x in pairs(v) do v[k] = walk(x, depth + 1) end
     end

@@ -89,6 +89,17 @@ function M.last_request(srv)
   return r[#r]
 end
 
+--- Fails when `text` holds `secret` in any spelling a server could echo it
+-- in: as is, percent-encoded (either case), JSON \u-escaped.
+function M.assert_no_secret(text, secret, what)
+  local pct = secret:gsub("[^%w]", function(c) return ("%%%02X"):format(c:byte()) end)
+  local pct_all = secret:gsub(".", function(c) return ("%%%02x"):format(c:byte()) end)
+  local esc = secret:gsub(".", function(c) return ("\\u%04x"):format(c:byte()) end)
+  for _, form in ipairs{ secret, pct, pct:lower(), pct_all, esc } do
+    assert(not text:find(form, 1, true), ("%s holds a secret (%s...)"):format(what or "the text", form:sub(1, 6)))
+  end
+end
+
 --- A new folder only this user can write to (mode 0700), for file stores.
 function M.private_dir()
   local p = io.popen("mktemp -d /tmp/ghl-spec.XXXXXX")

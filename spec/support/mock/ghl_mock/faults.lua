@@ -96,6 +96,29 @@ function faults.echo_token()
   return http.error(400, "Bad token format: " .. h, "Bad Request", { received = h })
 end
 
+-- The same, in the spellings a server may use on the way back: the
+-- Authorization header percent-encoded (as a form would carry it) and, in
+-- the raw JSON text, every character \u-escaped; and the request body as
+-- received (a form: client_secret=...%2B...) with its values \u-escaped too.
+local function percent(s)
+  return (s:gsub("[^%w]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+local function json_escaped(s)
+  return (s:gsub(".", function(c) return ("\\u%04x"):format(c:byte()) end))
+end
+
+function faults.echo_encoded()
+  local h = ngx.req.get_headers()["authorization"] or ""
+  local req = ngx.ctx.req
+  local form = req and req.raw_body or ""
+  local text = ('{"statusCode":400,"error":"invalid_grant","message":"Bad token format: %s",'
+    .. '"received":"%s","form":"%s","form_escaped":"%s","mixed":"%s"}')
+    :format(percent(h), json_escaped(h), (form:gsub('["\\]', "")), json_escaped(form),
+            json_escaped(h:sub(1, 12)) .. percent(h:sub(13)))
+  return http.send(400, text)
+end
+
 -- a body of N bytes (default 1 MiB)
 function faults.big(arg)
   local n = tonumber(arg) or 1048576
