@@ -110,13 +110,14 @@ static int write_file(lua_State *L) {
     /* a name nobody can guess or plant: mkstemp opens with O_EXCL, mode 0600 */
     lua_pushfstring(L, "%s.tmp.XXXXXX", path);
     {
-        luaL_Buffer name;
+        /* mkstemp writes the name into its argument: a buffer the GC frees */
+        ghl_buf *name = ghl_scratch_new(L);
         char *tmp;
         size_t tlen;
-        const char *t = lua_tolstring(L, -1, &tlen);
-        luaL_buffinit(L, &name);
-        tmp = luaL_prepbuffsize(&name, tlen + 1);
-        memcpy(tmp, t, tlen + 1);
+        const char *t = lua_tolstring(L, -2, &tlen);
+        if (ghl_buf_add(name, t, tlen + 1))
+            return luaL_error(L, "ghl: out of memory");
+        tmp = name->data;
         fd = mkstemp(tmp);
         if (fd < 0)
             return push_errno(L, "cannot write", tmp);

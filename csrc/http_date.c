@@ -9,6 +9,8 @@
 
 #include "ghl.h"
 
+#define RETRY_AFTER_MAX_S 1e9 /* about 31 years: what a larger value is taken as */
+
 /* days since 1970-01-01 of a civil date (Howard Hinnant's algorithm) */
 static double days_from_civil(int y, int m, int d) {
     int era, yoe, doy, doe;
@@ -62,9 +64,11 @@ double ghl_parse_retry_after(const char *v, double now_s) {
         secs = strtod(p, &end);
         while (*end == ' ' || *end == '\t')
             end++;
-        if (*end != '\0' || secs != secs || secs > 1e9)
+        if (*end != '\0' || secs != secs)
             return -1;
-        return secs * 1000.0;
+        /* "come back in a billion seconds" (or 1e999): longer than any
+         * budget, never "now" */
+        return (secs > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : secs) * 1000.0;
     }
     secs = ghl_parse_http_date(p);
     if (secs < 0)

@@ -289,8 +289,15 @@ static int number(jd *d) {
     (void)is_int;
 #endif
     len = (size_t)(p - s);
-    if (len >= sizeof tmp)
-        return fail(d, "number too long");
+    if (len >= sizeof tmp) {
+        /* JSON sets no length limit: a long number becomes the nearest
+         * double, as any decoder does (the scratch buffer, not the stack) */
+        ghl_buf_reset(d->scratch);
+        if (ghl_buf_add(d->scratch, s, len) || ghl_buf_addc(d->scratch, '\0'))
+            return fail(d, "out of memory");
+        lua_pushnumber(d->L, (lua_Number)strtod(d->scratch->data, NULL));
+        return 0;
+    }
     memcpy(tmp, s, len);
     tmp[len] = '\0';
     lua_pushnumber(d->L, (lua_Number)strtod(tmp, NULL));

@@ -60,6 +60,7 @@ typedef struct {
     ghl_buf head;
     ghl_buf line;
     size_t max_body;
+    long timeout_ms; /* the handle's; a request's own timeout_ms is for that request only */
     int too_large, oom;
     char *proxy_http, *proxy_https; /* from the environment, read once ("" = none) */
     int proxy_scheme;                /* which of them libcurl has: 0 http, 1 https, -1 none yet */
@@ -238,7 +239,8 @@ static void xfer_setup(lua_State *L, ghl_xfer *x, int opts) {
     curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl decodes */
     curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, opt_num(L, opts, "timeout_ms", 30000, 1, 86400000));
+    x->timeout_ms = opt_num(L, opts, "timeout_ms", 30000, 1, 86400000);
+    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, x->timeout_ms);
     curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, opt_num(L, opts, "connect_timeout_ms", 10000, 1, 86400000));
     curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
     curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
@@ -424,8 +426,11 @@ static void xfer_request(lua_State *L, ghl_xfer *x, int req, int copy_body, int 
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(e, CURLOPT_MAXAGE_CONN,
                      (strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) ? WRITE_MAXAGE_S : READ_MAXAGE_S);
-    if (lua_type(L, top + 5) == LUA_TNUMBER)
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)lua_tonumber(L, top + 5));
+    {
+        /* every request sets it: a request's own timeout must not stick to the handle */
+        double t = lua_type(L, top + 5) == LUA_TNUMBER ? lua_tonumber(L, top + 5) : (double)x->timeout_ms;
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, t >= 1 && t <= 86400000 ? (long)t : x->timeout_ms);
+    }
     ghl_buf_reset(&x->body);
     ghl_buf_reset(&x->head);
     x->too_large = x->oom = 0;

@@ -230,8 +230,12 @@ describe("retry policy", function()
     assert.are.equal(30000, core.parse_retry_after("Sunday, 06-Nov-94 08:50:07 GMT", 784111777))
     assert.are.equal(30000, core.parse_retry_after("Sun Nov  6 08:50:07 1994", 784111777))
     assert.are.equal(0, core.parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 100))
-    for _, bad in ipairs{ "", "soon", "-5", "12abc", "Sun, 32 Nov 1994 08:49:37 GMT", "1e400" } do
+    for _, bad in ipairs{ "", "soon", "-5", "12abc", "Sun, 32 Nov 1994 08:49:37 GMT", "inf", "nan" } do
       assert.is_nil(core.parse_retry_after(bad), bad)
+    end
+    -- longer than any budget, never "now": taken as a billion seconds
+    for _, huge in ipairs{ "1e10", "1e999", "99999999999999999999" } do
+      assert.are.equal(1e12, core.parse_retry_after(huge), huge)
     end
   end)
 end)

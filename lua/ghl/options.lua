@@ -10,8 +10,8 @@ local SCHEMA = {
   company_id = "string",
   base_url = "string",
   version = "string",
-  timeout_ms = "positive",
-  connect_timeout_ms = "positive",
+  timeout_ms = "timeout",
+  connect_timeout_ms = "timeout",
   max_retries = "count",
   max_retry_time_ms = "duration",
   max_retry_time = "duration", -- the same, in milliseconds (name of the issue tracker)
@@ -23,7 +23,7 @@ local SCHEMA = {
   ca_file = "file",
   proxy = "string",
   ssl_verify = "boolean",
-  max_body_bytes = "positive",
+  max_body_bytes = "bytes",
   transport = "transport",
   oauth = "oauth",
 }
@@ -46,9 +46,15 @@ local function check_value(name, kind, v)
       if not f then errors.invalid("ghl.new: option '%s' cannot be read: %s", name, err) end
       f:close()
     end
-  elseif kind == "positive" then
-    if t ~= "number" or v ~= v or v <= 0 or v == math.huge then
-      errors.invalid("ghl.new: option '%s' must be a positive number, got %s", name, tostring(v))
+  elseif kind == "timeout" then
+    -- what libcurl and nginx take: whole milliseconds, at most a day
+    if t ~= "number" or v ~= v or v < 1 or v > 86400000 then
+      errors.invalid("ghl.new: option '%s' must be a number of milliseconds from 1 to 86400000 (a day), got %s",
+        name, tostring(v))
+    end
+  elseif kind == "bytes" then
+    if t ~= "number" or v ~= v or v < 1 or v > 2 ^ 40 then
+      errors.invalid("ghl.new: option '%s' must be a number of bytes from 1 to 2^40, got %s", name, tostring(v))
     end
   elseif kind == "count" then
     if t ~= "number" or v < 0 or v > 100 or v ~= math.floor(v) then

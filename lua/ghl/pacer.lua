@@ -3,6 +3,7 @@
 -- resource), or by every worker of one nginx through a lua_shared_dict.
 -- Keyed by a fingerprint of the token, never the token itself.
 local core = require "ghl.core"
+local errors = require "ghl.errors"
 
 local M = {}
 
@@ -62,7 +63,7 @@ function Shared:state() return with_state(self, state) end
 function M.shared(dict_name, fingerprint, resource)
   local dict = ngx and ngx.shared and ngx.shared[dict_name]
   if not dict then
-    error(("ghl.new: no lua_shared_dict named %q for pacing_dict (declare it in nginx.conf)"):format(dict_name), 3)
+    errors.invalid("ghl.new: no lua_shared_dict named %q for pacing_dict (declare it in nginx.conf)", dict_name)
   end
   local key = "ghl:pace:" .. fingerprint .. "|" .. (resource or "-")
   return setmetatable({ dict = dict, key = key, lock = key .. ":lock", fallback = M.get(fingerprint, resource) },

@@ -2,6 +2,7 @@
 -- every worker; the refresh lock is an add() with an expiry.
 --   http { lua_shared_dict ghl_tokens 1m; }
 local clock = require "ghl.clock"
+local errors = require "ghl.errors"
 
 local Shm = {}
 Shm.__index = Shm
@@ -11,11 +12,12 @@ Shm.__index = Shm
 -- @tparam[opt] table opts `lock_timeout_ms`: how long `lock` waits
 -- (default 30000)
 -- @treturn Shm
--- @raise when there is no lua_shared_dict of that name (or no nginx)
+-- @raise an `invalid_argument` error when there is no lua_shared_dict of
+-- that name (or no nginx)
 function Shm.new(name, opts)
   local dict = ngx and ngx.shared and ngx.shared[name]
   if not dict then
-    error(("ghl.store.shm: no lua_shared_dict named %q (declare it in nginx.conf)"):format(tostring(name)), 2)
+    errors.invalid("ghl.store.shm: no lua_shared_dict named %q (declare it in nginx.conf)", tostring(name))
   end
   opts = opts or {}
   return setmetatable({ dict = dict, lock_timeout_ms = opts.lock_timeout_ms or 30000 }, Shm)

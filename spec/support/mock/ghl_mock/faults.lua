@@ -35,6 +35,9 @@ faults["429_retry_after"] = function(arg)
   return ratelimit.reject(tostring(math.floor(tonumber(arg) or 1)))
 end
 
+-- Retry-After exactly as given ("1e10", "1e999", "soon")
+faults["429_raw_retry_after"] = function(arg) return ratelimit.reject(arg) end
+
 -- Retry-After as an IMF-fixdate, e.g. "Wed, 21 Oct 2026 07:28:00 GMT"
 faults["429_retry_after_date"] = function(arg)
   return ratelimit.reject(ngx.http_time(ngx.time() + math.floor(tonumber(arg) or 1)))
