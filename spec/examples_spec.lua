@@ -70,8 +70,7 @@ describe("examples", function()
   it("oauth_login goes from the redirect to a working client, tokens in a 0600 file", function()
     local server = require "spec.support.server"
     local code = h.admin(srv, "POST", "/_mock/oauth/code", { userType = "Location", locationId = srv.location_id }).code
-    local file = os.tmpname()
-    os.remove(file)
+    local file = h.private_dir() .. "/tokens.json"
     local redirect = "https://localhost/oauth/callback?code=" .. code
     local code_rc, out = run(srv, "oauth_login.lua", file,
       { GHL_CLIENT_ID = server.CLIENT_ID, GHL_CLIENT_SECRET = server.CLIENT_SECRET, GHL_TOKEN = "unused" }, redirect)
