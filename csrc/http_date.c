@@ -73,7 +73,8 @@ double ghl_parse_retry_after(const char *v, double now_s) {
     secs = ghl_parse_http_date(p);
     if (secs < 0)
         return -1;
-    return secs > now_s ? (secs - now_s) * 1000.0 : 0;
+    secs = secs > now_s ? secs - now_s : 0; /* a date in the past: now */
+    return (secs > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : secs) * 1000.0;
 }
 
 /* core.parse_retry_after(value [, now_s]) -> ms | nil */

@@ -75,7 +75,7 @@ static size_t match_at(const char *s, size_t len, size_t i, const char *secret, 
  * hits, or -1 when memory ran out. Secrets shorter than GHL_MIN_SECRET
  * are left alone: they would redact innocent text. */
 int ghl_redact(ghl_buf *out, const char *s, size_t len, const char *secret) {
-    size_t slen = secret ? strlen(secret) : 0, i = 0, start = 0, end;
+    size_t slen = secret ? strlen(secret) : 0, i, start = 0, end;
     char first = slen ? secret[0] : 0;
     int hits = 0;
     ghl_buf_reset(out);
