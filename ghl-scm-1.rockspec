@@ -37,6 +37,7 @@ build = {
     ["ghl.cli.auth"] = "lua/ghl/cli/auth.lua",
     ["ghl.cli.output"] = "lua/ghl/cli/output.lua",
     ["ghl.cli.progress"] = "lua/ghl/cli/progress.lua",
+    ["ghl.cli.terminal"] = "lua/ghl/cli/terminal.lua",
     ["ghl.client"] = "lua/ghl/client.lua",
     ["ghl.clock"] = "lua/ghl/clock.lua",
     ["ghl.driver"] = "lua/ghl/driver.lua",

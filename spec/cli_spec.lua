@@ -25,6 +25,20 @@ local function count(s, pattern)
   return n
 end
 
+-- Where s holds a control character a terminal would obey (C0 but LF and
+-- TAB, DEL, C1 as UTF-8), or nil.
+local function control_in(s)
+  for i = 1, #s do
+    local b = s:byte(i)
+    if (b < 32 and b ~= 10 and b ~= 9) or b == 127 then return i end
+    if b == 194 then
+      local n = s:byte(i + 1)
+      if n and n >= 128 and n <= 159 then return i end
+    end
+  end
+  return nil
+end
+
 -- the command line for bin/ghl with env (false drops a default) and args
 local function command(env, args)
   local parts = { CLEAN }
@@ -73,6 +87,28 @@ describe("ghl command line", function()
     local ok, v = pcall(cjson.decode, s)
     assert(ok, "not JSON: " .. s)
     return v
+  end
+
+  -- Runs bin/ghl on a pseudo-terminal (util-linux script): the exit code and
+  -- the bytes the terminal got (stty -onlcr: LF is not turned into CR LF).
+  -- `away` ("stdout" or "stderr") sends that stream to a file instead; the
+  -- file's text is the third result.
+  local function run_tty(args, extra, away)
+    local file = tmp .. "/away"
+    os.remove(file)
+    local cmd = "stty -onlcr; " .. command(env_with(extra), args)
+    if away == "stdout" then cmd = cmd .. " >" .. q(file) end
+    if away == "stderr" then cmd = cmd .. " 2>" .. q(file) end
+    local screen = capture(("SHELL=/bin/sh script -qec %s /dev/null </dev/null; echo EXIT=$?"):format(q(cmd)))
+    local shown, code = screen:match("^(.*)EXIT=(%d+)%s*$")
+    return tonumber(code), shown, read(file) or ""
+  end
+
+  -- script is util-linux's (Debian's bsdutils, always there); say so if not
+  local function has_script()
+    if capture("command -v script 2>/dev/null") ~= "" then return true end
+    pending("script (util-linux) is not installed: output on a terminal is not tested")
+    return false
   end
 
   describe("call", function()
@@ -228,7 +264,7 @@ describe("ghl command line", function()
         local code, out = run(args, { GHL_TOKEN = false })
         assert.are.equal(0, code)
         for _, word in ipairs{ "call <operation>", "contacts export", "ops [filter]", "login", "mock [port]",
-                               "GHL_TOKEN", "GHL_LOCATION_ID", "GHL_BASE_URL" } do
+                               "GHL_TOKEN", "GHL_LOCATION_ID", "GHL_BASE_URL", "--raw-csv", "GHL_DEBUG" } do
           assert.is_truthy(out:find(word, 1, true), word)
         end
       end
@@ -274,8 +310,9 @@ describe("ghl command line", function()
       assert.are.equal(0, code, err)
       assert.are.equal(2501, count(out, "\n"))
       assert.are.equal("id,firstName,lastName,email,phone,tags,dateAdded\n", out:match("^[^\n]*\n"))
+      -- the phone starts with "+": a leading ' keeps a spreadsheet from reading a formula (OWASP)
       assert.is_truthy(out:find('\nSeedC000000000000001,"Doe, ""Jr""",Nguyen,seed0001@seed.example.com,'
-        .. '+14150000001,churned;event-2024,2023-01-01T03:01:53.500Z\n', 1, true))
+        .. "'+14150000001,churned;event-2024,2023-01-01T03:01:53.500Z\n", 1, true))
       local ids = {}
       for id in out:gmatch("\n(SeedC%d+),") do ids[id] = true end
       local n = 0
@@ -327,6 +364,264 @@ describe("ghl command line", function()
       -- stdout on a terminal: pretty JSON
       assert.matches('\n  "id": "SeedC000000000000001",\n', screen)
       assert.matches("EXIT2=0", screen)
+    end)
+  end)
+
+  describe("hostile data", function()
+    -- what anyone can type into a GHL form
+    local function create(fields)
+      fields.companyName = fields.companyName or "HostileCo"
+      local c = assert(h.client(srv).contacts:create(fields))
+      return c.id
+    end
+
+    -- each value starts a spreadsheet formula (OWASP's list: = + - @ TAB CR), "-5" too
+    local CASES = {
+      { first = "=1+2", email = "=x1@evil.example", custom = '=HYPERLINK("http://evil.example","click")',
+        csv = [['=1+2,'=x1@evil.example,"'=HYPERLINK(""http://evil.example"",""click"")",]],
+        raw = [[=1+2,=x1@evil.example,"=HYPERLINK(""http://evil.example"",""click"")",]] },
+      { first = "+1+2", email = "+x2@evil.example", custom = "+cmd|' /C calc'!A0",
+        csv = "'+1+2,'+x2@evil.example,'+cmd|' /C calc'!A0,", raw = "+1+2,+x2@evil.example,+cmd|' /C calc'!A0," },
+      { first = "-1+2", email = "-x3@evil.example", custom = "-2+3",
+        csv = "'-1+2,'-x3@evil.example,'-2+3,", raw = "-1+2,-x3@evil.example,-2+3," },
+      { first = "@SUM(1;2)", email = "x4@evil.example", custom = "@A1",
+        csv = "'@SUM(1;2),x4@evil.example,'@A1,", raw = "@SUM(1;2),x4@evil.example,@A1," },
+      { first = "\tTAB=1", email = "x5@evil.example", custom = "\t=1",
+        csv = "'\tTAB=1,x5@evil.example,'\t=1,", raw = "\tTAB=1,x5@evil.example,\t=1," },
+      { first = "\rCR=1", email = "x6@evil.example", custom = "\r=1",
+        csv = "\"'\rCR=1\",x6@evil.example,\"'\r=1\",", raw = "\"\rCR=1\",x6@evil.example,\"\r=1\"," },
+      -- a plain negative number (a JSON number in the custom field) is neutralised too: OWASP's rule
+      { first = "-5", email = "x7@evil.example", custom = -5, csv = "'-5,x7@evil.example,'-5,", raw = "-5,x7@evil.example,-5," },
+      { first = "Ada", email = "ada@evil.example", custom = "plain", phone = "+14155550100",
+        csv = "Ada,ada@evil.example,plain,'+14155550100", raw = "Ada,ada@evil.example,plain,+14155550100" },
+    }
+    local COLUMNS = "id,firstName,email,customFields.1.value,phone"
+
+    local function create_cases()
+      local by_id = {}
+      for _, c in ipairs(CASES) do
+        by_id[create{ firstName = c.first, email = c.email, phone = c.phone,
+                      customFields = { { id = "cfHostile", value = c.custom } } }] = c
+      end
+      return by_id
+    end
+
+    -- the rows of a CSV export by id (no cell here holds a LF)
+    local function rows(out)
+      local header, list = out:match("^([^\n]*)\n(.*)$")
+      local by_id = {}
+      for line in list:gmatch("([^\n]*)\n") do by_id[line:match("^([^,]*),")] = line:match("^[^,]*,(.*)$") end
+      return header, by_id
+    end
+
+    describe("CSV formula injection", function()
+      it("export puts ' before a cell that starts with = + - @ TAB or CR (OWASP), -5 and +1415... too", function()
+        local cases = create_cases()
+        local code, out, err = run{ "contacts", "export", "--columns", COLUMNS, "--query", "hostileco" }
+        assert.are.equal(0, code, err)
+        local header, got = rows(out)
+        assert.are.equal(COLUMNS, header)
+        local n = 0
+        for id, c in pairs(cases) do
+          n = n + 1
+          assert.are.equal(c.csv, got[id], c.first)
+        end
+        assert.are.equal(#CASES, n)
+        assert.matches("exported 8 contacts", err)
+      end)
+
+      it("--raw-csv writes the cells as they are (RFC 4180 quoting only)", function()
+        local cases = create_cases()
+        local code, out, err = run{ "contacts", "export", "--columns", COLUMNS, "--query", "hostileco", "--raw-csv" }
+        assert.are.equal(0, code, err)
+        local header, got = rows(out)
+        assert.are.equal(COLUMNS, header)
+        for id, c in pairs(cases) do assert.are.equal(c.raw, got[id], c.first) end
+      end)
+
+      it("JSON Lines are not changed (JSON is no spreadsheet), --raw-csv or not", function()
+        local cases = create_cases()
+        local code, out, err = run{ "contacts", "export", "--format", "jsonl", "--query", "hostileco" }
+        assert.are.equal(0, code, err)
+        local n = 0
+        for line in out:gmatch("[^\n]+") do
+          local v = json(line)
+          local c = cases[v.id]
+          assert.are.equal(c.first, v.firstName)
+          assert.are.equal(c.email, v.email)
+          assert.are.equal(c.custom, v.customFields[1].value)
+          n = n + 1
+        end
+        assert.are.equal(#CASES, n)
+        assert.is_nil(out:find("\"'", 1, true))
+        local _, again = run{ "contacts", "export", "--format", "jsonl", "--query", "hostileco", "--raw-csv" }
+        assert.are.equal(out, again)
+      end)
+    end)
+
+    describe("control characters", function()
+      it("an error message on a terminal is one line, its controls shown as \\u00XX; a pipe gets them", function()
+        if not has_script() then return end
+        local hostile = "\27]0;pwned\7\27[2J gone\nsecond line\rfake prompt $ \194\155" .. "31m red \127!"
+        h.fault(srv, "GET", "/contacts/SeedC000000000000002", "message=" .. hostile, 2)
+        local code, shown, out = run_tty({ "contacts", "get", "SeedC000000000000002" }, nil, "stdout")
+        assert.are.equal(1, code, shown)
+        assert.are.equal("", out)
+        assert.matches("^ghl: http 400: ", shown)
+        assert.is_truthy(shown:find("\\u001b]0;pwned\\u0007\\u001b[2J gone\\u000asecond line\\u000dfake prompt $ "
+          .. "\\u009b31m red \\u007f!", 1, true), shown)
+        assert.is_nil(control_in(shown), shown)
+        assert.are.equal(1, count(shown, "\n"))
+        -- not a terminal: the bytes as the server sent them
+        local err
+        code, out, err = run{ "contacts", "get", "SeedC000000000000002" }
+        assert.are.equal(1, code)
+        assert.are.equal("", out)
+        assert.is_truthy(err:find(hostile, 1, true), err)
+      end)
+
+      it("pretty JSON on a terminal shows ESC, CR, DEL and C1 escaped (still JSON); a pipe gets JSON as is", function()
+        if not has_script() then return end
+        local name = "\27[31mRed\27[0m \194\155" .. "2J \127 \rX\tY"
+        local id = create{ firstName = name }
+        local code, shown, err = run_tty({ "contacts", "get", id }, nil, "stderr")
+        assert.are.equal(0, code, err)
+        assert.is_nil(control_in(shown), shown)
+        assert.is_truthy(shown:find('\n  "firstName": "\\u001b[31mRed\\u001b[0m \\u009b2J \\u007f \\rX\\tY",\n', 1, true),
+          shown)
+        assert.are.equal(name, json(shown).firstName) -- \u00XX is JSON's own escape: the same text
+        local out
+        code, out = run{ "contacts", "get", id }
+        assert.are.equal(0, code)
+        assert.are.equal(name, json(out).firstName)
+        assert.is_truthy(out:find("\\u001b[31mRed", 1, true)) -- JSON escapes C0 itself
+        assert.is_truthy(out:find("\194\155", 1, true))       -- C1 needs no escape in JSON
+      end)
+
+      it("CSV on a terminal shows the controls escaped; to a file or pipe they are written as they are", function()
+        if not has_script() then return end
+        local id = create{ firstName = "\27[31mRed", lastName = "\194\155" .. "2J\7" }
+        local args = { "contacts", "export", "--columns", "id,firstName,lastName", "--query", "hostileco" }
+        local code, shown, err = run_tty(args, nil, "stderr")
+        assert.are.equal(0, code, err)
+        assert.are.equal("id,firstName,lastName\n" .. id .. ",\\u001b[31mRed,\\u009b2J\\u0007\n", shown)
+        local out
+        code, out = run(args)
+        assert.are.equal(0, code)
+        assert.are.equal("id,firstName,lastName\n" .. id .. ",\27[31mRed,\194\155" .. "2J\7\n", out)
+      end)
+
+      it("the progress bar takes a total that is no count (2.5) as unknown, and only its own controls", function()
+        if not has_script() then return end
+        h.fault(srv, "POST", "/contacts/search",
+          'json={"contacts":[{"id":"h1","firstName":"\\u001b]0;x\\u0007"}],"total":2.5}')
+        local code, shown, out = run_tty({ "contacts", "export", "--columns", "id,firstName" }, nil, "stdout")
+        assert.are.equal(0, code, shown)
+        assert.is_nil(shown:find("traceback", 1, true), shown)
+        assert.matches("^\r1 contacts  [%d.]+/s\27%[K", shown)
+        assert.is_nil(shown:find("/2", 1, true), shown)
+        assert.matches("\nexported 1 contacts in %d+%.%d s\n$", shown)
+        assert.is_nil(control_in((shown:gsub("\r", ""):gsub("\27%[K", ""))), shown)
+        assert.are.equal("id,firstName\nh1,\27]0;x\7\n", out) -- a file: the bytes as sent
+      end)
+    end)
+
+    describe("one-line errors", function()
+      it("an answer nested 500 deep prints: compact in a pipe, indentation bounded on a terminal", function()
+        local deep = ("["):rep(500) .. '"bottom"' .. ("]"):rep(500)
+        h.fault(srv, "GET", "/contacts/SeedC000000000000001",
+          'json={"contact":{"id":"SeedC000000000000001","deep":' .. deep .. "}}", 2)
+        local code, out, err = run{ "contacts", "get", "SeedC000000000000001" }
+        assert.are.equal(0, code, err)
+        assert.are.equal("", err)
+        assert.is_truthy(out:find(deep, 1, true))
+        local function depth(v)
+          local d = 0
+          while type(v) == "table" do d, v = d + 1, v[1] end
+          return d, v
+        end
+        assert.are.same({ 500, "bottom" }, { depth(json(out).deep) })
+        if not has_script() then return end
+        local shown
+        code, shown, err = run_tty({ "contacts", "get", "SeedC000000000000001" }, nil, "stderr")
+        assert.are.equal(0, code, err)
+        local widest = 0
+        for indent in shown:gmatch("\n( *)") do widest = math.max(widest, #indent) end
+        assert.is_true(widest <= 80, "indented by " .. widest)
+        assert.are.same({ 500, "bottom" }, { depth(json(shown).deep) })
+      end)
+
+      it("an answer deeper than the decoder takes is one line, exit 1", function()
+        h.fault(srv, "GET", "/contacts/SeedC000000000000001",
+          'json={"contact":{"id":"x","deep":' .. ("["):rep(1200) .. ("]"):rep(1200) .. "}}")
+        local code, out, err = run{ "contacts", "get", "SeedC000000000000001" }
+        assert.are.equal(1, code)
+        assert.are.equal("", out)
+        assert.matches("^ghl: decode 200: [^\n]*nested too deep[^\n]*\n$", err)
+      end)
+
+      it("a corrupt token store record is one line, exit 1", function()
+        local path = tmp .. "/corrupt-tokens.json"
+        local key = server.CLIENT_ID:match("^[^-]+") .. ":Location:" .. srv.location_id
+        local env = { GHL_TOKEN = false, GHL_CLIENT_ID = server.CLIENT_ID, GHL_CLIENT_SECRET = server.CLIENT_SECRET,
+                      GHL_TOKEN_STORE = path }
+        local function record(fields) return cjson.encode{ [key] = cjson.encode(fields) } end
+        local far = 4102444800000 -- 2100-01-01, in ms
+        for _, case in ipairs{
+          { "garbage{", "is not a JSON object" },
+          { cjson.encode{ [key] = "{{{" }, "the stored record is not valid JSON" },
+          { record{ access_token = "x", expires_at = "soon" }, "expires_at is a string, not a number" },
+          { record{ access_token = { nested = true }, expires_at = far }, "access_token is a table, not a string" },
+          { record{ refresh_token = 7, expires_at = 1 }, "refresh_token is a number, not a string" },
+          { record{ minted_from = { 1 }, expires_at = 1 }, "minted_from is a table, not a string" },
+        } do
+          write(path, case[1])
+          local code, out, err = run({ "contacts", "get", "SeedC000000000000001" }, env)
+          assert.are.equal(1, code, err)
+          assert.are.equal("", out)
+          assert.matches("^ghl: auth: token store: [^\n]*\n$", err)
+          assert.is_truthy(err:find(case[2], 1, true), err)
+        end
+      end)
+
+      it("an error nobody expected is one line and a hint, no secret in it; GHL_DEBUG=1 adds the traceback", function()
+        -- a progress module that fails as the export starts: a bug inside a command
+        local init = 'package.preload["ghl.cli.progress"] = function() return { new = function() '
+          .. 'error("boom with " .. os.getenv("GHL_TOKEN") .. "\\nsecond line") end } end'
+        local env = { LUA_INIT = init, LUA_INIT_5_4 = init }
+        local code, out, err = run({ "contacts", "export" }, env)
+        assert.are.equal(1, code)
+        assert.are.equal("", out)
+        assert.matches("^ghl: unexpected error: [^\n]*boom with %[REDACTED%]\nghl: GHL_DEBUG=1 [^\n]*traceback[^\n]*\n$", err)
+        env.GHL_DEBUG = "1"
+        code, out, err = run({ "contacts", "export" }, env)
+        assert.are.equal(1, code)
+        assert.are.equal("", out)
+        assert.matches("^ghl: unexpected error: [^\n]*boom with %[REDACTED%]\nsecond line\nstack traceback:\n", err)
+        assert.is_nil(err:find(srv.token, 1, true))
+      end)
+
+      it("bin/ghl: a library that does not load is one line too", function()
+        local init = 'package.preload["ghl.core"] = function() error("no ghl.core here\\n\\tno file x.so") end'
+        local code, out, err = run({ "version" }, { LUA_INIT = init, LUA_INIT_5_4 = init })
+        assert.are.equal(1, code)
+        assert.are.equal("", out)
+        assert.matches("^ghl: [^\n]*no ghl%.core here\nghl: GHL_DEBUG=1 [^\n]*\n$", err)
+        code, out, err = run({ "version" }, { LUA_INIT = init, LUA_INIT_5_4 = init, GHL_DEBUG = "1" })
+        assert.are.equal(1, code)
+        assert.are.equal("", out)
+        assert.matches("no file x%.so\n", err)
+        assert.matches("stack traceback:", err)
+      end)
+
+      it("a token the server echoes never reaches the terminal", function()
+        if not has_script() then return end
+        h.fault(srv, "GET", "/contacts/SeedC000000000000001", "echo_token")
+        local code, shown = run_tty({ "contacts", "get", "SeedC000000000000001" }, nil, "stdout")
+        assert.are.equal(1, code)
+        assert.matches("^ghl: http 400: [^\n]*%[REDACTED%]", shown)
+        assert.is_nil(shown:find(srv.token, 1, true))
+      end)
     end)
   end)
 
@@ -463,6 +758,56 @@ describe("ghl.cli in-process", function()
     assert.are.equal("Austin", output.field({ address = { city = "Austin" } }, "address.city"))
   end)
 
+  it("neutralises CSV cells that start a formula (OWASP) unless raw", function()
+    for _, v in ipairs{ "=1", "+1", "-1", "@a", "\t1" } do assert.are.equal("'" .. v, output.csv_cell(v)) end
+    assert.are.equal("\"'\r1\"", output.csv_cell("\r1"))
+    assert.are.equal("'-5", output.csv_cell(-5))
+    assert.are.equal("'=a;b", output.csv_cell({ "=a", "b" }))
+    assert.are.equal("a;=b", output.csv_cell({ "a", "=b" })) -- only the cell's start counts
+    assert.are.equal(" =1", output.csv_cell(" =1"))
+    assert.are.equal('"\'=SUM(1,2)"', output.csv_cell("=SUM(1,2)"))
+    assert.are.equal('"=SUM(1,2)"', output.csv_cell("=SUM(1,2)", true))
+    assert.are.equal("'=a,'-5", output.csv_row({ "=a", "-5" }, 2))
+    assert.are.equal("=a,-5", output.csv_row({ "=a", "-5" }, 2, true))
+  end)
+
+  it("escapes what a terminal would obey: C0 but TAB (LF kept on request), DEL, C1", function()
+    local terminal = require "ghl.cli.terminal"
+    assert.are.equal("a\\u001b[2Jb\\u000d\\u0007\\u007f\tc", terminal.escape("a\27[2Jb\r\7\127\tc"))
+    assert.are.equal("a\\u000ab\\u0000", terminal.escape("a\nb\0"))
+    assert.are.equal("a\nb", terminal.escape("a\nb", true))
+    assert.are.equal("\\u009b2J \\u0080\\u009f \194\160 é ©", terminal.escape("\194\155" .. "2J \194\128\194\159 \194\160 é ©"))
+    assert.are.equal("plain", terminal.escape("plain"))
+    assert.are.equal(5, terminal.escape(5))
+    local written = {}
+    local file = { write = function(_, ...) for _, x in ipairs{ ... } do written[#written + 1] = x end end }
+    local tty = terminal.guard(file, function() return true end)
+    tty:write("\27[1m", "x\n")
+    assert.are.same({ "\\u001b[1m", "x\n" }, written)
+    written = {}
+    terminal.guard(file, function() return false end):write("\27[1m")
+    assert.are.same({ "\27[1m" }, written)
+  end)
+
+  it("prints JSON of any depth the decoder takes; pretty indents 32 levels at most; a cycle is an error", function()
+    local deep = {}
+    local at = deep
+    for _ = 1, 999 do at[1] = {} at = at[1] end
+    at[1] = "bottom"
+    local compact = output.json(deep)
+    assert.are.equal(("["):rep(1000) .. '"bottom"' .. ("]"):rep(1000), compact)
+    local pretty = output.json(deep, true)
+    local widest = 0
+    for indent in pretty:gmatch("\n( *)") do widest = math.max(widest, #indent) end
+    assert.are.equal(64, widest)
+    assert.is_truthy(pretty:find(("["):rep(968) .. '"bottom"', 1, true))
+    assert.are.same(cjson.decode(compact), cjson.decode(pretty))
+    local cycle = { a = 1 }
+    cycle.self = cycle
+    assert.are.equal("output: a value nested deeper than 1000 levels (a cycle?)", h.raised(output.json, cycle))
+    assert.are.equal("output: a value nested deeper than 1000 levels (a cycle?)", h.raised(output.json, cycle, true))
+  end)
+
   it("parses name=value and name:=json", function()
     assert.are.same({ "a", "b=c" }, { cli.parse_pair("a=b=c") })
     local name, v = cli.parse_pair('tags:=["vip",2]')
@@ -485,6 +830,10 @@ describe("ghl.cli in-process", function()
     assert.are.equal(5, bar.draws)
     bar:finish(50, 50)
     assert.matches("50/50 contacts 100%%  100/s  done\27%[K\n$", table.concat(written))
+    -- a total that is no count (what a server sent) is not known: no bar, no error
+    for _, odd in ipairs{ 2.5, 0 / 0, math.huge, -3, 2 ^ 60 } do
+      assert.are.equal("3 contacts  1.5/s", progress.line(3, odd, 2000, "contacts"))
+    end
     local quiet = progress.new{ out = out, enabled = false }
     quiet:update(1, 2)
     quiet:finish(2, 2)
@@ -505,5 +854,45 @@ describe("ghl.cli in-process", function()
     assert.matches("GHL_LOCATION_ID", out.text())
     assert.are.equal(2, cli.main({ "users", "get", "U1" }, ctx))
     assert.matches("no credentials", err.text())
+  end)
+
+  it("main: whatever a command raises is one line and a hint; GHL_DEBUG=1 adds the traceback", function()
+    local function sink()
+      local parts = {}
+      return { write = function(_, ...) for _, s in ipairs{ ... } do parts[#parts + 1] = s end end,
+               flush = function() end, text = function() return table.concat(parts) end }
+    end
+    local cycle = {}
+    cycle[1] = cycle
+    local client = { contacts = { get = function() return cycle end }, close = function() end }
+    local env = {}
+    local function run(tty)
+      local out, err = sink(), sink()
+      local code = cli.main({ "contacts", "get", "C1" }, { stdout = out, stderr = err, client = client,
+        stdout_tty = tty, stderr_tty = tty, getenv = function(k) return env[k] end })
+      return code, out.text(), err.text()
+    end
+    local code, out, err = run(false)
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.are.equal("ghl: unexpected error: output: a value nested deeper than 1000 levels (a cycle?)\n"
+      .. "ghl: GHL_DEBUG=1 shows the Lua traceback of this error (please report it)\n", err)
+    env.GHL_DEBUG = "1"
+    code, out, err = run(true) -- pretty, on a "terminal"
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.matches("^ghl: unexpected error: output: [^\n]*\nstack traceback:\n", err)
+    assert.is_truthy(err:find("in function", 1, true))
+    env.GHL_DEBUG = "0"
+    -- an API error's message on a terminal: one line, escaped, no secret of the environment
+    env.GHL_TOKEN = "pit-secret-token-1234"
+    client.contacts.get = function()
+      return nil, require("ghl.errors").new{ kind = "http", status = 400,
+        message = "bad \27[2J\npit-secret-token-1234" }
+    end
+    code, out, err = run(true)
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.matches("^ghl: http[^\n]*bad \\u001b%[2J\\u000a%[REDACTED%][^\n]*\n$", err)
   end)
 end)

@@ -8,13 +8,17 @@
 --   ghl mock                                    the local GHL server (source checkout)
 --
 -- `main(args [, ctx])` returns the exit code (0 ok, 1 API error, 2 usage,
--- 130 interrupted) and never exits by itself. Results go to stdout,
--- messages to stderr. `ctx` (for tests) may give stdout, stderr, stdin,
--- getenv, stdout_tty, stderr_tty, stdin_tty, now_ms.
+-- 130 interrupted) and never exits by itself; whatever a command raises
+-- ends as one line on stderr (GHL_DEBUG=1 adds the traceback). Results go
+-- to stdout, messages to stderr, both through a terminal guard
+-- (cli/terminal.lua): on a terminal what the server sent cannot drive it.
+-- `ctx` (for tests) may give stdout, stderr, stdin, getenv, stdout_tty,
+-- stderr_tty, stdin_tty, now_ms, client.
 local ghl = require "ghl"
 local cjson = require("cjson").new()
 local output = require "ghl.cli.output"
 local progress = require "ghl.cli.progress"
+local terminal = require "ghl.cli.terminal"
 local auth = require "ghl.cli.auth"
 
 local M = {}
@@ -29,7 +33,7 @@ M.SHORT_USAGE = [[
 usage: ghl <command> [arguments]
   ghl call <operation> [name=value ...] [name:=json ...]
   ghl <resource> <method> [id ...] [name=value ...] [name:=json ...]
-  ghl contacts export [--format csv|jsonl] [--columns a,b,...] [--query text]
+  ghl contacts export [--format csv|jsonl] [--columns a,b,...] [--query text] [--raw-csv]
   ghl ops [filter] [--json]
   ghl login [--store path] [--scope a,b,...]
   ghl mock [port]
@@ -54,10 +58,15 @@ commands:
         resources: contacts opportunities calendars workflows conversations
                    locations users   (`ghl <resource>` lists its methods)
   contacts export [--format csv|jsonl] [--columns a,b,...] [--query text]
+                  [--raw-csv]
         Every contact to stdout (CSV by default, with a header row; arrays
         joined with ";"). Columns: id,firstName,lastName,email,phone,tags,
         dateAdded unless given (a.b reaches into objects). A progress bar
         goes to stderr when it is a terminal.
+        A CSV cell that starts with = + - @ TAB or CR gets a leading ' so
+        that a spreadsheet reads it as text, not as a formula (OWASP's rule
+        against CSV injection; it applies to "-5" and "+14155550100" too).
+        --raw-csv writes every cell as it is. JSON Lines are never changed.
   ops [filter] [--json]
         The operations whose name contains filter: name, method, path,
         (paging style).
@@ -79,10 +88,12 @@ values:
 
 output:
   JSON; pretty (indented, keys sorted) when stdout is a terminal, one line
-  otherwise. --pretty / --compact choose.
+  otherwise. --pretty / --compact choose. On a terminal, control characters
+  (ESC, CR, DEL, the C1 controls...) in what the server sent are shown as
+  \u00XX instead of being obeyed; pipes and files get the bytes as they are.
 
 exit status:
-  0 ok, 1 API error (message on stderr), 2 usage error
+  0 ok, 1 API or data error (one line on stderr), 2 usage error
 
 environment:
   GHL_TOKEN          Private Integration Token (pit-...) or OAuth access token
@@ -94,6 +105,7 @@ environment:
   GHL_REDIRECT_URI   OAuth redirect URI (default https://localhost/oauth/callback)
   GHL_TOKEN_STORE    the OAuth token file (default $XDG_CONFIG_HOME/ghl/tokens.json
                      or ~/.config/ghl/tokens.json)
+  GHL_DEBUG=1        an unexpected error prints its Lua traceback too (for a bug report)
 ]]
 
 local ENV_HELP = [[
@@ -120,6 +132,30 @@ local function with_prefix(msg)
   msg = tostring(msg)
   if msg:sub(1, 5) == "ghl: " then return msg end
   return "ghl: " .. msg
+end
+
+-- s with every plain occurrence of `secret` replaced
+local function redact(s, secret)
+  local i = s:find(secret, 1, true)
+  while i do
+    s = s:sub(1, i - 1) .. "[REDACTED]" .. s:sub(i + #secret)
+    i = s:find(secret, i + 10, true)
+  end
+  return s
+end
+
+-- The secrets of the environment, which no message may show. The library
+-- redacts the token it sends from what the server echoes; this covers a
+-- message made anywhere else.
+local SECRETS = { "GHL_TOKEN", "GHL_CLIENT_SECRET" }
+
+-- s without the secrets of the environment
+local function scrub(ctx, s)
+  for _, name in ipairs(SECRETS) do
+    local secret = ctx.getenv(name)
+    if type(secret) == "string" and #secret >= 8 then s = redact(s, secret) end -- a short one: innocent text
+  end
+  return s
 end
 
 -- terminals and output ------------------------------------------------
@@ -157,8 +193,17 @@ local function stream(ctx, iter)
   return n
 end
 
+-- The line that reports an error: "ghl: ..." without a secret, and on a
+-- terminal one line (a server's message may hold line breaks, or a CR that
+-- overwrites it), escaped like the rest of what reaches it.
+local function error_line(ctx, msg)
+  msg = scrub(ctx, with_prefix(msg))
+  if stderr_tty(ctx) then msg = terminal.escape(msg) end
+  return msg
+end
+
 local function api_error(ctx, err)
-  ctx.stderr:write(with_prefix(err), "\n")
+  ctx.stderr:write(error_line(ctx, err), "\n")
   return 1
 end
 
@@ -309,7 +354,8 @@ local function is_resource(name)
 end
 
 local function export_contacts(ctx, args)
-  local opts, rest = take_flags(args, { format = "value", columns = "value", query = "value" }, "contacts export")
+  local opts, rest = take_flags(args, { format = "value", columns = "value", query = "value", ["raw-csv"] = "switch" },
+    "contacts export")
   if #rest > 0 then misuse("contacts export: unexpected argument '%s'", rest[1]) end
   local format = opts.format or "csv"
   if format ~= "csv" and format ~= "jsonl" then
@@ -323,12 +369,12 @@ local function export_contacts(ctx, args)
   local client = client_of(ctx)
   local out = ctx.stdout
   -- the bar only when stderr is a terminal and the data does not go to it too
-  local bar = progress.new{ out = ctx.stderr, enabled = stderr_tty(ctx) and not stdout_tty(ctx),
+  local bar = progress.new{ out = ctx.raw_stderr, enabled = stderr_tty(ctx) and not stdout_tty(ctx),
                             noun = "contacts", now = ctx.now_ms }
   local params = { pageLimit = 500 }
   if opts.query and opts.query ~= "" then params.query = opts.query end
-  local csv, ncol = format == "csv", #columns
-  if csv then out:write(output.csv_row(columns), "\n") end
+  local csv, ncol, raw = format == "csv", #columns, opts["raw-csv"]
+  if csv then out:write(output.csv_row(columns, ncol, raw), "\n") end
   local n, total = 0, nil
   local ok, err = pcall(function()
     local row = {}
@@ -339,7 +385,7 @@ local function export_contacts(ctx, args)
       for _, c in ipairs(items) do
         if csv then
           for i = 1, ncol do row[i] = output.field(c, columns[i]) end
-          out:write(output.csv_row(row, ncol), "\n")
+          out:write(output.csv_row(row, ncol, raw), "\n")
         else
           out:write(output.json(c), "\n")
         end
@@ -495,8 +541,9 @@ local function context(ctx)
   ctx = ctx or {}
   local c = {}
   for k, v in pairs(ctx) do c[k] = v end
-  c.stdout = c.stdout or io.stdout
-  c.stderr = c.stderr or io.stderr
+  c.raw_stderr = c.stderr or io.stderr -- the progress bar's: its \r and clear-line are its own
+  c.stdout = terminal.guard(c.stdout or io.stdout, function() return stdout_tty(c) end)
+  c.stderr = terminal.guard(c.raw_stderr, function() return stderr_tty(c) end)
   c.stdin = c.stdin or io.stdin
   c.getenv = c.getenv or os.getenv
   return c
@@ -537,31 +584,60 @@ local function run(ctx, args)
     table.concat(M.RESOURCES, " "))
 end
 
--- What a raised error means: { code, message, usage, trace }.
+-- GHL_DEBUG=1 (any value but "" and "0"): tracebacks, for a bug report
+local function debugging(ctx)
+  local v = ctx.getenv("GHL_DEBUG")
+  return v ~= nil and v ~= "" and v ~= "0"
+end
+
+-- The text of any error value (a __tostring may itself fail)
+local function text_of(e)
+  local ok, s = pcall(tostring, e)
+  return ok and type(s) == "string" and s or ("an error value of type " .. type(e))
+end
+
+-- What a raised error means: { code, message, usage, env, hint, more }.
+-- An error nobody expected (a bug, or data no check foresaw) is one line
+-- too: its first, with a hint; GHL_DEBUG shows the rest and the traceback.
 local function classify(e)
   if getmetatable(e) == Usage then
-    return { code = 2, message = with_prefix(e.message), usage = e.hint == "usage", env = e.hint == "credentials" }
+    return { code = 2, message = e.message, usage = e.hint == "usage", env = e.hint == "credentials" }
   end
   if ghl.is_error(e) then
-    if e.kind == "invalid_argument" then return { code = 2, message = with_prefix(e), usage = true } end
-    return { code = 1, message = with_prefix(e) }
+    if e.kind == "invalid_argument" then return { code = 2, message = text_of(e), usage = true } end
+    return { code = 1, message = text_of(e) }
   end
-  if tostring(e):find("interrupted!$") then return { code = 130, message = "ghl: interrupted" } end -- Ctrl-C
-  return { code = 1, message = "ghl: unexpected error: " .. tostring(e), trace = debug.traceback("", 2) }
+  local s = text_of(e)
+  if s:find("interrupted!$") then return { code = 130, message = "interrupted" } end -- Ctrl-C
+  local first, more = s:match("^([^\n]*)\n(.*)$")
+  return { code = 1, message = "unexpected error: " .. (first or s), more = more,
+           hint = "ghl: GHL_DEBUG=1 shows the Lua traceback of this error (please report it)" }
 end
 
 --- Run the command line `args` (a list of strings, as `arg`). Returns the
 -- exit code: 0 ok, 1 API error, 2 usage error.
 function M.main(args, ctx)
   ctx = context(ctx)
-  local ok, code = xpcall(run, classify, ctx, args or {})
+  local trace = debugging(ctx)
+  local ok, code = xpcall(run, function(e)
+    local r = classify(e)
+    if trace and r.code ~= 2 then r.trace = debug.traceback("", 2) end
+    return r
+  end, ctx, args or {})
   if ctx.client then pcall(ctx.client.close, ctx.client) end
   pcall(ctx.stdout.flush, ctx.stdout)
   if ok then return code or 0 end
-  local r = code
+  -- the handler itself failed (a stack overflow leaves it little room):
+  -- xpcall then gives "error in error handling" instead of its table
+  local r = type(code) == "table" and code or classify(code)
   local err = ctx.stderr
-  err:write(r.message, "\n")
-  if r.trace then err:write(r.trace:gsub("^\n", ""), "\n") end
+  err:write(error_line(ctx, r.message), "\n")
+  if r.trace then
+    if r.more then err:write(scrub(ctx, r.more), "\n") end
+    err:write(scrub(ctx, (r.trace:gsub("^\n", ""))), "\n")
+  elseif r.hint then
+    err:write(r.hint, "\n")
+  end
   if r.usage then err:write(M.SHORT_USAGE) end
   if r.env then err:write("credentials (environment):\n", ENV_HELP) end
   return r.code

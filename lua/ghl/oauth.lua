@@ -142,6 +142,13 @@ function App:sessions()
   return out
 end
 
+-- The fields the token logic computes with, and their types. A record
+-- with another type (a hand edit, another program, a store shared with a
+-- different version) is refused as corrupt when read, instead of failing
+-- later in arithmetic or in the C core with a Lua error.
+local RECORD_FIELDS = { { "access_token", "string" }, { "refresh_token", "string" }, { "expires_at", "number" },
+  { "user_type", "string" }, { "location_id", "string" }, { "company_id", "string" }, { "minted_from", "string" } }
+
 function App:_read(user_type, id)
   local raw, err = self.store:get(self:_key(user_type, id))
   if raw == nil then
@@ -151,6 +158,16 @@ function App:_read(user_type, id)
   local ok, rec = pcall(cjson.decode, raw)
   if not ok or type(rec) ~= "table" then
     return nil, errors.new{ kind = "auth", message = "token store: the stored record is not valid JSON" }
+  end
+  for _, f in ipairs(RECORD_FIELDS) do
+    local name, want = f[1], f[2]
+    local v = rec[name]
+    if v == cjson.null then
+      rec[name] = nil -- this library never writes null: read as absent
+    elseif v ~= nil and type(v) ~= want then
+      return nil, errors.new{ kind = "auth", message = ("token store: the stored record of %s %s is corrupt (%s is a %s, "
+        .. "not a %s): authorise the app again"):format(user_type, id, name, type(v), want) }
+    end
   end
   return rec
 end

@@ -4,11 +4,16 @@
 --   output.json(value)           compact JSON, one line
 --   output.json(value, true)     2-space indent, keys sorted
 --   output.csv_row{ "a", "b,c" } a,"b,c"
+--   output.csv_row{ "=1+2" }     '=1+2   (OWASP: no cell starts a formula)
 --
 -- JSON null (ghl.null / cjson.null) prints as null. A table whose keys are
 -- exactly 1..n is an array; an empty table is printed as [] (GHL's empty
 -- values are lists far more often than objects, and the decoder does not
 -- tell them apart). Integers keep every digit; other numbers round-trip.
+-- Pretty JSON indents 32 levels at most: deeper values (what a hostile
+-- server can nest) are printed compact on their line, so a 500-deep answer
+-- does not print 500 levels of indentation; any value the decoder accepts
+-- (1000 levels) prints, deeper ones (a cycle) raise an error.
 local cjson = require "cjson"
 
 local M = {}
@@ -90,7 +95,12 @@ local function sorted_keys(t, n)
   return keys
 end
 
-local MAX_DEPTH = 200
+-- ghl.core's JSON decoder refuses more than 1000 levels, so this bound is
+-- only met by a Lua table that holds itself (or one built that deep by
+-- hand). Recursing this deep is well inside the Lua stack of Lua 5.4 and of
+-- LuaJIT (spec/cli_spec.lua prints 1000 levels on both).
+local MAX_DEPTH = 1000
+local PRETTY_DEPTH = 32
 
 -- Appends the text of v to out after its n-th piece; returns the new n.
 local function encode(v, out, n, pretty, indent, depth)
@@ -108,7 +118,8 @@ local function encode(v, out, n, pretty, indent, depth)
     n = n + 1
     out[n] = "null"
   elseif tv == "table" then
-    if depth > MAX_DEPTH then error("output: value nested too deep (a cycle?)", 0) end
+    if depth > MAX_DEPTH then error(("output: a value nested deeper than %d levels (a cycle?)"):format(MAX_DEPTH), 0) end
+    if pretty and depth >= PRETTY_DEPTH then pretty, indent = false, "" end
     local kind, count = shape(v)
     if count == 0 then
       n = n + 1
@@ -164,9 +175,10 @@ function M.json(v, pretty)
 end
 
 --- One CSV cell: nil and null empty; an array's items joined with ";"
--- (tables among them as JSON); an object as JSON; quoted when it holds a
+-- (tables among them as JSON); an object as JSON; a leading ' when it
+-- starts with = + - @ TAB or CR, unless `raw`; quoted when it holds a
 -- comma, a quote, CR or LF (quotes doubled).
-function M.csv_cell(v)
+function M.csv_cell(v, raw)
   local tv = type(v)
   if v == nil or v == null then return "" end
   if tv == "table" then
@@ -192,14 +204,21 @@ function M.csv_cell(v)
   else
     v = tostring(v)
   end
-  if v:find('[",\r\n]') then v = '"' .. v:gsub('"', '""') .. '"' end
+  -- CSV injection (OWASP): a spreadsheet reads a cell that starts with
+  -- = + - @ as a formula (=HYPERLINK(...), =cmd|...), and skips a leading
+  -- TAB or CR to find one; a leading ' makes it text. A contact's fields
+  -- are whatever the world typed into a form, so every cell gets the rule,
+  -- "-5" and "+1415..." too (a number cannot be told from a formula there).
+  if not raw and find(v, "^[=+%-@\t\r]") then v = "'" .. v end
+  if find(v, '[",\r\n]') then v = '"' .. gsub(v, '"', '""') .. '"' end
   return v
 end
 
---- A CSV line (without its line ending) from a list of n values (nil allowed).
-function M.csv_row(values, n)
+--- A CSV line (without its line ending) from a list of n values (nil
+-- allowed); `raw`: no formula neutralising (see csv_cell).
+function M.csv_row(values, n, raw)
   local cells = {}
-  for i = 1, n or #values do cells[i] = M.csv_cell(values[i]) end
+  for i = 1, n or #values do cells[i] = M.csv_cell(values[i], raw) end
   return concat(cells, ",")
 end
 

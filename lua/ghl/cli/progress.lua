@@ -5,6 +5,8 @@
 --   local bar = progress.new{ out = io.stderr, enabled = is_tty, noun = "contacts" }
 --   bar:update(done, total)     -- total may be nil (no bar, no ETA)
 --   bar:finish(done, total)     -- last redraw and a newline (when enabled)
+local terminal = require "ghl.cli.terminal"
+
 local M = {}
 
 local Bar = {}
@@ -17,7 +19,8 @@ local function clock_ms()
   return require("ghl.core").now_ms()
 end
 
---- opts: out (a file, default io.stderr), enabled (draw at all), noun
+--- opts: out (a file, default io.stderr; not a terminal guard: the bar
+-- writes its own "\r" and clear-line), enabled (draw at all), noun
 -- ("items"), now (a clock in ms, for tests), interval_ms.
 function M.new(opts)
   opts = opts or {}
@@ -41,11 +44,21 @@ local function rate_text(rate)
   return ("%.1f/s"):format(rate)
 end
 
---- The line for `done` of `total` after `elapsed_ms` (without "\r").
+-- A count to show: the server's total is whatever it sent (2.5, 1e300,
+-- NaN), and "%d" raises for a number that is not an integer.
+local function count(v)
+  if type(v) == "number" and v >= 0 and v < 2 ^ 53 and v == math.floor(v) then return v end
+  return nil
+end
+
+--- The line for `done` of `total` after `elapsed_ms` (without "\r"); a
+-- total that is not a count is not known.
 function M.line(done, total, elapsed_ms, noun)
+  done = count(done) or 0
+  total = count(total)
   local seconds = elapsed_ms / 1000
   local rate = seconds > 0 and done / seconds or 0
-  if type(total) == "number" and total > 0 then
+  if total and total > 0 then
     local frac = math.min(done / total, 1)
     local full = math.floor(frac * WIDTH + 0.5)
     local eta
@@ -66,8 +79,9 @@ function Bar:_draw(done, total)
   local t = self.now()
   self.last = t
   self.draws = self.draws + 1
-  -- "\27[K" clears what a longer line before left on the right
-  self.out:write("\r", M.line(done, total, t - self.started, self.noun), "\27[K")
+  -- "\27[K" clears what a longer line before left on the right; these two
+  -- are the bar's own controls, the line between them is shown as text
+  self.out:write("\r", terminal.escape(M.line(done, total, t - self.started, self.noun)), "\27[K")
   if self.out.flush then self.out:flush() end
 end
 

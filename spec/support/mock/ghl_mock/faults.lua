@@ -80,6 +80,18 @@ function faults.deep_page(arg)
     .. '{"id":"b","searchAfter":' .. deep .. '}],"total":5}')
 end
 
+-- 200 with <text> as the JSON body, byte for byte: a hostile answer a test
+-- writes itself (an array 500 deep, ESC in a contact's name, an odd total)
+function faults.json(arg)
+  return http.send(200, arg)
+end
+
+-- a GHL-shaped 400 whose message is <text>, byte for byte: what a hostile
+-- server or proxy can put in the text a client shows (ESC sequences, CR...)
+function faults.message(arg)
+  return http.error(400, arg, "Bad Request")
+end
+
 -- 200 with a body that is not JSON
 function faults.notjson()
   ngx.status = 200
