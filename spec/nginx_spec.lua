@@ -191,6 +191,22 @@ describe("inside nginx #nginx", function()
     assert.are.equal(1, h.admin(mock, "GET", "/_mock/oauth").refresh_calls)
   end)
 
+  it("4 workers: a refresh that waits out a Retry-After longer than its lease keeps the shm lock", function()
+    local code = h.admin(mock, "POST", "/_mock/oauth/code", { userType = "Location", locationId = mock.location_id }).code
+    local c, r = get(app4, "/t/oauth_setup?code=" .. code)
+    assert.are.equal(200, c, cjson.encode(r))
+    h.admin(mock, "POST", "/_mock/oauth/expire")
+    h.fault(mock, "POST", "/oauth/token", "429_retry_after=3", 1)
+    local results = background(app4.url .. "/t/oauth_call?short_lease=1", 16)()
+    for _, s in ipairs(results) do assert.are.equal(200, s.code) end
+    c, r = get(app4, "/t/oauth_call?short_lease=1")
+    assert.are.equal(200, c, cjson.encode(r))
+    assert.is_true(r.ok, r.err)
+    local st = h.admin(mock, "GET", "/_mock/oauth")
+    assert.are.equal(1, st.refresh_calls)
+    assert.are.equal(0, st.refresh_repeats) -- no other worker refreshed with the same refresh token
+  end)
+
   it("an OAuth client's batch runs in light threads at once and renews the expired token once", function()
     local code = h.admin(mock, "POST", "/_mock/oauth/code", { userType = "Location", locationId = mock.location_id }).code
     local c, r = get(app, "/t/oauth_setup?code=" .. code) -- stored, then marked expired

@@ -199,16 +199,43 @@ describe("oauth", function()
     assert.are.equal(25, n)
   end)
 
-  it("keeps the old tokens usable when the store cannot save new ones", function()
+  it("keeps a new pair the store cannot save, reports it, and saves it at a later call", function()
     local store = ghl.store.memory()
-    local a = app{ store = store, refresh_skew_ms = 86400 * 1000 } -- always "about to expire"
+    local reports = {}
+    local a = app{ store = store, on_store_error = function(info) reports[#reports + 1] = info end }
     assert(a:exchange(code()))
+    local key = next(store.data)
+    local old = cjson.decode(store.data[key])
     local set = store.set
     store.set = function() return nil, "disk full" end
-    local s, err = a:refresh(LOC)
-    assert.is_nil(s)
-    assert.matches("cannot save the new tokens: disk full", err.message)
+    -- GHL has spent the old refresh token: the new pair is not dropped
+    local s = assert(a:refresh(LOC))
+    assert.is_true(s.has_refresh_token)
+    assert.are.equal(1, #reports)
+    local r = reports[1]
+    assert.are.same({ "save", "Location", LOC, 4, true }, { r.op, r.user_type, r.id, r.attempts, r.kept })
+    assert.matches("cannot save the new tokens: disk full", r.message)
+    assert.are.equal(old.refresh_token, cjson.decode(store.data[key]).refresh_token)
+    -- the process goes on with it, and saves it once the store takes it again
+    local c = client(a)
+    assert(c.contacts:get("SeedC000000000000001"))
     store.set = set
+    require("socket").sleep(1.05) -- a kept pair is tried at most once a second
+    assert(c.contacts:get("SeedC000000000000002"))
+    local now = cjson.decode(store.data[key])
+    assert.are_not.equal(old.refresh_token, now.refresh_token)
+    assert.are.equal(1, #reports)
+    local st = stats()
+    assert.are.equal(1, st.refresh_calls)
+    assert.are.equal(0, st.invalid_grants)
+  end)
+
+  it("wants a lease longer than a token request", function()
+    local err = h.raised(ghl.oauth, { client_id = server.CLIENT_ID, client_secret = "x", timeout_ms = 5000,
+                                      lock_ttl_ms = 5000 })
+    assert.are.equal("invalid_argument", err.kind)
+    assert.matches("lock_ttl_ms", err.message)
+    assert.is_truthy(app{ timeout_ms = 5000, lock_ttl_ms = 5001 })
   end)
 
   it("reports a token answer without an access token or refresh token", function()
@@ -231,6 +258,7 @@ describe("oauth", function()
       { client_id = server.CLIENT_ID, client_secret = "x", user_type = "Agency" },
       { client_id = server.CLIENT_ID, client_secret = "x", store = {} },
       { client_id = server.CLIENT_ID, client_secret = "x", bogus = 1 },
+      { client_id = server.CLIENT_ID, client_secret = "x", on_store_error = "not a function" },
     } do
       local err = h.raised(ghl.oauth, bad)
       assert.are.equal("invalid_argument", err.kind)

@@ -34,7 +34,7 @@ local OPTIONS = {
   client_id = "string", client_secret = "string", redirect_uri = "string", store = "store",
   user_type = "string", base_url = "string", refresh_skew_ms = "number", lock_ttl_ms = "number",
   timeout_ms = "number", connect_timeout_ms = "number", ca_file = "string", proxy = "string",
-  ssl_verify = "boolean", transport = "any", max_retries = "number",
+  ssl_verify = "boolean", transport = "any", max_retries = "number", on_store_error = "function",
 }
 
 local function invalid(fmt, ...) errors.invalid("ghl.oauth: " .. fmt, ...) end
@@ -42,8 +42,11 @@ local function invalid(fmt, ...) errors.invalid("ghl.oauth: " .. fmt, ...) end
 --- Make an app. Options: client_id, client_secret (both required),
 -- redirect_uri, store (default ghl.store.memory()), user_type ("Location"
 -- or "Company": what exchange() asks for), base_url, refresh_skew_ms
--- (renew this long before expiry, default 60000), lock_ttl_ms, and the
--- transport options of ghl.new (timeout_ms, ca_file, proxy, ...).
+-- (renew this long before expiry, default 60000), lock_ttl_ms (how long a
+-- refresh lock lasts unless its holder extends it; longer than timeout_ms),
+-- on_store_error (function(info): a store failure that left something to
+-- repair, see App:_report), and the transport options of ghl.new
+-- (timeout_ms, ca_file, proxy, ...).
 function M.new(opts)
   if type(opts) ~= "table" then invalid("expects an options table, got %s", type(opts)) end
   for k, v in pairs(opts) do
@@ -78,7 +81,17 @@ function M.new(opts)
   local o = { pacing = false }
   for k, v in pairs(self._conn) do o[k] = v end
   self._http = Client.new(o)
-  self.lock_ttl_ms = opts.lock_ttl_ms or 2 * (opts.timeout_ms or 30000) + 5000
+  -- the longest one token request may take; a lease must outlast it
+  self._attempt_ms = opts.timeout_ms or 30000
+  self.lock_ttl_ms = opts.lock_ttl_ms or 2 * self._attempt_ms + 5000
+  if self.lock_ttl_ms <= self._attempt_ms then
+    invalid("option 'lock_ttl_ms' (%d) must be longer than timeout_ms (%d): the lease must outlast a token request",
+      self.lock_ttl_ms, self._attempt_ms)
+  end
+  self._on_store_error = opts.on_store_error
+  -- store faults left to repair: rotated pairs the store did not take, and
+  -- locks whose release failed, by store key
+  self._kept, self._unlocks = {}, {}
   return self
 end
 
@@ -244,10 +257,34 @@ local function record_of(body, user_type)
   return rec
 end
 
-function App:_token_call(form, secrets)
+-- Raised by a lease_keeper's wait when the refresh lock cannot be kept.
+local LEASE_LOST = setmetatable({}, { __tostring = function() return "ghl.oauth: the refresh lock was lost" end })
+
+-- hold: a lease_keeper, for a call made under the refresh lock
+function App:_token_call(form, secrets, hold)
   form.client_id, form.client_secret = self.client_id, self._secret()
   secrets[#secrets + 1] = form.client_secret
-  local body, err = self._http:call("oauth.get-access-token", form)
+  local body, err
+  if hold then
+    -- the app's client, whose waits before a retry keep the lock's lease
+    -- (and which takes no spare call table of the app's client: that one
+    -- may be in use by another coroutine)
+    local retried
+    local http = setmetatable({ _sleep = hold, _on_retry = function(info) retried = info.error end,
+                                _spare_call = false }, { __index = self._http })
+    local ok
+    ok, body, err = pcall(http.call, http, "oauth.get-access-token", form)
+    if not ok then
+      if body ~= LEASE_LOST then error(body, 0) end
+      -- give up with what was to be retried: it was not processed (only
+      -- those are retried), so the refresh token is not spent
+      err = retried or errors.new{ kind = "timeout", message = "the token request" }
+      err.message = tostring(err.message) .. " (not retried: the refresh lock could not be kept that long)"
+      err.method, err.path, body = err.method or "POST", err.path or "/oauth/token", nil
+    end
+  else
+    body, err = self._http:call("oauth.get-access-token", form)
+  end
   if not body then
     scrub(err, secrets)
     local text = type(err.body) == "table" and (err.body.error or err.body.message) or err.body
@@ -289,11 +326,148 @@ end
 
 local function usable(rec) return rec and rec.access_token and rec.expires_at and rec.expires_at > clock.now_ms() end
 
+-- The refresh lock's lease while a token call waits to retry: this wait
+-- function takes the place of the client's sleep. A 429's Retry-After can
+-- be longer than the lease, and a lease that ends mid-refresh lets another
+-- process refresh with the same refresh token. So the store extends the
+-- lease (store:extend) until it outlasts the wait and the request after it
+-- (timeout_ms), waking with half of it left to extend again; a crashed
+-- holder's lease still ends lock_ttl_ms after its last extension. A store
+-- that cannot extend leases gets no retry that would end after its lease.
+-- Raises LEASE_LOST when the lease cannot be kept.
+local function lease_keeper(self, key, lease, until_ms)
+  local store, ttl, need, sleep = self.store, self.lock_ttl_ms, self._attempt_ms, self._http._sleep
+  local extend = type(store.extend) == "function" and store.extend or nil
+  return function(ms)
+    local wake = clock.now_ms() + ms
+    while true do
+      if extend then
+        local asked = clock.now_ms()
+        local ok = extend(store, key, lease, ttl)
+        if ok then
+          until_ms = asked + ttl
+        elseif ok == false then
+          error(LEASE_LOST, 0) -- expired, maybe taken by another process
+        end
+        -- nil: the store failed (a blip); the lease known so far stands
+      end
+      local now = clock.now_ms()
+      local left = wake - now
+      if left <= 0 or until_ms >= wake + need then
+        if until_ms < math.max(now, wake) + need then error(LEASE_LOST, 0) end
+        if left > 0 then sleep(left) end
+        return
+      end
+      local chunk = math.min(left, math.floor((until_ms - now) / 2))
+      if not extend or chunk < 10 then error(LEASE_LOST, 0) end
+      sleep(chunk)
+    end
+  end
+end
+
+-- Waits before trying a failed store write or unlock again: a blip (a
+-- restart, a failover) of about a second is ridden out while the caller
+-- waits; a longer one is reported and repaired at a later call. No try
+-- starts after the budget: a store that hangs until its own timeout must
+-- not hold the caller for four of them.
+local STORE_RETRY_MS, STORE_RETRY_BUDGET_MS = { 50, 200, 800 }, 3000
+
+local function with_retries(fn)
+  local started = clock.now_ms()
+  local ok, err = fn()
+  local attempts = 1
+  for _, ms in ipairs(STORE_RETRY_MS) do
+    if ok or clock.now_ms() + ms - started > STORE_RETRY_BUDGET_MS then break end
+    clock.sleep_ms(ms)
+    ok, err = fn()
+    attempts = attempts + 1
+  end
+  return ok, err, attempts
+end
+
+-- A store failure that left something to repair, for on_store_error:
+-- { op = "save" | "unlock", user_type, id, attempts, message, kept (save:
+-- the new pair is kept in this process) }; never a token. Without the hook
+-- (or when it fails) it goes to nginx's error log, or stderr.
+function App:_report(info)
+  if self._on_store_error then
+    local ok, herr = pcall(self._on_store_error, info)
+    if ok then return end
+    info.message = info.message .. " (and on_store_error failed: " .. tostring(herr) .. ")"
+  end
+  local line = ("ghl.oauth: token store: %s for %s %s failed after %d attempts: %s")
+    :format(info.op, info.user_type, info.id, info.attempts, info.message)
+  local nginx = rawget(_G, "ngx")
+  if nginx and nginx.log then nginx.log(nginx.ERR, line) else io.stderr:write(line, "\n") end
+end
+
+-- Stores a rotated pair that replaces the stored record whose refresh
+-- token is `replaces`, retrying when the store fails. If it still fails,
+-- the pair is not dropped (GHL has spent the old refresh token): this
+-- process keeps it, goes on with it, reports it, and saves it at a later
+-- call (App:token, _take_kept). True when stored.
+function App:_save(user_type, id, new, replaces)
+  local key = self:_key(user_type, id)
+  local ok, err, attempts = with_retries(function() return self:_write(new) end)
+  if ok then
+    self._kept[key] = nil
+    return true
+  end
+  self._kept[key] = { rec = new, replaces = replaces, retry_at = clock.now_ms() + 1000 }
+  scrub(err, { new.access_token, new.refresh_token, replaces })
+  self:_report{ op = "save", user_type = user_type, id = id, attempts = attempts, kept = true,
+                message = tostring(err.message) .. "; the new tokens are kept in this process and saved at a later call" }
+  return false
+end
+
+-- Under the lock: the pair this process kept (_save) against the record
+-- the store holds now. Still the one it replaced: ours is newer, saved now
+-- (or kept again). Anything else (our own pair, stored by a process that
+-- repeated the spent refresh token; a newer one; none: forgotten): the
+-- store's wins. The record to go on with.
+function App:_take_kept(user_type, id, rec)
+  local key = self:_key(user_type, id)
+  local kept = self._kept[key]
+  if rec and rec.refresh_token == kept.replaces then
+    self:_save(user_type, id, kept.rec, kept.replaces)
+    return kept.rec
+  end
+  self._kept[key] = nil
+  return rec
+end
+
+-- Releases the refresh lock, retrying when the store fails: a lock left
+-- behind stalls every host's refresh until its lease ends. Still failing:
+-- reported, and tried again at this process's next call.
+function App:_unlock(user_type, id, key, lease)
+  local ok, err, attempts = with_retries(function()
+    local done, uerr = self.store:unlock(key, lease)
+    return done ~= nil or uerr == nil, uerr -- a store of one's own may return nothing
+  end)
+  if ok then return end
+  self._unlocks[key] = lease
+  self:_report{ op = "unlock", user_type = user_type, id = id, attempts = attempts,
+                message = "cannot release the refresh lock: " .. tostring(err)
+                  .. "; tried again at the next call (the lease ends by itself after lock_ttl_ms)" }
+end
+
+-- The unlocks that failed (_unlock), once more each.
+function App:_retry_unlocks()
+  for key, lease in pairs(self._unlocks) do
+    local done, err = self.store:unlock(key, lease)
+    if done ~= nil or err == nil then self._unlocks[key] = nil end
+  end
+end
+
 -- New tokens for the record (a refresh, or a location token minted again
--- from the agency token). Runs under the store's lock.
-function App:_renew_locked(user_type, id, stale_access)
+-- from the agency token). Runs under the store's lock; hold keeps it
+-- while a token call waits (lease_keeper).
+function App:_renew_locked(user_type, id, stale_access, hold)
   local rec, rerr = self:_read(user_type, id)
   if rerr then return nil, rerr end
+  local key = self:_key(user_type, id)
+  -- a pair this process could not store at its last refresh
+  if self._kept[key] then rec = self:_take_kept(user_type, id, rec) end
   if not rec then
     return nil, errors.new{ kind = "auth", message = ("no tokens for %s %s: run the OAuth flow (exchange) first"):format(user_type, id) }
   end
@@ -301,15 +475,18 @@ function App:_renew_locked(user_type, id, stale_access)
   if rec.access_token ~= stale_access and usable(rec) then return rec end
   if rec.refresh_token then
     local used = rec.refresh_token
+    -- the refresh token of the stored record, which the new pair replaces
+    local replaces = self._kept[key] and self._kept[key].replaces or used
     local body, err = self:_token_call({ grant_type = "refresh_token", refresh_token = used, user_type = rec.user_type },
-      { used, rec.access_token })
+      { used, rec.access_token }, hold)
     if not body and is_invalid_grant(err) then
       -- another process may have rotated it without our lock (another store?)
       local again = self:_read(user_type, id)
       if again and again.refresh_token and again.refresh_token ~= used then
         if usable(again) then return again end
+        replaces = again.refresh_token
         body, err = self:_token_call({ grant_type = "refresh_token", refresh_token = again.refresh_token,
-                                       user_type = rec.user_type }, { again.refresh_token })
+                                       user_type = rec.user_type }, { again.refresh_token }, hold)
       end
       if not body then
         err.kind = "auth"
@@ -327,9 +504,9 @@ function App:_renew_locked(user_type, id, stale_access)
     new.location_id = new.location_id or rec.location_id
     new.company_id = new.company_id or rec.company_id
     new.approved_locations = new.approved_locations or rec.approved_locations
-    -- stored before anyone uses the new access token
-    local ok, werr = self:_write(new)
-    if not ok then return nil, werr end
+    -- stored before anyone uses the new access token; when the store
+    -- cannot take it, kept in this process instead of lost (_save)
+    self:_save(user_type, id, new, replaces)
     return new
   end
   if rec.minted_from then
@@ -340,12 +517,16 @@ end
 
 function App:_renew(user_type, id, stale_access)
   local key = self:_key(user_type, id)
+  -- our own lock, left behind by a store failure: released, not waited for
+  if self._unlocks[key] then self:_retry_unlocks() end
+  local until_ms = clock.now_ms() + self.lock_ttl_ms -- the lease lasts at least until then
   local lease, lerr = self.store:lock(key, self.lock_ttl_ms)
   if not lease then
     return nil, errors.new{ kind = "auth", message = "token store: " .. tostring(lerr) }
   end
-  local ok, rec, err = pcall(self._renew_locked, self, user_type, id, stale_access)
-  self.store:unlock(key, lease)
+  local ok, rec, err = pcall(self._renew_locked, self, user_type, id, stale_access,
+    lease_keeper(self, key, lease, until_ms))
+  self:_unlock(user_type, id, key, lease)
   if not ok then error(rec, 0) end
   return rec, err
 end
@@ -356,6 +537,14 @@ end
 -- a location token from the agency token.
 function App:token(user_type, id, company_id)
   local rec, err = self:_read(user_type, id)
+  if not err and next(self._unlocks) then self:_retry_unlocks() end -- the store answers again
+  local kept = self._kept[self:_key(user_type, id)]
+  if kept then
+    -- a rotated pair the store missed (_save): saved first, under the lock
+    -- (at most once a second); until then the process goes on with it
+    local saved = not err and kept.retry_at <= clock.now_ms() and self:_renew(user_type, id, nil)
+    rec, err = saved or kept.rec, nil
+  end
   if err then return nil, err end
   if fresh(self, rec) then return rec.access_token, rec.expires_at - self.skew_ms end
   company_id = company_id or self.default_company
@@ -457,6 +646,7 @@ end
 function App:forget(resource_id)
   self.store:delete(self:_key("Location", resource_id))
   self.store:delete(self:_key("Company", resource_id))
+  self._kept[self:_key("Location", resource_id)], self._kept[self:_key("Company", resource_id)] = nil, nil
   return true
 end
 

@@ -67,4 +67,10 @@ function Conn:release()
   if self.is_ngx then self.sock:setkeepalive(10000, 16) else self.sock:close() end
 end
 
+--- Drop the connection (after an error: it may hold half a reply, so it
+-- must never go back to nginx's pool).
+function Conn:close()
+  self.sock:close()
+end
+
 return M

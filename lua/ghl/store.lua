@@ -8,7 +8,12 @@
 --   store:lock(key, ttl_ms)  -> lease | nil, err        waits for the lock (up to the store's
 --                                                       `lock_timeout_ms`); the lease ends by
 --                                                       itself after ttl_ms or when the holder dies
---   store:unlock(key, lease) -> true
+--   store:unlock(key, lease) -> true | nil, err         nil, err: the lock may still be held
+--                                                       (the OAuth app tries again)
+--   store:extend(key, lease, ttl_ms) -> true | false | nil, err   (optional) the lease lasts
+--                                                       ttl_ms from now; false: it is lost.
+--                                                       Without it, a refresh gets no retry
+--                                                       that would end after its lease
 --   store:add(key, value, ttl_ms) -> true | false | nil, err   (optional) set only when absent,
 --                                                       atomically; the value expires after ttl_ms
 --                                                       (webhook ids already seen)

@@ -179,6 +179,12 @@ function File:lock(key)
   return lock
 end
 
+--- Extend a lease from `lock`: nothing to do, a flock does not expire.
+-- @treturn boolean true
+function File:extend()
+  return true
+end
+
 --- Release a lease from `lock`.
 -- @string key not used: the lease knows its file
 -- @param lease

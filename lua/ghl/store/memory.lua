@@ -79,6 +79,18 @@ function Memory:lock(key, ttl_ms)
   return lease
 end
 
+--- Extend a lease from `lock` by ttl_ms from now, while it is still held.
+-- @string key
+-- @param lease
+-- @number ttl_ms
+-- @treturn boolean true when extended, false when the lease is lost
+function Memory:extend(key, lease, ttl_ms)
+  local held = self.locks[key]
+  if not (held and held.id == lease and held.expires > clock.now_ms()) then return false end
+  held.expires = clock.now_ms() + ttl_ms
+  return true
+end
+
 --- Release a lease from `lock`; a lease that expired and was taken by
 -- someone else is left alone.
 -- @string key

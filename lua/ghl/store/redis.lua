@@ -1,13 +1,36 @@
 --- ghl.store.redis{host=, port=, prefix=}: tokens in Redis, shared by many
--- hosts. The refresh lock is SET NX PX (a lease that expires, so a crashed
--- holder blocks nobody past ttl_ms); unlock deletes it only if it is ours.
+-- hosts. The refresh lock is a lease that expires (SET NX PX), so a crashed
+-- holder blocks nobody past ttl_ms; its holder extends it while a refresh
+-- waits, and unlock deletes it only if it is still ours.
 local redis = require "ghl.resp"
 local clock = require "ghl.clock"
 
 local Redis = {}
 Redis.__index = Redis
 
+-- Each is one script, so atomic. LOCK also answers 1 when the lock already
+-- holds our own lease: a SET NX that timed out during a blip may still
+-- have been applied, and a retry with the same lease must not then wait
+-- for itself until the lease expires.
+local LOCK = "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end "
+  .. "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end "
+  .. "return 0"
+local EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
+  .. "else return 0 end"
 local UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+-- A lease no other holder can have: 16 bytes of /dev/urandom. The lock
+-- takes a lease equal to its own as ours, and LuaJIT's math.random is not
+-- seeded: processes started together would draw the same numbers.
+local function new_lease()
+  local f = io.open("/dev/urandom", "rb")
+  local bytes = f and f:read(16)
+  if f then f:close() end
+  if bytes and #bytes == 16 then
+    return (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+  end
+  return ("%s.%s.%d"):format(tostring(clock.now_ms()), tostring({}):match("0x%x+") or "", math.random(1, 1e9))
+end
 
 --- Make a Redis store (what `ghl.store.redis` returns). Each call opens a
 -- connection (pooled inside nginx) through ghl.resp.
@@ -30,10 +53,16 @@ function Redis:_call(...)
   if not conn then return nil, "redis store: " .. err end
   if self.password then
     local ok, aerr = conn:call("AUTH", self.password)
-    if not ok then return nil, "redis store: " .. tostring(aerr) end
+    if not ok then
+      conn:close()
+      return nil, "redis store: " .. tostring(aerr)
+    end
   end
   local res, cerr = conn:call(...)
-  if res == nil then return nil, "redis store: " .. tostring(cerr) end
+  if res == nil then
+    conn:close() -- a timed-out connection may still get its reply: never reuse it
+    return nil, "redis store: " .. tostring(cerr)
+  end
   conn:release()
   return res
 end
@@ -89,33 +118,63 @@ function Redis:delete(key)
   return true
 end
 
---- Take the refresh lock of a key: SET key..":lock" NX PX with a random
--- lease, retried every 20 ms for up to `lock_timeout_ms`.
+--- Take the refresh lock of a key: key..":lock" set to a random lease
+-- only when absent (with a ttl), retried every 20 ms for up to
+-- `lock_timeout_ms`. A Redis error (a restart, a failover) does not end
+-- the wait: the lock is tried again until Redis is back or the time is up.
 -- @string key
 -- @number ttl_ms the lease expires after this long, so a crashed holder
 -- blocks nobody past it
 -- @treturn[1] string the lease
 -- @treturn[2] nil
--- @treturn[2] string err (a Redis error, or a timeout)
+-- @treturn[2] string err (a timeout, with the last Redis error if any)
 function Redis:lock(key, ttl_ms)
-  local lease = ("%s.%d"):format(tostring(clock.now_ms()), math.random(1, 1e9))
+  local lease = new_lease()
+  local lock_key, last_err = self.prefix .. key .. ":lock", nil
   local got, err = clock.poll(function()
-    local ok, cerr = self:_call("SET", self.prefix .. key .. ":lock", lease, "NX", "PX", math.floor(ttl_ms))
-    if ok == nil then return nil, cerr end
-    return ok == "OK" and true or false
+    local n, cerr = self:_call("EVAL", LOCK, 1, lock_key, lease, math.floor(ttl_ms))
+    if n == nil then last_err = cerr end
+    return n == 1
   end, self.lock_timeout_ms, 20)
-  if not got then return nil, "redis store: cannot lock " .. key .. ": " .. tostring(err) end
+  if not got then
+    if last_err then
+      -- a lock that timed out may have been taken after all: give it back
+      -- rather than leave it to block everyone until it expires
+      self:_call("EVAL", UNLOCK, 1, lock_key, lease)
+      err = tostring(err) .. " (last error: " .. last_err .. ")"
+    end
+    return nil, "redis store: cannot lock " .. key .. ": " .. tostring(err)
+  end
   return lease
 end
 
---- Release a lease from `lock`: deletes the lock only while it still holds
--- this lease (one script, so atomic). Redis errors are ignored: the lease
--- expires anyway.
+--- Extend a lease from `lock` by ttl_ms from now, only while the lock still
+-- holds it (one script, so atomic): a refresh that waits (a 429's
+-- Retry-After) keeps its lock this way, and a crashed holder's still ends.
 -- @string key
 -- @string lease
--- @treturn boolean true
+-- @number ttl_ms
+-- @treturn[1] boolean true when extended, false when the lease is lost
+-- (it expired, someone else holds the lock)
+-- @treturn[2] nil
+-- @treturn[2] string err (Redis could not be asked)
+function Redis:extend(key, lease, ttl_ms)
+  local n, err = self:_call("EVAL", EXTEND, 1, self.prefix .. key .. ":lock", lease, math.floor(ttl_ms))
+  if n == nil then return nil, err end
+  return n == 1
+end
+
+--- Release a lease from `lock`: deletes the lock only while it still holds
+-- this lease (one script, so atomic).
+-- @string key
+-- @string lease
+-- @treturn[1] boolean true (released, or no longer ours)
+-- @treturn[2] nil
+-- @treturn[2] string err when Redis could not be asked: the lock may still
+-- be held (the OAuth app tries again rather than leave it until it expires)
 function Redis:unlock(key, lease)
-  self:_call("EVAL", UNLOCK, 1, self.prefix .. key .. ":lock", lease)
+  local ok, err = self:_call("EVAL", UNLOCK, 1, self.prefix .. key .. ":lock", lease)
+  if ok == nil then return nil, err end
   return true
 end
 

@@ -84,6 +84,23 @@ function Shm:lock(key, ttl_ms)
   return lease
 end
 
+--- Extend a lease from `lock` by ttl_ms from now, while the lock still
+-- holds it. The get and the set run without yielding, and the OAuth app
+-- extends a lease while half of it is left, so no other worker can have
+-- taken the lock in between.
+-- @string key
+-- @string lease
+-- @number ttl_ms
+-- @treturn[1] boolean true when extended, false when the lease is lost
+-- @treturn[2] nil
+-- @treturn[2] string err
+function Shm:extend(key, lease, ttl_ms)
+  if self.dict:get(key .. ":lock") ~= lease then return false end
+  local ok, err = self.dict:set(key .. ":lock", lease, ttl_ms / 1000)
+  if not ok then return nil, "shm store: " .. tostring(err) end
+  return true
+end
+
 --- Release a lease from `lock`, if the lock still holds it.
 -- @string key
 -- @string lease
