@@ -82,6 +82,10 @@ describe("every misuse of the public API raises one shape: an invalid_argument e
   it("stores", function()
     shape(ghl.store.file, 42)
     assert.matches("lua_shared_dict", shape(ghl.store.shm, "nope"))
+    assert.matches("unknown option 'hots'", shape(ghl.store.redis, { hots = "127.0.0.1" }))
+    assert.matches("'port' must be a number", shape(ghl.store.redis, { port = "6379" }))
+    assert.matches("unknown option", shape(ghl.store.memory, { lock_timeout = 5 }))
+    assert.matches("options must be a table", shape(ghl.store.memory, "x"))
   end)
 
   it("client calls", function()

@@ -124,7 +124,7 @@ describe("token store faults", function()
 
   for _, kind in ipairs{ "memory", "file" } do
     it(("extends the lease of a %s store while a token call waits out a Retry-After"):format(kind), function()
-      local path = os.tmpname()
+      local path = h.private_dir() .. "/tokens.json"
       local store = kind == "memory" and ghl.store.memory() or ghl.store.file(path)
       local a = app{ store = store, timeout_ms = 1000, lock_ttl_ms = 1500 }
       expired_tokens(a)

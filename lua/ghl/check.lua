@@ -30,4 +30,22 @@ function M.table(v, where, name)
   end
 end
 
+--- An options table (nil: none) whose keys are in `schema` (name -> Lua
+-- type), so a misspelt option never goes unnoticed. Returns opts or {}.
+function M.options(where, opts, schema)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then errors.invalid("%s: options must be a table, got %s", where, type(opts)) end
+  for k, v in pairs(opts) do
+    local want = schema[k]
+    if not want then
+      local names = {}
+      for n in pairs(schema) do names[#names + 1] = n end
+      table.sort(names)
+      errors.invalid("%s: unknown option '%s' (known: %s)", where, tostring(k), table.concat(names, ", "))
+    end
+    if type(v) ~= want then errors.invalid("%s: option '%s' must be a %s, got %s", where, k, want, type(v)) end
+  end
+  return opts
+end
+
 return M

@@ -28,14 +28,7 @@ function File.new(path, opts)
   if type(path) ~= "string" or path == "" then
     errors.invalid("ghl.store.file: path must be a non-empty string, got %s", type(path))
   end
-  if opts ~= nil and type(opts) ~= "table" then
-    errors.invalid("ghl.store.file: opts must be a table, got %s", type(opts))
-  end
-  opts = opts or {}
-  for k, v in pairs(opts) do
-    if not OPTIONS[k] then errors.invalid("ghl.store.file: unknown option '%s' (known: allow_shared_folder, lock_timeout_ms)", tostring(k)) end
-    if type(v) ~= OPTIONS[k] then errors.invalid("ghl.store.file: option '%s' must be a %s", k, OPTIONS[k]) end
-  end
+  opts = require("ghl.check").options("ghl.store.file", opts, OPTIONS)
   local self = setmetatable({ path = path, lock_timeout_ms = opts.lock_timeout_ms or 30000,
                               shared_ok = opts.allow_shared_folder == true }, File)
   -- refused at once when the folder exists; checked again before the first write otherwise

@@ -9,7 +9,7 @@ Memory.__index = Memory
 -- (default 30000)
 -- @treturn Memory
 function Memory.new(opts)
-  opts = opts or {}
+  opts = require("ghl.check").options("ghl.store.memory", opts, { lock_timeout_ms = "number" })
   return setmetatable({ data = {}, locks = {}, lock_timeout_ms = opts.lock_timeout_ms or 30000, seq = 0 }, Memory)
 end
 

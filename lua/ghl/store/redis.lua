@@ -3,6 +3,7 @@
 -- holder blocks nobody past ttl_ms; its holder extends it while a refresh
 -- waits, and unlock deletes it only if it is still ours.
 local redis = require "ghl.resp"
+local check = require "ghl.check"
 local clock = require "ghl.clock"
 
 local Redis = {}
@@ -38,8 +39,11 @@ end
 -- `prefix` of every key (default "ghl:"), `timeout_ms` per connection
 -- (2000), `lock_timeout_ms` (30000), `password` (sent with AUTH)
 -- @treturn Redis
+local OPTIONS = { host = "string", port = "number", prefix = "string", timeout_ms = "number",
+                  lock_timeout_ms = "number", password = "string" }
+
 function Redis.new(opts)
-  opts = opts or {}
+  opts = check.options("ghl.store.redis", opts, OPTIONS)
   return setmetatable({
     host = opts.host or "127.0.0.1", port = opts.port or 6379, prefix = opts.prefix or "ghl:",
     timeout_ms = opts.timeout_ms or 2000, lock_timeout_ms = opts.lock_timeout_ms or 30000,

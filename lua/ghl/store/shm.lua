@@ -19,7 +19,7 @@ function Shm.new(name, opts)
   if not dict then
     errors.invalid("ghl.store.shm: no lua_shared_dict named %q (declare it in nginx.conf)", tostring(name))
   end
-  opts = opts or {}
+  opts = require("ghl.check").options("ghl.store.shm", opts, { lock_timeout_ms = "number" })
   return setmetatable({ dict = dict, lock_timeout_ms = opts.lock_timeout_ms or 30000 }, Shm)
 end
 
