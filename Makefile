@@ -26,7 +26,7 @@ LDFLAGS_ALL := -shared $(LDFLAGS)
 CORE_SRC := csrc/core.c csrc/client.c csrc/request.c csrc/response.c csrc/error.c \
             csrc/scratch.c csrc/strutil.c csrc/buf.c csrc/pager.c csrc/policy.c csrc/pacer.c \
             csrc/clock.c csrc/random.c csrc/http_date.c csrc/redact.c \
-            csrc/http_parse.c csrc/fileio.c csrc/json_decode.c
+            csrc/http_parse.c csrc/fileio.c csrc/json_decode.c csrc/json_encode.c
 CURL_SRC := csrc/transport_curl.c csrc/buf.c csrc/http_parse.c
 CRYPTO_SRC := csrc/crypto.c csrc/buf.c
 HEADERS := $(wildcard csrc/*.h)
@@ -164,7 +164,7 @@ check-asan:
 
 # libFuzzer harnesses for every pure C parser/encoder (clang, libclang-rt-14-dev).
 FUZZ_SECONDS ?= 10
-FUZZERS := retry_after headers http json request response ratelimit pager webhook
+FUZZERS := retry_after headers http json json_encode request response ratelimit pager webhook
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -std=c99 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -I/usr/include/lua5.4

@@ -72,7 +72,7 @@ build = {
                   "csrc/scratch.c", "csrc/strutil.c", "csrc/buf.c", "csrc/pager.c",
                   "csrc/policy.c", "csrc/pacer.c", "csrc/clock.c", "csrc/random.c",
                   "csrc/http_date.c", "csrc/redact.c", "csrc/http_parse.c", "csrc/fileio.c",
-                  "csrc/json_decode.c" },
+                  "csrc/json_decode.c", "csrc/json_encode.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "m" },
     },

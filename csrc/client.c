@@ -228,7 +228,6 @@ void ghl_client_open(lua_State *L) {
                                     {"__close", client_close},
                                     {"__tostring", client_tostring},
                                     {NULL, NULL}};
-    /* stack on entry: encode, decode (the upvalues) */
-    ghl_new_class(L, GHL_CLIENT_MT, meta, methods, GHL_NUPVALUES);
+    ghl_new_class(L, GHL_CLIENT_MT, meta, methods, 0);
     lua_pushcfunction(L, client_new);
 }

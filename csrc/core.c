@@ -11,21 +11,6 @@
 #include "ghl.h"
 #include "http_parse.h"
 
-/* A private lua-cjson instance: the user's cjson settings never change how
- * we encode requests or decode responses. */
-static void push_json(lua_State *L) {
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "cjson");
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK)
-        luaL_error(L, "ghl: lua-cjson is required (Debian package lua-cjson): %s", lua_tostring(L, -1));
-    lua_getfield(L, -1, "new");
-    lua_call(L, 0, 1);
-    lua_getfield(L, -1, "encode");
-    lua_getfield(L, -2, "decode");
-    lua_getfield(L, -4, "null");
-    /* stack: cjson, instance, encode, decode, null */
-}
-
 /***
  * The C core: builds requests, judges responses, pages and paces calls.
  * It does no network I/O, so every host loads it, nginx included.
@@ -33,9 +18,9 @@ static void push_json(lua_State *L) {
  * Internal: these are the building blocks of the Lua modules (ghl.client,
  * ghl.driver, ghl.paging, ghl.pacer, ...); applications use the ghl module. Misuse (a
  * bad argument, a closed client) raises; what depends on data from the
- * network returns nil and a message or an error table instead. The module
- * loads its own lua-cjson instance (cjson.new()), so the caller's cjson
- * settings never change how bodies are encoded or decoded.
+ * network returns nil and a message or an error table instead. JSON goes
+ * both ways through the core's own encoder and decoder: the module needs no
+ * lua-cjson, and a caller's cjson settings change nothing here.
  * @module ghl.core
  */
 GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
@@ -43,6 +28,7 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
                                      {"parse_retry_after", ghl_parse_retry_after_l},
                                      {"now_ms", ghl_now_ms_l},
                                      {"json_decode", ghl_json_decode_l},
+                                     {"json_encode", ghl_json_encode_l},
                                      {"auth_refreshable", ghl_auth_refreshable_l},
                                      {"parse_headers", ghl_parse_headers_l},
                                      {"header", ghl_header_l},
@@ -54,28 +40,21 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
                                      {"percent_encode", ghl_percent_encode_l},
                                      {"encode_query", ghl_encode_query_l},
                                      {NULL, NULL}};
-    int top;
-    push_json(L);
-    top = lua_gettop(L);
     ghl_error_open(L);
     ghl_scratch_open(L);
     ghl_response_open(L);
 
     lua_newtable(L);
-    lua_pushvalue(L, top - 2);
-    lua_pushvalue(L, top - 1);
-    luaL_setfuncs(L, funcs, GHL_NUPVALUES);
-    lua_pushvalue(L, top - 2);
-    lua_pushvalue(L, top - 1);
+    luaL_setfuncs(L, funcs, 0);
     ghl_client_open(L); /* pushes core.client */
-    lua_setfield(L, -4, "client");
-    lua_pop(L, 2);
+    lua_setfield(L, -2, "client");
     ghl_pager_open(L); /* pushes core.pager */
     lua_setfield(L, -2, "pager");
     ghl_pacer_open(L); /* pushes core.pacer */
     lua_setfield(L, -2, "pacer");
     ghl_fileio_open(L);
-    lua_pushvalue(L, top);
+    ghl_json_encode_open(L);
+    lua_pushlightuserdata(L, NULL); /* JSON null: the same value as lua-cjson's cjson.null */
     lua_setfield(L, -2, "null");
     lua_pushliteral(L, GHL_VERSION);
     lua_setfield(L, -2, "VERSION");

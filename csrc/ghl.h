@@ -24,11 +24,6 @@
 #define GHL_CLIENT_MT "ghl.Client"
 #define GHL_ERROR_MT "ghl.Error"
 
-/* Every function of ghl.core gets lua-cjson's encode and decode (from a
- * private cjson.new() instance) as upvalues 1 and 2. */
-#define GHL_UV_ENCODE lua_upvalueindex(1)
-#define GHL_UV_DECODE lua_upvalueindex(2)
-#define GHL_NUPVALUES 2
 
 /* ghl.Client: what the core needs to build requests and judge responses.
  * Strings are malloc'ed copies so the secret token never lives in a Lua
@@ -100,6 +95,11 @@ int ghl_encode_query_l(lua_State *L);
 
 /* pager.c */
 void ghl_pager_open(lua_State *L);
+
+/* json_encode.c: request bodies (core.json_encode, the marks of ghl.array / ghl.object) */
+void ghl_json_encode(lua_State *L, int idx, int shape_idx, ghl_buf *out, const char *name);
+int ghl_json_encode_l(lua_State *L);
+void ghl_json_encode_open(lua_State *L);
 
 /* json_decode.c */
 int ghl_json_decode(lua_State *L, const char *s, size_t len, ghl_buf *scratch);

@@ -152,12 +152,12 @@ static void fill_path(lua_State *L, ghl_buf *b, const char *t, size_t tlen, int 
         val = scalar_text(L, -1, num, sizeof num, &vlen);
         if (!val || vlen == 0)
             ghl_raise_invalid(L, "path parameter '%s' must not be empty", lua_tostring(L, -2));
-        if ((vlen == 1 && val[0] == '.') || (vlen == 2 && val[0] == '.' && val[1] == '.')) {
-            /* "." and ".." would be dot segments: encode them so they stay data */
-            check_mem(L, ghl_buf_add(b, "%2E%2E", vlen * 3));
-        } else {
-            check_mem(L, pct_encode(b, val, vlen));
-        }
+        /* "." and ".." are dot segments even percent-encoded (RFC 3986
+         * 6.2.2.2): a normalising proxy would send the call elsewhere */
+        if ((vlen == 1 && val[0] == '.') || (vlen == 2 && val[0] == '.' && val[1] == '.'))
+            ghl_raise_invalid(L, "path parameter '%s' must not be \"%s\" (a dot segment: it would change the path)",
+                              lua_tostring(L, -2), val);
+        check_mem(L, pct_encode(b, val, vlen));
         lua_pop(L, 2);
         i = (size_t)(close - t) + 1;
     }
@@ -199,9 +199,34 @@ static void add_pair(lua_State *L, ghl_buf *b, size_t start, const char *k, size
     check_mem(L, pct_encode(b, v, vlen));
 }
 
+/* k=v1,v2 for an array of a parameter the spec declares explode: false
+ * (each value percent-encoded, so a comma in one is %2C, never a separator). */
+static void add_joined(lua_State *L, ghl_buf *b, size_t start, const char *k, size_t klen, int arr, size_t len) {
+    size_t j;
+    if (b->len > start)
+        check_mem(L, ghl_buf_addc(b, '&'));
+    check_mem(L, pct_encode(b, k, klen));
+    check_mem(L, ghl_buf_addc(b, '='));
+    for (j = 1; j <= len; j++) {
+        char num[64];
+        size_t vlen;
+        const char *v;
+        lua_rawgeti(L, arr, (int)j);
+        v = scalar_text(L, -1, num, sizeof num, &vlen);
+        if (!v)
+            ghl_raise_invalid(L, "query parameter '%s' must be an array of strings, numbers or booleans", k);
+        if (j > 1)
+            check_mem(L, ghl_buf_addc(b, ','));
+        check_mem(L, pct_encode(b, v, vlen));
+        lua_pop(L, 1);
+    }
+}
+
 /* Appends k=v&... for the table at q (keys sorted, so the same call always
- * gives the same URL); arrays repeat the key (OpenAPI form + explode). */
-static void encode_query(lua_State *L, ghl_buf *b, int q) {
+ * gives the same URL); arrays repeat the key (OpenAPI form + explode), or
+ * are joined with commas for the keys of the table at `comma` (explode:
+ * false in the spec; 0: none). */
+static void encode_query(lua_State *L, ghl_buf *b, int q, int comma) {
     size_t n = 0, i, start = b->len;
     const char **keys;
     q = ghl_absindex(L, q);
@@ -236,6 +261,18 @@ static void encode_query(lua_State *L, ghl_buf *b, int q) {
             if (count != len)
                 ghl_raise_invalid(L, "query parameter '%s' must be a scalar or an array (a table with keys 1..n)",
                                   keys[i]);
+            if (comma && len > 0) {
+                int joined;
+                lua_pushstring(L, keys[i]);
+                lua_rawget(L, comma);
+                joined = lua_toboolean(L, -1);
+                lua_pop(L, 1);
+                if (joined) {
+                    add_joined(L, b, start, keys[i], klen, lua_gettop(L), len);
+                    lua_pop(L, 1);
+                    continue;
+                }
+            }
             for (j = 1; j <= len; j++) {
                 lua_rawgeti(L, -1, (int)j);
                 add_pair(L, b, start, keys[i], klen, -1);
@@ -307,8 +344,16 @@ static void add_user_headers(lua_State *L, int headers, int user) {
 
 /* ----------------------------------------------------------- prepare */
 
-static const char *const OPT_KEYS[] = {"path", "query", "body", "headers", "version", "form", NULL};
-enum { A_CLIENT = 1, A_METHOD, A_PATH, A_OPTS, O_PATH, O_QUERY, O_BODY, O_HEADERS, O_VERSION, O_FORM };
+/* body_shape and comma_query come from the catalogue (ghl.operations): the
+ * body schema's arrays and objects, the query parameters joined with commas */
+static const char *const OPT_KEYS[] = {"path", "query", "body", "headers", "version", "form",
+                                       "body_shape", "comma_query", NULL};
+enum { A_CLIENT = 1, A_METHOD, A_PATH, A_OPTS, O_PATH, O_QUERY, O_BODY, O_HEADERS, O_VERSION, O_FORM,
+       O_BODY_SHAPE, O_COMMA_QUERY };
+
+/* Longer URLs are refused before sending: servers and proxies cut them
+ * (GHL's front answers 414 well before this). */
+#define MAX_URL 16384
 
 /* The header table of a request: built once per (kind of body, Version)
  * and kept in the client's uservalue, so the common call allocates nothing
@@ -426,15 +471,16 @@ int ghl_client_prepare(lua_State *L) {
     for (i = 0; i < mlen && i < sizeof method - 1; i++)
         method[i] = (char)((m[i] >= 'a' && m[i] <= 'z') ? m[i] - 'a' + 'A' : m[i]);
     method[i] = '\0';
-    if (mlen >= sizeof method || (strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "PUT") &&
-                                  strcmp(method, "DELETE") && strcmp(method, "PATCH")))
+    if (mlen >= sizeof method || strlen(m) != mlen ||
+        (strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "PUT") && strcmp(method, "DELETE") &&
+         strcmp(method, "PATCH")))
         return ghl_raise_invalid(L, "method must be GET, POST, PUT, PATCH or DELETE (got \"%s\")", m);
     if (lua_type(L, A_PATH) != LUA_TSTRING)
         return ghl_raise_invalid(L, "path must be a string, got %s", luaL_typename(L, A_PATH));
     tmpl = lua_tolstring(L, A_PATH, &tlen);
     check_template(L, tmpl, tlen);
     check_opts(L);
-    lua_settop(L, O_FORM); /* opts fields (nil when opts is nil) */
+    lua_settop(L, O_COMMA_QUERY); /* opts fields (nil when opts is nil) */
 
     if (!lua_isnil(L, O_PATH) && lua_type(L, O_PATH) != LUA_TTABLE)
         return ghl_raise_invalid(L, "opts.path must be a table, got %s", luaL_typename(L, O_PATH));
@@ -471,11 +517,14 @@ int ghl_client_prepare(lua_State *L) {
     path_end = b->len;
     if (lua_type(L, O_QUERY) == LUA_TTABLE) {
         check_mem(L, ghl_buf_addc(b, '?'));
-        encode_query(L, b, O_QUERY);
+        encode_query(L, b, O_QUERY, lua_type(L, O_COMMA_QUERY) == LUA_TTABLE ? O_COMMA_QUERY : 0);
         if (b->len == path_end + 1) /* nothing to send: no '?' either */
             b->len = path_end;
         b->data[b->len] = '\0';
     }
+    if (b->len > MAX_URL)
+        return ghl_raise_invalid(L, "the URL would be %d bytes long, over the %d a request may have (a query too big?)",
+                                 (int)b->len, MAX_URL);
 
     lua_createtable(L, 0, 6);
     lua_pushstring(L, method);
@@ -490,16 +539,15 @@ int ghl_client_prepare(lua_State *L) {
 
     if (has_body == 2) {
         ghl_buf *fb = ghl_scratch_new(L);
-        encode_query(L, fb, O_FORM);
+        encode_query(L, fb, O_FORM, 0);
         lua_pushlstring(L, fb->data ? fb->data : "", fb->len);
         lua_remove(L, -2);
         lua_setfield(L, -2, "body");
     } else if (has_body) {
-        lua_pushvalue(L, GHL_UV_ENCODE);
-        lua_pushvalue(L, O_BODY);
-        if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING)
-            return ghl_raise_invalid(L, "opts.body cannot be sent as JSON: %s",
-                                     lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "encoder failed");
+        ghl_buf *jb = ghl_scratch_new(L);
+        ghl_json_encode(L, O_BODY, lua_isnil(L, O_BODY_SHAPE) ? 0 : O_BODY_SHAPE, jb, "body");
+        lua_pushlstring(L, jb->data ? jb->data : "", jb->len);
+        lua_remove(L, -2);
         lua_setfield(L, -2, "body");
     }
     return 1;
@@ -532,7 +580,7 @@ int ghl_encode_query_l(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     b = ghl_scratch_new(L); /* owned by a userdata: an error cannot leak it */
-    encode_query(L, b, 1);
+    encode_query(L, b, 1, 0);
     lua_pushlstring(L, b->data ? b->data : "", b->len);
     return 1;
 }

@@ -37,6 +37,34 @@ local ghl = {
   oauth = module_on_use("ghl.oauth", function(_, opts) return require("ghl.oauth").new(opts) end),
 }
 
+local errors = require "ghl.errors"
+
+local function mark(mt, name)
+  return function(t)
+    if t == nil then return setmetatable({}, mt) end
+    if type(t) ~= "table" then errors.invalid("ghl.%s: expects a table (or nothing), got %s", name, type(t)) end
+    local cur = getmetatable(t)
+    if cur ~= nil and cur ~= mt then
+      errors.invalid("ghl.%s: the table already has a metatable of its own", name)
+    end
+    return setmetatable(t, mt)
+  end
+end
+
+--- Mark a table as a JSON array in request bodies: `ghl.array()` is an
+-- empty one (`[]`, where a plain `{}` would be sent as an object when no
+-- schema tells). Returns the table.
+ghl.array = mark(core.array_mt, "array")
+
+--- Mark a table as a JSON object in request bodies (`ghl.object()`: `{}`).
+ghl.object = mark(core.object_mt, "object")
+
+--- Let names through that GHL's spec does not list: `client:call(op,
+-- ghl.unchecked{ ... })`, `client.contacts:create(ghl.unchecked{ ... })`.
+-- Without it a name the operation does not take is an error (a typo would
+-- otherwise be sent, or dropped, in silence). Returns the table.
+ghl.unchecked = mark(require("ghl.operations").UNCHECKED, "unchecked")
+
 --- Make a client.
 -- @tparam table opts `token` (Private Integration Token or OAuth access
 -- token), `location_id`, `base_url`, `version`, `timeout_ms`,

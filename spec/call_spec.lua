@@ -30,11 +30,12 @@ describe("call and each_of", function()
   end)
 
   it("keeps hostile ids inside their path segment", function()
-    for _, id in ipairs{ "a/../b", "x?y=1#z", ".." } do
+    for _, id in ipairs{ "a/../b", "x?y=1#z" } do
       local v, err = client:call("contacts.get-contact", { contactId = id })
       assert.is_nil(v)
       assert.are.equal(404, err.status)
     end
+    assert.matches("dot segment", h.invalid(client.call, client, "contacts.get-contact", { contactId = ".." }))
   end)
 
   it("keyset: the deprecated GET /contacts/ by startAfter + startAfterId", function()

@@ -32,10 +32,11 @@ describe("request builder", function()
       assert.are.equal("/contacts/a%2Fb%3Fc%23d/notes/%C3%BC%20%C3%A9", req.path)
     end)
 
-    it("keeps '.' and '..' as data, never as dot segments", function()
-      assert.are.equal("/contacts/%2E%2E", c:prepare("GET", "/contacts/{id}", { path = { id = ".." } }).path)
-      assert.are.equal("/contacts/%2E", c:prepare("GET", "/contacts/{id}", { path = { id = "." } }).path)
+    it("refuses '.' and '..' (dot segments even percent-encoded, RFC 3986 6.2.2.2)", function()
+      assert.matches("must not be \"..\"", invalid(c.prepare, c, "GET", "/contacts/{id}", { path = { id = ".." } }))
+      assert.matches("must not be \".\"", invalid(c.prepare, c, "GET", "/contacts/{id}", { path = { id = "." } }))
       assert.are.equal("/contacts/..a", c:prepare("GET", "/contacts/{id}", { path = { id = "..a" } }).path)
+      assert.are.equal("/contacts/...", c:prepare("GET", "/contacts/{id}", { path = { id = "..." } }).path)
     end)
 
     it("accepts numbers as path parameters", function()
@@ -159,7 +160,8 @@ describe("request builder", function()
 
     it("refuses a body that is not a table or cannot be JSON", function()
       assert.matches("opts.body must be a table", invalid(c.prepare, c, "POST", "/x", { body = "{}" }))
-      assert.matches("cannot be sent as JSON", invalid(c.prepare, c, "POST", "/x", { body = { f = print } }))
+      assert.matches("body.f is a function, which JSON cannot carry",
+        invalid(c.prepare, c, "POST", "/x", { body = { f = print } }))
     end)
   end)
 

@@ -66,13 +66,15 @@ local function deref(doc_path, node, depth)
   return node, doc_path
 end
 
--- Top-level properties and required names of a schema (allOf merged).
+-- Top-level properties and required names of a schema (allOf merged), and
+-- whether it takes properties it does not list (additionalProperties).
 local function shape(doc_path, schema)
-  local props, required, is_array = {}, {}, false
+  local props, required, is_array, open = {}, {}, false, false
   local function walk(node, dp, depth)
     node, dp = deref(dp, node)
     if type(node) ~= "table" or depth > 8 then return end
     if node.type == "array" then is_array = true end
+    if node.additionalProperties and node.additionalProperties ~= false then open = true end
     for _, sub in ipairs(node.allOf or {}) do walk(sub, dp, depth + 1) end
     for name, p in pairs(node.properties or {}) do
       local pd = deref(dp, p)
@@ -81,7 +83,34 @@ local function shape(doc_path, schema)
     for _, r in ipairs(node.required or {}) do required[#required + 1] = r end
   end
   walk(schema, doc_path, 0)
-  return props, required, is_array
+  return props, required, is_array, open
+end
+
+-- Where a body has arrays, at any depth (through $ref, allOf, arrays of
+-- objects): the JSON encoder sends an empty table there as [] (elsewhere as
+-- {}). Objects are the default, so only the way to each array is kept:
+-- "a" an array; {a = items} an array whose items lead to arrays;
+-- {o = {name = ...}} an object with arrays under those names; nil: none.
+local function array_shape(doc_path, node, depth)
+  node, doc_path = deref(doc_path, node)
+  if type(node) ~= "table" or depth > 12 then return nil end
+  if node.type == "array" then
+    local items = array_shape(doc_path, node.items, depth + 1)
+    return items and { a = items } or "a"
+  end
+  local props = {}
+  local function walk(n, dp, d)
+    n, dp = deref(dp, n)
+    if type(n) ~= "table" or d > 8 then return end
+    for _, sub in ipairs(n.allOf or {}) do walk(sub, dp, d + 1) end
+    for name, p in pairs(n.properties or {}) do
+      local sh = array_shape(dp, p, depth + 1)
+      if sh then props[name] = sh end
+    end
+  end
+  walk(node, doc_path, 0)
+  if next(props) then return { o = props } end
+  return nil
 end
 
 local function sorted_keys(t)
@@ -125,6 +154,22 @@ local REQUIRED_BODY = {
   ["contacts.search-contacts-advanced"] = { "locationId" },
 }
 
+-- Body fields of operations whose spec lists none although GHL documents
+-- them (ghl-api.md): with this list their names are checked like the rest.
+-- Every other operation whose JSON body lists no fields is not checked
+-- (see UNCHECKED below, written into the catalogue's header).
+local BODY_FIELDS = {
+  ["contacts.search-contacts-advanced"] = { "locationId", "pageLimit", "page", "searchAfter", "filters", "sort",
+                                            "query" },
+}
+
+-- Fields GHL takes that the spec's schema leaves out.
+local BODY_FIELDS_EXTRA = {
+  -- the upsert finds the opportunity by contact and pipeline (the local
+  -- server, like GHL, answers 422 without it)
+  ["opportunities.Upsert-opportunity"] = { "contactId" },
+}
+
 local function infer_paging(q, bprops)
   local has = {}
   for _, n in ipairs(q) do has[n] = true end
@@ -140,6 +185,7 @@ end
 
 local entries = {}
 local count = 0
+local unchecked = {} -- JSON bodies whose spec lists no fields: names not checked
 for _, file in ipairs(list_specs()) do
   local service = file:gsub("%.json$", "")
   local doc_path = specs .. "/apps/" .. file
@@ -161,6 +207,8 @@ for _, file in ipairs(list_specs()) do
           elseif prm["in"] == "query" then
             q[#q + 1] = prm.name
             if prm.required then rq[#rq + 1] = prm.name end
+            -- explode: false (form style): an array goes as a=1,2, not a=1&a=2
+            if prm.explode == false then e.qc = e.qc or {} table.insert(e.qc, prm.name) end
           end
         end
         local toks, scopes = {}, {}
@@ -184,10 +232,19 @@ for _, file in ipairs(list_specs()) do
             or ct == "application/x-www-form-urlencoded" and "form"
             or ct == "multipart/form-data" and "multipart" or ct
           local media = rb.content[ct]
-          local props, req = shape(doc_path, media and media.schema)
+          local props, req, _, open = shape(doc_path, media and media.schema)
           bprops = props
           if #req > 0 then e.rb = uniq_sorted(req) end
           if REQUIRED_BODY[key] then e.rb = REQUIRED_BODY[key] end
+          local names = BODY_FIELDS[key] and uniq_sorted(BODY_FIELDS[key]) or sorted_keys(props)
+          for _, extra in ipairs(BODY_FIELDS_EXTRA[key] or {}) do names[#names + 1] = extra end
+          names = uniq_sorted(names)
+          if #names > 0 and not open then
+            e.bf = names
+          elseif e.b == "json" then
+            unchecked[#unchecked + 1] = key
+          end
+          if e.b == "json" then e.bs = array_shape(doc_path, media and media.schema, 0) end
         end
         for code, resp in pairs(op.responses or {}) do
           if tostring(code):match("^2") then
@@ -227,21 +284,39 @@ local function lua_value(v)
   if type(v) == "boolean" then return tostring(v) end
   local parts = {}
   for i, x in ipairs(v) do parts[i] = lua_value(x) end
+  if #parts == 0 then -- a map (body shapes): names sorted, so the output is stable
+    for _, k in ipairs(sorted_keys(v)) do
+      parts[#parts + 1] = (k:match("^[%a_][%w_]*$") and k or ("[%q]"):format(k)) .. "=" .. lua_value(v[k])
+    end
+  end
   return "{" .. table.concat(parts, ",") .. "}"
 end
 
-local FIELDS = { "m", "p", "v", "t", "s", "pp", "q", "rq", "b", "rb", "r", "pg", "pin", "it", "lk", "dep" }
+local FIELDS = { "m", "p", "v", "t", "s", "pp", "q", "rq", "qc", "b", "rb", "bf", "bs", "r", "pg", "pin", "it", "lk",
+                 "dep" }
 local lines = {
   "-- Generated by tools/gen_catalog.lua from GHL's OpenAPI specs (apps/*.json). Do not edit;",
   "-- run `make catalog`. Key: service; value: the text of a Lua table operationId -> entry, which",
   "-- ghl.operations compiles the first time one of the service's operations is asked for (a",
   "-- script that talks to contacts does not parse the other 500). Fields: m method, p path,",
   "-- v Version, t token (L location, A agency, o = OAuth only), s scopes, pp path params, q query",
-  "-- params, rq required query, b body (json|form|multipart), rb required body fields, r response",
-  "-- fields ('[]' = bare array), pg paging style, pin where the cursor goes (query|body), it items",
-  "-- field, lk page-size parameter when not `limit`, dep deprecated.",
-  "return {",
+  "-- params, rq required query, qc query params sent comma-joined (explode: false), b body",
+  "-- (json|form|multipart), rb required body fields, bf body fields (names are checked against",
+  "-- them), bs where the body has arrays (an empty table there is sent as []), r response fields",
+  "-- ('[]' = bare array), pg paging style, pin where the cursor goes (query|body), it items field,",
+  "-- lk page-size parameter when not `limit`, dep deprecated.",
 }
+table.sort(unchecked)
+lines[#lines + 1] = ("-- JSON bodies whose spec lists no fields, so their names are not checked (%d):"):format(#unchecked)
+do
+  local line = "--"
+  for _, k in ipairs(unchecked) do
+    if #line + #k + 1 > 100 then lines[#lines + 1] = line line = "--" end
+    line = line .. " " .. k
+  end
+  if line ~= "--" then lines[#lines + 1] = line end
+end
+lines[#lines + 1] = "return {"
 local by_service, services = {}, {}
 for _, key in ipairs(sorted_keys(entries)) do
   local service, id = key:match("^([^.]+)%.(.+)$")

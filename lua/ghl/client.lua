@@ -96,12 +96,14 @@ end
 -- The request of an operation of the catalogue: method, path, opts (its
 -- Version), token type; parts = {path, query, body} after operations.complete.
 function Client:_op_args(e, parts, headers)
-  local opts = { path = parts.path, query = parts.query, version = e.v, headers = headers }
+  local opts = { path = parts.path, query = parts.query, version = e.v, headers = headers,
+                 comma_query = e.qc and operations.sets(e).qc }
   if e.b == "form" then
     opts.form = parts.body or {}
   elseif e.b then
     -- a JSON body the caller left out: {} for writes, nothing for DELETE
     opts.body = parts.body or (e.m ~= "DELETE" and e.m ~= "GET" and {} or nil)
+    opts.body_shape = e.bs -- where the schema has arrays: an empty table there is []
   end
   return e.m, e.p, opts, e.t
 end

@@ -18,7 +18,6 @@ local core = require "ghl.core"
 local errors = require "ghl.errors"
 local stores = require "ghl.store"
 local clock = require "ghl.clock"
-local cjson = require("cjson").new()
 
 local M = {}
 
@@ -168,14 +167,14 @@ function App:_read(user_type, id)
     if err then return nil, errors.new{ kind = "auth", message = "token store: " .. tostring(err) } end
     return nil
   end
-  local ok, rec = pcall(cjson.decode, raw)
-  if not ok or type(rec) ~= "table" then
+  local rec = type(raw) == "string" and core.json_decode(raw)
+  if type(rec) ~= "table" then
     return nil, errors.new{ kind = "auth", message = "token store: the stored record is not valid JSON" }
   end
   for _, f in ipairs(RECORD_FIELDS) do
     local name, want = f[1], f[2]
     local v = rec[name]
-    if v == cjson.null then
+    if v == core.null then
       rec[name] = nil -- this library never writes null: read as absent
     elseif v ~= nil and type(v) ~= want then
       return nil, errors.new{ kind = "auth", message = ("token store: the stored record of %s %s is corrupt (%s is a %s, "
@@ -187,7 +186,7 @@ end
 
 function App:_write(rec)
   local id = rec.user_type == "Company" and rec.company_id or rec.location_id
-  local ok, err = self.store:set(self:_key(rec.user_type, id), cjson.encode(rec))
+  local ok, err = self.store:set(self:_key(rec.user_type, id), core.json_encode(rec))
   if not ok then
     return nil, errors.new{ kind = "auth", message = "token store: cannot save the new tokens: " .. tostring(err) }
   end
@@ -228,8 +227,8 @@ end
 
 local function field(body, snake, camel)
   local v = body[snake]
-  if v == nil or v == cjson.null then v = body[camel] end
-  if v == cjson.null then return nil end
+  if v == nil or v == core.null then v = body[camel] end
+  if v == core.null then return nil end
   return v
 end
 

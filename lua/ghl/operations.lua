@@ -120,32 +120,103 @@ function M.resolve(name, where)
     table.concat(M.suggest(name), ", "))
 end
 
-local function set_of(list)
-  local s = {}
-  for _, v in ipairs(list or {}) do s[v] = true end
+-- The sets of an entry's names, made once: path, query, body fields, and
+-- the query parameters sent comma-joined (what client:prepare takes).
+local function sets(e)
+  local s = e._sets
+  if s then return s end
+  local function set_of(list)
+    if not list then return nil end
+    local t = {}
+    for _, v in ipairs(list) do t[v] = true end
+    return t
+  end
+  s = { pp = set_of(e.pp) or {}, q = set_of(e.q) or {}, bf = set_of(e.bf), qc = set_of(e.qc) }
+  e._sets = s
   return s
+end
+M.sets = sets
+
+-- case, "_" and "-" do not count when names are compared for a suggestion
+local function norm(s) return (s:lower():gsub("[_%-]", "")) end
+
+--- Up to three of `names` (a list) that look like `name`: pipelineId ->
+-- pipeline_id, firstname -> firstName.
+function M.closest(name, names)
+  local scored, n = {}, norm(name)
+  for _, cand in ipairs(names) do
+    local c = norm(cand)
+    local d = distance(n, c)
+    if c:find(n, 1, true) or n:find(c, 1, true) then d = math.min(d, 1) end
+    if d <= math.max(2, math.floor(#n / 3)) then scored[#scored + 1] = { name = cand, d = d } end
+  end
+  table.sort(scored, function(x, y) return x.d < y.d or (x.d == y.d and x.name < y.name) end)
+  local out = {}
+  for i = 1, math.min(3, #scored) do out[i] = scored[i].name end
+  return out
+end
+
+--- The metatable of ghl.unchecked{...}: a params table whose names are sent
+-- as they are, for fields GHL takes that its spec does not list.
+M.UNCHECKED = { __name = "ghl.unchecked" }
+
+local function unknown(where, key, what, name, known)
+  local near = M.closest(name, known)
+  local hint = #near > 0 and ("; did you mean %s?"):format(table.concat(near, ", "))
+    or (#known > 0 and ("; it takes: %s"):format(table.concat(known, ", ")) or "")
+  errors.invalid("%s: %s has no %s '%s'%s (a field the spec does not list: wrap the table in ghl.unchecked{...})",
+    where, key, what, name, hint)
+end
+
+-- every name an operation takes, for suggestions
+local function all_names(e)
+  local out = {}
+  for _, list in ipairs{ e.pp or {}, e.q or {}, e.bf or {} } do
+    for _, v in ipairs(list) do out[#out + 1] = v end
+  end
+  return out
+end
+
+--- Refuses query parameters the operation does not have and body fields
+-- its schema does not list (where it lists them), with the closest names:
+-- nothing is sent with a misspelt name. `unchecked`: the caller's table was
+-- marked with ghl.unchecked.
+function M.check_names(e, key, parts, where, unchecked)
+  if unchecked then return end
+  local s = sets(e)
+  for k in pairs(parts.query or {}) do
+    if not s.q[k] then unknown(where, key, "query parameter", tostring(k), e.q or {}) end
+  end
+  if s.bf and parts.body then
+    for k in pairs(parts.body) do
+      if not s.bf[k] then unknown(where, key, "body field", tostring(k), e.bf) end
+    end
+  end
 end
 
 --- Splits flat params into {path, query, body} by the entry's parameters.
 -- Names that are neither path nor query go to the body of operations that
--- take one; elsewhere they are an error.
+-- take one, when the body schema lists them (or does not list any); any
+-- other name is an error with the closest names.
 function M.split(e, key, params, where)
   local parts = { path = {}, query = {} }
-  local pp, q = set_of(e.pp), set_of(e.q)
+  local s = sets(e)
+  local unchecked = getmetatable(params) == M.UNCHECKED
   for k, v in pairs(params or {}) do
     if type(k) ~= "string" then
       errors.invalid("%s: parameter names must be strings, got %s", where, type(k))
     end
-    if pp[k] then
+    if s.pp[k] then
       parts.path[k] = v
-    elseif q[k] then
+    elseif s.q[k] then
       parts.query[k] = v
-    elseif e.b then
+    elseif e.b and (unchecked or not s.bf or s.bf[k]) then
       parts.body = parts.body or {}
       parts.body[k] = v
+    elseif not unchecked then
+      unknown(where, key, e.b and "parameter or body field" or "parameter", k, all_names(e))
     else
-      errors.invalid("%s: %s has no parameter '%s' (path: %s; query: %s)", where, key, k,
-        table.concat(e.pp or {}, ", "), table.concat(e.q or {}, ", "))
+      parts.query[k] = v -- unchecked, no body: the query is the only place left
     end
   end
   return parts

@@ -92,23 +92,27 @@ local function build(class, rname, mname, spec)
       check.id(argv[i], where, name)
       parts.path[name] = argv[i]
     end
-    local k = #args + 1
+    local k, unchecked = #args + 1, false
     if spec.body then
       local b = argv[k]
       if b ~= nil or spec.body ~= "optional" then check.table(b, where, "fields") end
       parts.body = copy(b) -- the caller's table is never changed
+      unchecked = getmetatable(b) == operations.UNCHECKED
       k = k + 1
     end
     if spec.query then
       local q = argv[k]
       if q ~= nil then check.table(q, where, "params") end
       parts.query = copy(q)
+      unchecked = unchecked or getmetatable(q) == operations.UNCHECKED
     end
     local o
     if spec.each or spec.pages then
       local target = e.pin == "body" and "body" or "query"
       parts[target], o = paging.take_options(parts[target])
     end
+    -- a misspelt name is refused before anything is sent (ghl.unchecked{...} lets it through)
+    operations.check_names(e, key, parts, where, unchecked)
     if spec.prepare then spec.prepare(self, parts, where) end
     operations.complete(self.client, e, key, parts, where)
     local client = self.client

@@ -6,7 +6,6 @@
 -- there could plant files and links under the store's names.
 local core = require "ghl.core"
 local errors = require "ghl.errors"
-local cjson = require("cjson").new()
 
 local File = {}
 File.__index = File
@@ -57,8 +56,8 @@ local function read_all(self)
   local text = f:read("a")
   f:close()
   if text == "" then return {} end
-  local ok, data = pcall(cjson.decode, text)
-  if not ok or type(data) ~= "table" then
+  local data = core.json_decode(text)
+  if type(data) ~= "table" then
     return nil, ("file store: %s is not a JSON object"):format(self.path)
   end
   return data
@@ -108,7 +107,7 @@ local function transact(self, change)
     lock:unlock()
     return false
   end
-  local ok, werr = core.write_file(self.path, cjson.encode(data))
+  local ok, werr = core.write_file(self.path, core.json_encode(data))
   lock:unlock()
   if not ok then return nil, "file store: " .. werr end
   return true
@@ -120,7 +119,7 @@ end
 
 --- Write a value: read, change, write back atomically under the file's lock.
 -- @string key
--- @param value any value lua-cjson can encode
+-- @param value any value JSON can carry (core.json_encode)
 -- @treturn[1] boolean true
 -- @treturn[2] nil
 -- @treturn[2] string err
