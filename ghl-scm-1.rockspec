@@ -14,7 +14,7 @@ responses; libcurl moves the bytes in scripts, nginx cosockets inside OpenResty.
 }
 dependencies = {
   "lua >= 5.1",
-  "lua-cjson",
+  "lua-cjson", -- for ghl.webhook and the ghl command; ghl.core encodes and decodes JSON itself
 }
 test_dependencies = {
   "busted",

@@ -124,6 +124,10 @@ static int client_close(lua_State *L) {
         memset(c->scratch.data, 0, c->scratch.cap);
     ghl_buf_free(&c->scratch);
     ghl_buf_free(&c->json);
+    if (c->body.data) /* it held a request body */
+        memset(c->body.data, 0, c->body.cap);
+    ghl_buf_free(&c->body);
+    ghl_buf_free(&c->body_keys);
     c->token = c->base_url = c->version = c->location_id = NULL;
     c->closed = 1;
     lua_newtable(L); /* drop the cached headers (they hold the token) */

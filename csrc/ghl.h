@@ -41,6 +41,7 @@ typedef struct {
     int closed;
     ghl_buf scratch; /* reused by prepare(): no allocation per request */
     ghl_buf json;    /* the JSON decoder's, for strings with escapes */
+    ghl_buf body, body_keys; /* the JSON encoder's: the body, its sorted keys */
 } ghl_client;
 
 /* core.c */
@@ -97,7 +98,7 @@ int ghl_encode_query_l(lua_State *L);
 void ghl_pager_open(lua_State *L);
 
 /* json_encode.c: request bodies (core.json_encode, the marks of ghl.array / ghl.object) */
-void ghl_json_encode(lua_State *L, int idx, int shape_idx, ghl_buf *out, const char *name);
+void ghl_json_encode(lua_State *L, int idx, int shape_idx, ghl_buf *out, ghl_buf *keys, const char *name);
 int ghl_json_encode_l(lua_State *L);
 void ghl_json_encode_open(lua_State *L);
 

@@ -418,6 +418,15 @@ static void push_headers(lua_State *L, ghl_client *c, const char *version, size_
 }
 
 
+/* Whether k (len bytes) is one of OPT_KEYS, without a strcmp for each. */
+static int known_opt(const char *k, size_t len) {
+    int i;
+    for (i = 0; OPT_KEYS[i]; i++)
+        if (OPT_KEYS[i][0] == k[0] && strlen(OPT_KEYS[i]) == len && memcmp(OPT_KEYS[i], k, len) == 0)
+            return 1;
+    return 0;
+}
+
 static void check_opts(lua_State *L) {
     int i;
     if (lua_isnil(L, A_OPTS))
@@ -427,14 +436,12 @@ static void check_opts(lua_State *L) {
     lua_pushnil(L);
     while (lua_next(L, A_OPTS)) {
         const char *k;
+        size_t len;
         lua_pop(L, 1);
         if (lua_type(L, -1) != LUA_TSTRING)
             ghl_raise_invalid(L, "request option keys must be strings");
-        k = lua_tostring(L, -1);
-        for (i = 0; OPT_KEYS[i]; i++)
-            if (strcmp(k, OPT_KEYS[i]) == 0)
-                break;
-        if (!OPT_KEYS[i])
+        k = lua_tolstring(L, -1, &len);
+        if (len == 0 || !known_opt(k, len))
             ghl_raise_invalid(L, "unknown request option '%s' (known: path, query, body, form, headers, version)", k);
     }
     for (i = 0; OPT_KEYS[i]; i++) {
@@ -544,10 +551,8 @@ int ghl_client_prepare(lua_State *L) {
         lua_remove(L, -2);
         lua_setfield(L, -2, "body");
     } else if (has_body) {
-        ghl_buf *jb = ghl_scratch_new(L);
-        ghl_json_encode(L, O_BODY, lua_isnil(L, O_BODY_SHAPE) ? 0 : O_BODY_SHAPE, jb, "body");
-        lua_pushlstring(L, jb->data ? jb->data : "", jb->len);
-        lua_remove(L, -2);
+        ghl_json_encode(L, O_BODY, lua_isnil(L, O_BODY_SHAPE) ? 0 : O_BODY_SHAPE, &c->body, &c->body_keys, "body");
+        lua_pushlstring(L, c->body.data ? c->body.data : "", c->body.len);
         lua_setfield(L, -2, "body");
     }
     return 1;
