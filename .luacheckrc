@@ -6,7 +6,7 @@ redefined = false
 
 -- nginx code (the nginx transport, the shm store, the test app, the local GHL server, examples)
 local ngx_files = { "lua/ghl/transport/ngx.lua", "lua/ghl/store/shm.lua", "lua/ghl/pacer.lua",
-                    "lua/ghl/clock.lua", "lua/ghl/resp.lua", "lua/ghl/transport.lua", "lua/ghl/batch.lua",
+                    "lua/ghl/clock.lua", "lua/ghl/resp.lua", "lua/ghl/transport.lua", "lua/ghl/batch.lua", "lua/ghl/webhook.lua",
                     "spec/support/mock/**/*.lua", "spec/support/ngx_app/*.lua", "examples/openresty/*.lua",
                     "bench/server/*.lua" }
 files["spec/**/*.lua"] = { std = "max+busted" }

@@ -14,7 +14,7 @@ responses; libcurl moves the bytes in scripts, nginx cosockets inside OpenResty.
 }
 dependencies = {
   "lua >= 5.1",
-  "lua-cjson", -- for ghl.webhook and the ghl command; ghl.core encodes and decodes JSON itself
+  "lua-cjson", -- for the ghl command only: the library encodes and decodes JSON in its C core
 }
 test_dependencies = {
   "busted",

@@ -6,6 +6,7 @@
  *                                             -- 32-byte Ed25519 key (base64 or hex)
  *   local ok, why = crypto.verify(key, data, signature_base64)
  *   local bytes = crypto.base64_decode(s)     -- strict; nil for garbage
+ *   local hex = crypto.sha256_hex(data)       -- the dedupe key of an event without an id
  *
  * Ed25519 signs the raw body (x-ghl-signature); the legacy scheme is
  * RSA-SHA256 with PKCS#1 v1.5 (x-wh-signature). Verification never raises
@@ -299,9 +300,36 @@ static int base64_decode_l(lua_State *L) {
     return 1;
 }
 
+/***
+ * SHA-256 of the bytes, in lower-case hex: what ghl.webhook calls a
+ * delivery that carries no webhookId.
+ * @function sha256_hex
+ * @tparam string data
+ * @treturn string 64 hex digits
+ */
+static int sha256_hex_l(lua_State *L) {
+    static const char hex[] = "0123456789abcdef";
+    size_t len;
+    const char *data = luaL_checklstring(L, 1, &len);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+    char out[2 * EVP_MAX_MD_SIZE];
+    if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL))
+        return luaL_error(L, "ghl.crypto: SHA-256 failed");
+    for (i = 0; i < n; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    lua_pushlstring(L, out, 2 * (size_t)n);
+    return 1;
+}
+
 GHL_EXPORT int luaopen_ghl_crypto(lua_State *L) {
-    static const luaL_Reg funcs[] = {
-        {"load_key", load_key}, {"verify", verify}, {"base64_decode", base64_decode_l}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"load_key", load_key},
+                                     {"verify", verify},
+                                     {"base64_decode", base64_decode_l},
+                                     {"sha256_hex", sha256_hex_l},
+                                     {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", key_gc}, {"__tostring", key_tostring}, {NULL, NULL}};
     ghl_new_class(L, GHL_KEY_MT, meta, NULL, 0);
     lua_newtable(L);

@@ -1,11 +1,12 @@
 -- A webhook receiver for plain Lua scripts: a small HTTP server on the
--- loopback (LuaSocket, Debian lua-socket) that verifies GHL's signature and
--- dispatches the events. Put a TLS proxy (nginx, caddy) in front of it.
+-- loopback (LuaSocket, Debian lua-socket) that hands each delivery to
+-- ghl.webhook.receive. Put a TLS proxy (nginx, caddy) in front of it.
 --
 --   lua5.4 examples/webhook_server.lua [port] [keys.pem]
 --
--- 401 for a missing or bad signature or a stale event, 200 otherwise (also
--- for a redelivery already handled), 413 for a body over 1 MiB.
+-- 401 for a missing or bad signature or a stale event, 200 when handled
+-- (also for a redelivery already handled), 429 when a handler failed (GHL
+-- delivers again), 413 for a body over 1 MiB.
 local support = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/support.lua")
 local ghl = support.ghl
 local core = require "ghl.core"
@@ -16,16 +17,18 @@ local port = tonumber(arg[1]) or 8081
 local keys = arg[2] and assert(ghl.webhook.read_keys(arg[2]))
 local MAX_BODY = 1024 * 1024
 
+-- each returns true when the event is done; nil, err (or a raise) has GHL deliver it again
 local handlers = {
-  ContactCreate = function(e) print("new contact " .. tostring(e.id)) end,
-  InboundMessage = function(e) print("message from " .. tostring(e.contactId) .. ": " .. tostring(e.body)) end,
-  ["*"] = function(e) print("event " .. tostring(e.type)) end,
+  ContactCreate = function(e) print("new contact " .. tostring(e.id)) return true end,
+  InboundMessage = function(e) print("message from " .. tostring(e.contactId) .. ": " .. tostring(e.body)) return true end,
+  ["*"] = function(e) print("event " .. tostring(e.type)) return true end,
 }
+local store = ghl.store.memory() -- deliveries handled, for this process (ghl.store.redis{...} for several)
 
 local function answer(conn, status, body)
   local text = cjson.encode(body)
   conn:send(("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s")
-    :format(status, status == 200 and "OK" or "Error", #text, text))
+    :format(status, ({ [200] = "OK", [429] = "Too Many Requests" })[status] or "Error", #text, text))
 end
 
 local function serve(conn)
@@ -46,14 +49,12 @@ local function serve(conn)
   if len > MAX_BODY then return answer(conn, 413, { error = "body too large" }) end
   local body = len > 0 and conn:receive(len) or ""
   if not body then return end
-  local event, err = ghl.webhook.verify(body, headers, { keys = keys })
-  if not event then
-    if err.reason == "duplicate" then return answer(conn, 200, { duplicate = true }) end
-    return answer(conn, 401, { error = err.reason, message = err.message })
-  end
-  ghl.webhook.dispatch(event, handlers)
+  local status, reply = ghl.webhook.receive(body, headers, handlers, {
+    keys = keys, store = store,
+    on_error = function(info) io.stderr:write(("webhook %s failed: %s\n"):format(info.stage, info.message)) end,
+  })
   io.stdout:flush()
-  return answer(conn, 200, { ok = true })
+  return answer(conn, status, reply)
 end
 
 local server = assert(socket.bind("127.0.0.1", port))

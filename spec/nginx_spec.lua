@@ -219,6 +219,38 @@ describe("inside nginx #nginx", function()
     assert.are.equal(before + 1, h.admin(mock, "GET", "/_mock/oauth").refresh_calls)
   end)
 
+  it("4 workers sharing a lua_shared_dict handle the same webhook delivery exactly once", function()
+    local signing = require "spec.support.signing"
+    local sys = require "spec.support.sys"
+    local k = signing.keys()
+    local dir = h.private_dir()
+    sys.write(dir .. "/key.pem", k.ed_public)
+    local body = signing.event{ webhookId = "wh-nginx-" .. os.time() }
+    sys.write(dir .. "/body", body)
+    local sig = signing.ed25519(body)
+    local url = app4.url .. "/t/webhook_receive?keys=" .. dir .. "/key.pem"
+    local cmds = {}
+    for i = 1, 8 do
+      cmds[i] = ("curl -s -o %s/out.%d -H 'x-ghl-signature: %s' -H 'content-type: application/json' "
+        .. "--data-binary @%s/body '%s' &"):format(dir, i, sig, dir, url)
+    end
+    os.execute("(" .. table.concat(cmds, " ") .. " wait) >/dev/null 2>&1")
+    local statuses = {}
+    for i = 1, 8 do
+      local r = cjson.decode(sys.read(dir .. "/out." .. i) or "{}")
+      statuses[#statuses + 1] = ("%d"):format(r.status or 0) .. (r.reply and r.reply.handled and "h" or "")
+    end
+    local _, count = get(app4, "/t/webhook_count")
+    assert.are.equal(1, count.handled, table.concat(statuses, " "))
+    local handled = 0
+    for _, s in ipairs(statuses) do
+      if s == "200h" then handled = handled + 1 end
+      assert.is_true(s == "200h" or s == "200" or s == "429", s) -- done, already done, or come back later
+    end
+    assert.are.equal(1, handled, table.concat(statuses, " "))
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
   it("4 workers share one pacing budget and stay under GHL's limit", function()
     h.rate_limit(mock, { max = 10, interval_ms = 1000 })
     local t0 = socket.gettime()

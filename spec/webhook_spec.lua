@@ -78,16 +78,22 @@ describe("webhook.verify", function()
     rejected("malformed", body, { ["x-ghl-signature"] = signing.ed25519(body) })
   end)
 
-  it("rejects stale and future events, and events without a timestamp", function()
-    local old = signing.event{ timestamp = os.date("!%Y-%m-%dT%H:%M:%S.000Z", os.time() - 600) }
+  it("admits GHL's redeliveries (80 minutes) but not older or future events", function()
+    local retry = signing.event{ timestamp = os.date("!%Y-%m-%dT%H:%M:%S.000Z", os.time() - 70 * 60) }
+    assert.is_table((webhook.verify(retry, { ["x-ghl-signature"] = signing.ed25519(retry) }, opts())))
+    local old = signing.event{ timestamp = os.date("!%Y-%m-%dT%H:%M:%S.000Z", os.time() - 3 * 3600) }
     rejected("stale", old, { ["x-ghl-signature"] = signing.ed25519(old) })
     local future = signing.event{ timestamp = os.date("!%Y-%m-%dT%H:%M:%S.000Z", os.time() + 600) }
     rejected("stale", future, { ["x-ghl-signature"] = signing.ed25519(future) })
+    local garbled = signing.event{ timestamp = "yesterday" }
+    rejected("stale", garbled, { ["x-ghl-signature"] = signing.ed25519(garbled) })
+    -- most documented events carry no timestamp: accepted on their signature, unless required
     local none = signing.event{ timestamp = false }
-    rejected("stale", none, { ["x-ghl-signature"] = signing.ed25519(none) })
-    -- a wider window, or none at all, when asked
-    assert.is_table((webhook.verify(old, { ["x-ghl-signature"] = signing.ed25519(old) }, opts{ max_age_s = 3600 })))
-    assert.is_table((webhook.verify(none, { ["x-ghl-signature"] = signing.ed25519(none) }, opts{ max_age_s = false })))
+    assert.is_table((webhook.verify(none, { ["x-ghl-signature"] = signing.ed25519(none) }, opts())))
+    rejected("stale", none, { ["x-ghl-signature"] = signing.ed25519(none) }, opts{ require_timestamp = true })
+    -- a narrower window, or none at all, when asked
+    rejected("stale", retry, { ["x-ghl-signature"] = signing.ed25519(retry) }, opts{ max_age_s = 300 })
+    assert.is_table((webhook.verify(old, { ["x-ghl-signature"] = signing.ed25519(old) }, opts{ max_age_s = false })))
   end)
 
   it("rejects a repeated webhookId (in-memory LRU, or any store with add)", function()
@@ -200,6 +206,37 @@ describe("webhook.dispatch and install handlers", function()
       assert(webhook.dispatch({ type = "UNINSTALL", locationId = server.LOCATION_ID }, handlers))
       assert.is_nil(app:session(server.LOCATION_ID))
     end)
+
+    it("receive with app = app: INSTALL remembered and minted once, UNINSTALL forgets, redeliveries answered", function()
+      local server = require "spec.support.server"
+      local k = signing.keys()
+      local app = ghl.oauth{ client_id = server.CLIENT_ID, client_secret = server.CLIENT_SECRET, base_url = srv.url,
+                             user_type = "Company" }
+      assert(app:exchange(h.admin(srv, "POST", "/_mock/oauth/code",
+        { userType = "Company", companyId = server.COMPANY_ID }).code))
+      local store, seen = ghl.store.memory(), {}
+      local function deliver(fields)
+        local body = signing.event(fields)
+        return webhook.receive(body, { ["x-ghl-signature"] = signing.ed25519(body) },
+          function(e) seen[#seen + 1] = e.type return true end, { keys = { k.ed_public }, store = store, app = app })
+      end
+      local install = { type = "INSTALL", companyId = server.COMPANY_ID, locationId = server.LOCATION_ID,
+                        installType = "Location", webhookId = "wh-install-1" }
+      assert.are.equal(200, (deliver(install)))
+      assert.are.equal(200, (deliver(install))) -- GHL's redelivery: answered, not done again
+      assert.are.equal(1, h.admin(srv, "GET", "/_mock/oauth").location_token_calls)
+      assert.are.same({ "INSTALL" }, seen)
+      assert.are.equal("Location", app:installed(server.LOCATION_ID).installType)
+      assert(app:client{ location_id = server.LOCATION_ID }.contacts:get("SeedC000000000000001"))
+      assert.are.equal(200, (deliver{ type = "UNINSTALL", locationId = server.LOCATION_ID, companyId = false,
+                                      webhookId = "wh-uninstall-1" }))
+      assert.is_nil(app:session(server.LOCATION_ID))
+      assert.is_nil(app:installed(server.LOCATION_ID))
+      -- an install the app cannot mint for (no agency tokens for that company) is still remembered
+      assert.are.equal(200, (deliver{ type = "INSTALL", companyId = "CompOther0000000001", locationId = "LocOther1",
+                                      webhookId = "wh-install-2" }))
+      assert.is_table(app:installed("LocOther1"))
+    end)
   end)
 end)
 
@@ -238,7 +275,9 @@ describe("plain-Lua receiver (examples/webhook_server.lua)", function()
   it("answers 200 for a signed event, 401 for a bad one, 200 for a redelivery", function()
     local body = signing.event()
     local sig = signing.ed25519(body)
-    assert.are.equal(200, (post(body, { ["x-ghl-signature"] = sig })))
+    local first, r1 = post(body, { ["x-ghl-signature"] = sig })
+    assert.are.equal(200, first)
+    assert.is_true(r1.handled)
     local code, r = post(body, { ["x-ghl-signature"] = sig })
     assert.are.equal(200, code)
     assert.is_true(r.duplicate)

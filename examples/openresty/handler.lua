@@ -1,11 +1,14 @@
 -- Handlers of examples/openresty/nginx.conf.
 --
--- POST /webhooks/ghl    a GHL webhook (ContactCreate, ContactUpdate, ...): verify its
---                       signature, then look the contact up and tag it. 401 for a
---                       missing or bad signature, a stale or malformed event; 200 when
---                       done (and for a redelivery already handled); 429 when GHL
---                       rate-limits our calls, so GHL delivers the event again (it
---                       retries on 429 only).
+-- POST /webhooks/ghl    a GHL webhook (ContactCreate, ContactUpdate, ...), through
+--                       ghl.webhook.receive: the contact is looked up and tagged. 401
+--                       for a missing or bad signature or a stale event; 200 when done
+--                       (and for a redelivery already handled, by any worker); 429 when
+--                       the handler failed (GHL rate-limits our calls, GHL is down) or
+--                       another worker is on it, so GHL delivers the event again (it
+--                       retries on 429 only). GHL_WEBHOOK_LATER=1: answer 200 at once
+--                       and tag in a timer (faster, but an event whose tagging then
+--                       fails is lost: GHL has its 200).
 -- GET /opportunities    ?status=open&pipeline_id=...&limit=20: one page, as JSON.
 local cjson = require "cjson"
 local ghl = require "ghl"
@@ -50,49 +53,46 @@ local function raw_body()
   return data
 end
 
-local CONTACT_EVENTS = { ContactCreate = true, ContactUpdate = true, ContactTagUpdate = true,
-                         ContactDndUpdate = true }
-
--- the public keys to trust: a file of PEM keys, or GHL's published ones
-local verify_opts
+-- the public keys to trust: a file of PEM keys, or GHL's published ones;
+-- deliveries are claimed in a lua_shared_dict, so every worker handles each once
+local receive_opts
 local function webhook_opts()
-  if not verify_opts then
+  if not receive_opts then
     local path = os.getenv("GHL_WEBHOOK_KEYS")
-    local keys = path and assert(ghl.webhook.read_keys(path))
-    verify_opts = { keys = keys, seen = ghl.webhook.seen_in(ghl.store.shm("ghl_webhooks")) }
+    receive_opts = {
+      keys = path and assert(ghl.webhook.read_keys(path)) or nil,
+      store = ghl.store.shm("ghl_webhooks"),
+      run_later = os.getenv("GHL_WEBHOOK_LATER") == "1",
+      on_error = function(info) ngx.log(ngx.ERR, "webhook ", info.stage, " ", info.key, ": ", info.message) end,
+    }
   end
-  return verify_opts
+  return receive_opts
 end
+
+-- tag the contact of a contact event: true when done, nil, err to be delivered again
+local function tag_contact(event)
+  local id = event.id or event.contactId
+  if type(id) ~= "string" then return true end -- the event names no contact: nothing to do
+  local c = ghl_client()
+  local contact, err = c.contacts:get(id)
+  if not contact then
+    if err.status == 404 then return true end -- deleted since: nothing to tag
+    return nil, err
+  end
+  for _, t in ipairs(contact.tags or {}) do
+    if t == TAG then return true end
+  end
+  local done, terr = c.contacts:add_tags(id, { TAG })
+  if not done then return nil, terr end
+  return true
+end
+
+local HANDLERS = { ContactCreate = tag_contact, ContactUpdate = tag_contact, ContactTagUpdate = tag_contact,
+                   ContactDndUpdate = tag_contact }
 
 function M.webhook()
   if ngx.req.get_method() ~= "POST" then return reply(405, { error = "POST only" }) end
-  local event, verr = ghl.webhook.verify(raw_body() or "", ngx.req.get_headers(), webhook_opts())
-  if not event then
-    if verr.reason == "duplicate" then return reply(200, { duplicate = true }) end
-    return reply(401, { error = verr.reason, message = verr.message })
-  end
-  if not CONTACT_EVENTS[event.type] then
-    return reply(200, { ignored = event.type })
-  end
-  local id = event.id or event.contactId
-  if type(id) ~= "string" then return reply(400, { error = "the event names no contact" }) end
-
-  local c = ghl_client()
-  local contact, err = c.contacts:get(id)
-  local done = contact
-  if contact then
-    local has = false
-    for _, t in ipairs(contact.tags or {}) do has = has or t == TAG end
-    if not has then done, err = c.contacts:add_tags(id, { TAG }) end
-  end
-  if not done then
-    if err.kind == "rate_limited" then
-      return reply(429, { error = "rate limited by GHL; deliver again later" })
-    end
-    ngx.log(ngx.ERR, "webhook ", event.type, " ", id, ": ", tostring(err))
-    return reply(err.status == 404 and 200 or 502, { error = err.message })
-  end
-  return reply(200, { tagged = id })
+  return reply(ghl.webhook.receive(raw_body() or "", ngx.req.get_headers(), HANDLERS, webhook_opts()))
 end
 
 function M.opportunities()

@@ -649,6 +649,51 @@ function App:forget(resource_id)
   return true
 end
 
+-- where an install event of a location or company is remembered (no secrets in it)
+function App:_install_key(id) return self:_key("install", id) end
+
+--- What an install event said about a location or company id: { type =
+-- "INSTALL", installType, locationId, companyId, appId, at (epoch ms) }, or
+-- nil (never installed, or uninstalled since).
+function App:installed(id)
+  local raw = self.store:get(self:_install_key(id))
+  local rec = type(raw) == "string" and core.json_decode(raw)
+  return type(rec) == "table" and rec or nil
+end
+
+--- The app's part of its Marketplace lifecycle events (ghl.webhook.receive
+-- calls it with `app = this app`): INSTALL remembers the install
+-- (`app:installed(id)`) and, for a location under an agency whose tokens the
+-- app holds, mints the location token (once, however often GHL delivers
+-- the event); UNINSTALL forgets the tokens of that location or company,
+-- which GHL has made dead, and the install. Other events: nothing.
+-- -> true | nil, err
+function App:on_webhook(event)
+  if type(event) ~= "table" then invalid("on_webhook: event must be a table") end
+  local loc, company = event.locationId, event.companyId
+  local id = type(loc) == "string" and loc ~= "" and loc or (type(company) == "string" and company ~= "" and company)
+  if event.type == "UNINSTALL" then
+    if not id then return nil, errors.new{ kind = "webhook", message = "UNINSTALL names no location or company" } end
+    self:forget(id)
+    self.store:delete(self:_install_key(id))
+    return true
+  end
+  if event.type ~= "INSTALL" then return true end
+  if not id then return nil, errors.new{ kind = "webhook", message = "INSTALL names no location or company" } end
+  local ok, werr = self.store:set(self:_install_key(id), core.json_encode{
+    type = "INSTALL", installType = event.installType, locationId = loc, companyId = company,
+    appId = event.appId, at = clock.now_ms() })
+  if not ok then return nil, errors.new{ kind = "auth", message = "token store: " .. tostring(werr) } end
+  if type(loc) ~= "string" or type(company) ~= "string" or not self:_read("Company", company) then
+    return true -- no agency tokens to mint with: the install is remembered
+  end
+  local s = self:session(loc)
+  if s and s.expires_at and s.expires_at > clock.now_ms() then return true end -- delivered again: done
+  local rec, err = self:location_token(company, loc)
+  if not rec then return nil, err end
+  return true
+end
+
 --- A client that uses this app's tokens (options as ghl.new).
 function App:client(opts)
   local o = {}

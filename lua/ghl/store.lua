@@ -16,7 +16,11 @@
 --                                                       that would end after its lease
 --   store:add(key, value, ttl_ms) -> true | false | nil, err   (optional) set only when absent,
 --                                                       atomically; the value expires after ttl_ms
---                                                       (webhook ids already seen)
+--                                                       (get sees it until then, nil after):
+--                                                       webhook deliveries claimed and handled
+--   store:delete_if(key, value) -> true | false | nil, err   (optional) delete only while the
+--                                                       key holds value, atomically: a webhook
+--                                                       claim given back never drops another's
 --
 -- The OAuth app takes the lock around a refresh and reads again inside it,
 -- so one refresh happens per expiry however many callers find the token

@@ -147,6 +147,22 @@ function File:add(key, value, ttl_ms)
   end)
 end
 
+--- Delete a key only while it holds `value` (an `add` entry: its value),
+-- under the file's lock.
+-- @string key
+-- @param value
+-- @treturn[1] boolean true when deleted, false when it holds something else
+-- @treturn[2] nil
+-- @treturn[2] string err
+function File:delete_if(key, value)
+  return transact(self, function(data)
+    local cur = data[key]
+    if type(cur) == "table" and cur.exp then cur = cur.v end
+    if cur ~= value then return false end
+    data[key] = nil
+  end)
+end
+
 --- Remove a key (under the file's lock).
 -- @string key
 -- @treturn[1] boolean true

@@ -19,7 +19,14 @@ end
 --- Read a value (whatever was stored, even an `add` entry past its ttl).
 -- @string key
 -- @return the value, or nil
-function Memory:get(key) return self.data[key] end
+function Memory:get(key)
+  local exp = self.expiry and self.expiry[key]
+  if exp and exp <= clock.now_ms() then -- an add entry that expired
+    self.data[key], self.expiry[key] = nil, nil
+    return nil
+  end
+  return self.data[key]
+end
 
 --- Write a value.
 -- @string key
@@ -43,6 +50,17 @@ function Memory:add(key, value, ttl_ms)
   return true
 end
 
+--- Delete a key only while it holds `value`.
+-- @string key
+-- @param value
+-- @treturn boolean true when deleted
+function Memory:delete_if(key, value)
+  if self:get(key) ~= value then return false end
+  self.data[key] = nil
+  if self.expiry then self.expiry[key] = nil end
+  return true
+end
+
 --- Every key held, in no order (what `App:sessions` lists).
 -- @treturn {string,...}
 function Memory:keys()
@@ -56,6 +74,7 @@ end
 -- @treturn boolean true
 function Memory:delete(key)
   self.data[key] = nil
+  if self.expiry then self.expiry[key] = nil end
   return true
 end
 

@@ -111,6 +111,18 @@ function Redis:add(key, value, ttl_ms)
   return ok == "OK"
 end
 
+--- Delete a key only while it holds `value` (one script, so atomic).
+-- @string key
+-- @string value
+-- @treturn[1] boolean true when deleted, false when it holds something else
+-- @treturn[2] nil
+-- @treturn[2] string err
+function Redis:delete_if(key, value)
+  local n, err = self:_call("EVAL", UNLOCK, 1, self.prefix .. key, value)
+  if n == nil then return nil, err end
+  return n == 1
+end
+
 --- Remove a key (DEL).
 -- @string key
 -- @treturn[1] boolean true

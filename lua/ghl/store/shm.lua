@@ -57,6 +57,17 @@ function Shm:add(key, value, ttl_ms)
   return nil, "shm store: " .. tostring(err)
 end
 
+--- Delete a key only while it holds `value` (the get and the delete do
+-- not yield, so no other worker runs between them).
+-- @string key
+-- @param value
+-- @treturn boolean true when deleted
+function Shm:delete_if(key, value)
+  if self.dict:get(key) ~= value then return false end
+  self.dict:delete(key)
+  return true
+end
+
 --- Remove a key.
 -- @string key
 -- @treturn boolean true

@@ -212,6 +212,26 @@ function handlers.oauth_batch()
   return { ok = ok, elapsed_ms = (ngx.now() - t0) * 1000, err = results[1][2] and tostring(results[1][2]) }
 end
 
+-- ghl.webhook.receive with deliveries claimed in a lua_shared_dict shared by
+-- the workers: a handler that takes a while and counts its runs.
+-- POST, ?keys=<PEM file>
+local webhook_keys = {}
+function handlers.webhook_receive()
+  ngx.req.read_body()
+  local path = ngx.var.arg_keys
+  if not webhook_keys[path] then webhook_keys[path] = assert(ghl.webhook.read_keys(path)) end
+  local status, reply = ghl.webhook.receive(ngx.req.get_body_data() or "", ngx.req.get_headers(), function()
+    ngx.shared.test_state:incr("webhook_handled", 1, 0)
+    ngx.sleep(0.3) -- the other workers get the same delivery meanwhile
+    return true
+  end, { keys = webhook_keys[path], store = ghl.store.shm("ghl_webhooks") })
+  return { status = status, reply = reply, pid = ngx.worker.pid() }
+end
+
+function handlers.webhook_count()
+  return { handled = ngx.shared.test_state:get("webhook_handled") or 0 }
+end
+
 -- paced calls sharing one budget across workers through ghl_pacing
 function handlers.pace()
   local c = client{ pacing_dict = "ghl_pacing", max_retries = 0 }
