@@ -279,7 +279,7 @@ describe("ghl command line", function()
     it("ops [filter] lists matching operations, sorted, with method, path and paging style", function()
       local code, out, err = run({ "ops", "contact" }, { GHL_TOKEN = false })
       assert.are.equal(0, code, err)
-      assert.is_truthy(out:find("contacts.get-contact  GET /contacts/{contactId}\n", 1, true))
+      assert.is_truthy(out:find("contacts.get-contact  GET /contacts/{contactId}  token: location\n", 1, true))
       assert.is_truthy(out:find("contacts.search-contacts-advanced  POST /contacts/search  (search_after)", 1, true))
       local prev
       for line in out:gmatch("[^\n]+") do
@@ -297,7 +297,23 @@ describe("ghl command line", function()
       for _, op in ipairs(list) do
         if op.key == "contacts.get-contact" then found = op end
       end
-      assert.are.same({ "GET", "/contacts/{contactId}" }, { found.method, found.path })
+      assert.are.same({ "GET", "/contacts/{contactId}", "location" }, { found.method, found.path, found.token })
+    end)
+
+    it("ops shows the token an operation takes", function()
+      for key, want in pairs{
+        ["companies.get-company"] = "agency",
+        ["oauth.get-installed-location"] = "agency, OAuth only",
+        ["marketplace.getCharges"] = "location, OAuth only",
+        ["locations.get-location"] = "location or agency",
+        ["oauth.get-access-token"] = "none declared",
+      } do
+        local code, out = run({ "ops", key }, { GHL_TOKEN = false })
+        assert.are.equal(0, code)
+        local line = out:match("^" .. key:gsub("%-", "%%-") .. "  [^\n]*")
+        assert.is_truthy(line, out)
+        assert.are.equal(want, line:match("  token: ([^\n]-)$"), line)
+      end
     end)
   end)
 

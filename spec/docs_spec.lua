@@ -15,4 +15,25 @@ describe("documentation", function()
       assert.is_truthy(readme:find("`" .. name .. "`", 1, true), "README.md does not describe " .. name)
     end
   end)
+
+  it("counts the operations of each token type as the catalogue does (doc/tokens.md, README)", function()
+    local n = {}
+    for _, e in pairs(require("ghl").operations()) do n[e.t or ""] = (n[e.t or ""] or 0) + 1 end
+    local topic, readme = read("doc/tokens.md"), read("README.md")
+    local function has(text, what, count, name)
+      assert.is_truthy(text:find(what, 1, true), ("%s: '%s' should say %d"):format(name, what, count))
+    end
+    for _, c in ipairs{
+      { "| `L` |", n["L"] + (n["L Lo"] or 0), "(`L`, `L Lo`)" }, { "| `Lo` |", n["Lo"] }, { "| `A` |", n["A"] },
+      { "| `Ao` |", n["Ao"] }, { "| `A L` |", n["A L"] }, { "| none |", n[""] },
+    } do
+      local row = topic:match(c[1]:gsub("%p", "%%%0") .. "[^\n]*")
+      assert.is_truthy(row, c[1])
+      assert.is_truthy(row:find("| " .. c[2] .. (c[3] and " " .. c[3] or ""), 1, true), row .. " should count " .. c[2])
+    end
+    has(readme, "(`L`, " .. (n["L"] + (n["L Lo"] or 0)) .. ")", 0, "README")
+    has(readme, "(`A`, " .. n["A"] .. ")", n["A"], "README")
+    has(readme, "(`A L`, " .. n["A L"] .. ";", n["A L"], "README")
+    has(readme, "none declared (" .. n[""] .. ")", n[""], "README")
+  end)
 end)

@@ -25,7 +25,7 @@ local function background(url, n)
   os.execute("mkdir -p " .. dir)
   local cmds = {}
   for i = 1, n do
-    cmds[i] = ("curl -s -o /dev/null -w '%%{http_code} %%{time_total}' '%s' > %s/%d &"):format(url, dir, i)
+    cmds[i] = ("curl -s -o %s/%d.body -w '%%{http_code} %%{time_total}' '%s' > %s/%d &"):format(dir, i, url, dir, i)
   end
   os.execute("(" .. table.concat(cmds, " ") .. " wait; touch " .. dir .. "/done) >/dev/null 2>&1 &")
   return function()
@@ -37,7 +37,7 @@ local function background(url, n)
     local out = {}
     for i = 1, n do
       local code, t = read(dir .. "/" .. i):match("(%d+) ([%d.]+)")
-      out[i] = { code = tonumber(code), time = tonumber(t) }
+      out[i] = { code = tonumber(code), time = tonumber(t), body = read(dir .. "/" .. i .. ".body") }
     end
     os.execute("rm -rf " .. dir)
     return out
@@ -205,6 +205,42 @@ describe("inside nginx #nginx", function()
     local st = h.admin(mock, "GET", "/_mock/oauth")
     assert.are.equal(1, st.refresh_calls)
     assert.are.equal(0, st.refresh_repeats) -- no other worker refreshed with the same refresh token
+  end)
+
+  it("4 workers, an agency install: one mint, one refresh, one mint after a revoke", function()
+    local comp = mock.company_id
+    local code = h.admin(mock, "POST", "/_mock/oauth/code", { userType = "Company", companyId = comp }).code
+    local c, r = get(app4, "/t/oauth_agency_setup?code=" .. code)
+    assert.are.equal(200, c, cjson.encode(r))
+    local function all_ok()
+      local results = background(app4.url .. "/t/oauth_agency_call?company=" .. comp, 16)()
+      for _, s in ipairs(results) do
+        assert.are.equal(200, s.code)
+        local body = cjson.decode(s.body)
+        assert.is_true(body.ok, body.err)
+      end
+    end
+    local function stats()
+      local st = h.admin(mock, "GET", "/_mock/oauth")
+      return { st.location_token_calls, st.refresh_calls, st.invalid_grants }
+    end
+    local function expire()
+      c, r = get(app4, "/t/oauth_expire_location?id=" .. mock.location_id)
+      assert.are.equal(200, c, cjson.encode(r))
+      assert.is_true(r.has_refresh_token)
+      assert.are.equal(comp, r.minted_from)
+      h.admin(mock, "POST", "/_mock/oauth/expire", { locationId = mock.location_id })
+    end
+    local before = stats()
+    all_ok()
+    assert.are.same({ before[1] + 1, before[2], before[3] }, stats())
+    expire()
+    all_ok()
+    assert.are.same({ before[1] + 1, before[2] + 1, before[3] }, stats())
+    h.admin(mock, "POST", "/_mock/oauth/revoke", { locationId = mock.location_id })
+    expire()
+    all_ok()
+    assert.are.same({ before[1] + 2, before[2] + 2, before[3] + 1 }, stats())
   end)
 
   it("an OAuth client's batch runs in light threads at once and renews the expired token once", function()

@@ -42,7 +42,7 @@ describe("refresh race", function()
   end
 
   -- runs n workers at once; returns the exit codes and outputs
-  local function race(kind, where, n, crash)
+  local function race(kind, where, n, mode)
     local start_at = math.floor(require("ghl.clock").now_ms() + 700)
     local dir = os.tmpname()
     os.remove(dir)
@@ -50,7 +50,7 @@ describe("refresh race", function()
     local cmds = {}
     for i = 1, n do
       cmds[#cmds + 1] = ("(%s spec/support/oauth_worker.lua %s %s %s %d %s >%s/out.%d 2>&1; echo $? >%s/rc.%d) &")
-        :format(LUA, srv.url, kind, where, start_at, crash and "crash" or "", dir, i, dir, i)
+        :format(LUA, srv.url, kind, where, start_at, mode or "", dir, i, dir, i)
     end
     os.execute(table.concat(cmds, " ") .. " wait")
     local codes, outs = {}, {}
@@ -104,7 +104,7 @@ describe("refresh race", function()
         store = ghl.store.redis{ host = redis.host, port = redis.port, prefix = "race:" }
       end
       expired_tokens(store)
-      local codes = race(kind, where, 1, true)
+      local codes = race(kind, where, 1, "crash")
       assert.are.equal(3, codes[1], "the crashing worker must die in set()")
       assert.are.equal(1, stats().refresh_calls)
       local codes2, outs2 = race(kind, where, WORKERS)
@@ -115,5 +115,51 @@ describe("refresh race", function()
       assert.are.equal(0, st.invalid_grants)
       if kind == "file" then os.remove(where) end
     end)
+  end
+
+  -- the location record says it expired, and the server refuses its access token
+  local function expire_location(app, store)
+    local key = app:_key("Location", server.LOCATION_ID)
+    local rec = cjson.decode((assert(store:get(key))))
+    rec.expires_at = 0
+    assert(store:set(key, cjson.encode(rec)))
+    h.admin(srv, "POST", "/_mock/oauth/expire", { locationId = server.LOCATION_ID })
+  end
+
+  for _, kind in ipairs{ "file", "redis" } do
+    it(("8 processes, an agency install: one mint, one refresh, one mint after a revoke (%s store)"):format(kind),
+      function()
+        local where, store
+        if kind == "file" then
+          where = h.private_dir() .. "/tokens.json"
+          store = ghl.store.file(where)
+        else
+          where = redis.host .. ":" .. redis.port
+          store = ghl.store.redis{ host = redis.host, port = redis.port, prefix = "mint:" }
+        end
+        local app = ghl.oauth{ client_id = server.CLIENT_ID, client_secret = server.CLIENT_SECRET, base_url = srv.url,
+                               store = store, user_type = "Company" }
+        local code = h.admin(srv, "POST", "/_mock/oauth/code", { userType = "Company", companyId = server.COMPANY_ID }).code
+        assert(app:exchange(code))
+        app:forget(server.LOCATION_ID) -- (Redis outlives a test)
+        -- no location token yet: all 8 need one at once, one mints it
+        all_ok(race(kind, where, WORKERS, "agency"))
+        local st = stats()
+        assert.are.same({ 1, 0 }, { st.location_token_calls, st.refresh_calls })
+        assert.is_true(app:session(server.LOCATION_ID).has_refresh_token)
+        -- it expires: one refresh with its refresh token, no mint
+        expire_location(app, store)
+        all_ok(race(kind, where, WORKERS, "agency"))
+        st = stats()
+        assert.are.same({ 1, 1, 0 }, { st.location_token_calls, st.refresh_calls, st.invalid_grants })
+        -- its refresh token is revoked: one refused refresh, one mint
+        h.admin(srv, "POST", "/_mock/oauth/revoke", { locationId = server.LOCATION_ID })
+        expire_location(app, store)
+        all_ok(race(kind, where, WORKERS, "agency"))
+        st = stats()
+        assert.are.same({ 2, 2, 1 }, { st.location_token_calls, st.refresh_calls, st.invalid_grants })
+        assert.are.equal(0, st.refresh_repeats)
+        if kind == "file" then os.remove(where) end
+      end)
   end
 end)

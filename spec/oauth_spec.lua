@@ -162,7 +162,8 @@ describe("oauth", function()
     assert.are.equal(1, stats().refresh_calls)
   end)
 
-  it("agency token -> location token, minted again when it expires", function()
+  it("agency token -> location token without a refresh token (older answers): minted again when it expires", function()
+    h.admin(srv, "POST", "/_mock/oauth", { location_refresh_token = false })
     local a = app{ user_type = "Company" }
     local s = assert(a:exchange(code("Company")))
     assert.are.equal("Company", s.user_type)

@@ -176,7 +176,9 @@ describe("operations", function()
 
   it("sends form-encoded bodies where the spec says so", function()
     local t = recorder()
-    client(t):call("oauth.get-location-access-token", { companyId = "C", locationId = "L" })
+    -- (an agency OAuth access token: a PIT is refused there, unsent)
+    client(t, { token = "eyJhbGciOiJIUzI1NiJ9.e30.x" }):call("oauth.get-location-access-token",
+      { companyId = "C", locationId = "L" })
     assert.are.equal("application/x-www-form-urlencoded", t.sent[1].headers["Content-Type"])
     assert.are.equal("companyId=C&locationId=L", t.sent[1].body)
   end)

@@ -20,6 +20,7 @@ local output = require "ghl.cli.output"
 local progress = require "ghl.cli.progress"
 local terminal = require "ghl.cli.terminal"
 local auth = require "ghl.cli.auth"
+local tokens = require "ghl.tokens"
 
 local M = {}
 
@@ -69,7 +70,8 @@ commands:
         --raw-csv writes every cell as it is. JSON Lines are never changed.
   ops [filter] [--json]
         The operations whose name contains filter: name, method, path,
-        (paging style).
+        (paging style), and the token it takes (location, agency, either;
+        "OAuth only" where GHL refuses a Private Integration Token).
   login [--store path] [--scope a,b,...]
         OAuth for a Marketplace app: prints the authorize URL, reads the
         redirect URL (or the code) on stdin, stores the tokens (mode 0600).
@@ -475,7 +477,7 @@ function commands.ops(ctx, args)
     for i, k in ipairs(keys) do
       local e = ops[k]
       list[i] = { key = k, method = e.m, path = e.p, paging = e.pg, version = e.v, scopes = e.s,
-                  deprecated = e.dep or nil }
+                  token = tokens.describe(e.t), deprecated = e.dep or nil }
     end
     print_value(ctx, list)
     return 0
@@ -483,7 +485,8 @@ function commands.ops(ctx, args)
   local out = ctx.stdout
   for _, k in ipairs(keys) do
     local e = ops[k]
-    out:write(k, "  ", e.m, " ", e.p, e.pg and ("  (" .. e.pg .. ")") or "", e.dep and "  [deprecated]" or "", "\n")
+    out:write(k, "  ", e.m, " ", e.p, e.pg and ("  (" .. e.pg .. ")") or "", "  token: ", tokens.describe(e.t),
+      e.dep and "  [deprecated]" or "", "\n")
   end
   return 0
 end

@@ -41,6 +41,9 @@ function Client.new(o)
   self._transport, self._sleep, self._curl_options = transport.for_client(o)
   self._on_retry = o.on_retry
   self._auth = o.oauth
+  -- a Private Integration Token ("pit-" and a UUID); a token= that is an
+  -- OAuth access token made elsewhere (a JWT) is not one
+  self._pit = type(o.token) == "string" and o.token:sub(1, 4) == "pit-"
   -- a pacing wait longer than this is never slept (the call fails at once)
   self._budget_ms = math.min(o.timeout_ms or 30000, o.max_retry_time_ms or 60000)
   if o.pacing ~= false then

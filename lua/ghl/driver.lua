@@ -43,16 +43,25 @@ function M.new(client, method, path, opts, token_type, tokens)
   if call then -- the last finished call of this client, reused: no table per call
     client._spare_call = nil
     call.req, call.state, call.attempt, call.started, call.at, call.sent_at = req, "pace", 1, 0, 0, 0
-    call.reconnected = nil
+    call.reconnected, call.token_type = nil, token_type
   else
     -- every call's fields up front: a table that grows rehashes
-    call = { client = client, req = req, state = "pace", attempt = 1, started = 0, at = 0, sent_at = 0 }
+    call = { client = client, req = req, state = "pace", attempt = 1, started = 0, at = 0, sent_at = 0,
+             token_type = token_type }
   end
   if client._auth then
     call.method, call.path, call.opts = method, path, opts
-    call.user_type, call.resource = tokens_of.which(client, token_type)
+    local user_type, id = tokens_of.which(client, token_type, opts)
+    if not user_type then
+      call.state, call.refusal = "refused", id -- this client cannot make the call: said, nothing sent
+      return call
+    end
+    call.user_type, call.resource = user_type, id
     call.tokens = tokens or tokens_of.new(client)
     call.can_refresh, call.state = true, "token"
+  elseif client._pit and token_type then
+    local refusal = tokens_of.pit_refusal(token_type)
+    if refusal then call.state, call.refusal = "refused", refusal end
   end
   return call
 end
@@ -71,10 +80,6 @@ end
 -- The token of an OAuth call: fetched (or renewed), then the request is
 -- built again with it. nil, or "fail", err.
 local function take_token(call)
-  if not call.user_type then
-    return fail(call, errors.new{ kind = "auth",
-      message = "this operation needs an agency token: give company_id to ghl.new" })
-  end
   local access, err = call.tokens:get(call.user_type, call.resource, call.stale)
   if not access then return fail(call, err) end
   call.access, call.stale = access, nil
@@ -89,6 +94,7 @@ local function step(call, now)
   if call.at > now then return "wait", call.at - now end
   local client, state = call.client, call.state
   if call.started == 0 then call.started = now end
+  if state == "refused" then return fail(call, call.refusal) end
   if state == "token" then
     local what, err = take_token(call)
     if what then return what, err end
@@ -131,6 +137,12 @@ local function feed(call, status, head, body, facts)
     return nil
   end
   call.state = "done"
+  if client._pit and x.status == 401 and call.token_type and not core.auth_refreshable(x.message) then
+    -- a PIT of the other level (sub-account vs agency) is refused like a
+    -- missing scope (an unknown PIT is "Invalid JWT": no hint there)
+    local hint = tokens_of.pit_hint(call.token_type)
+    if hint then x.message = tostring(x.message) .. hint end
+  end
   return "fail", x
 end
 M.feed = feed

@@ -14,6 +14,11 @@
 -- invalid_grant reads the store once more before giving up. GHL answers a
 -- repeat of the same refresh within 30 s with the same pair, which is what
 -- saves a caller that died between receiving a pair and storing it.
+--
+-- An agency (Company) install mints location tokens from its token, under
+-- the location's lock; they refresh like any other, and are minted again
+-- when their refresh token is refused. Which token a call takes:
+-- ghl.tokens (doc/tokens.md).
 local core = require "ghl.core"
 local errors = require "ghl.errors"
 local stores = require "ghl.store"
@@ -259,36 +264,42 @@ end
 -- Raised by a lease_keeper's wait when the refresh lock cannot be kept.
 local LEASE_LOST = setmetatable({}, { __tostring = function() return "ghl.oauth: the refresh lock was lost" end })
 
--- hold: a lease_keeper, for a call made under the refresh lock
+-- A call of the app's own client; `hold` (a lease_keeper, for a call made
+-- under the refresh lock) takes the place of its sleep, so that its waits
+-- before a retry keep the lock's lease. With hold it takes no spare call
+-- table of the app's client: that one may be in use by another coroutine.
+function App:_call(operation, params, hold)
+  if not hold then return self._http:call(operation, params) end
+  local retried
+  local http = setmetatable({ _sleep = hold, _on_retry = function(info) retried = info.error end,
+                              _spare_call = false }, { __index = self._http })
+  local ok, body, err = pcall(http.call, http, operation, params)
+  if ok then return body, err end
+  if body ~= LEASE_LOST then error(body, 0) end
+  -- give up with what was to be retried: it was not processed (only
+  -- those are retried), so a refresh token is not spent
+  err = retried or errors.new{ kind = "timeout", message = "the token request" }
+  err.message = tostring(err.message) .. " (not retried: the refresh lock could not be kept that long)"
+  err.method, err.path = err.method or "POST", err.path or "/oauth/token"
+  return nil, err
+end
+
+-- The text of an OAuth error answer: {error, error_description} or GHL's
+-- usual {statusCode, message}.
+local function oauth_text(err)
+  local b = type(err.body) == "table" and err.body or {}
+  local text = b.error ~= "Bad Request" and b.error or b.message or b.error_description or err.body
+  if type(text) == "table" then text = table.concat(text, "; ") end
+  return type(text) == "string" and text or nil
+end
+
 function App:_token_call(form, secrets, hold)
   form.client_id, form.client_secret = self.client_id, self._secret()
   secrets[#secrets + 1] = form.client_secret
-  local body, err
-  if hold then
-    -- the app's client, whose waits before a retry keep the lock's lease
-    -- (and which takes no spare call table of the app's client: that one
-    -- may be in use by another coroutine)
-    local retried
-    local http = setmetatable({ _sleep = hold, _on_retry = function(info) retried = info.error end,
-                                _spare_call = false }, { __index = self._http })
-    local ok
-    ok, body, err = pcall(http.call, http, "oauth.get-access-token", form)
-    if not ok then
-      if body ~= LEASE_LOST then error(body, 0) end
-      -- give up with what was to be retried: it was not processed (only
-      -- those are retried), so the refresh token is not spent
-      err = retried or errors.new{ kind = "timeout", message = "the token request" }
-      err.message = tostring(err.message) .. " (not retried: the refresh lock could not be kept that long)"
-      err.method, err.path, body = err.method or "POST", err.path or "/oauth/token", nil
-    end
-  else
-    body, err = self._http:call("oauth.get-access-token", form)
-  end
+  local body, err = self:_call("oauth.get-access-token", form, hold)
   if not body then
     scrub(err, secrets)
-    local text = type(err.body) == "table" and (err.body.error or err.body.message) or err.body
-    if type(text) == "table" then text = table.concat(text, "; ") end
-    err.oauth_error = type(text) == "string" and text or nil
+    err.oauth_error = oauth_text(err)
     err.kind = err.kind == "http" and "auth" or err.kind
     return nil, err
   end
@@ -298,6 +309,26 @@ end
 local function is_invalid_grant(err)
   return err and (err.oauth_error == "invalid_grant"
     or (type(err.message) == "string" and err.message:find("invalid_grant", 1, true) ~= nil))
+end
+
+-- GHL's 400 "Location is not active" (highlevel-api-docs#249): the
+-- location was deactivated (suspended by SaaS, say). Its install stands; a
+-- new consent or a new token would not help, and neither would a retry.
+local function is_location_inactive(err)
+  if not err or err.status ~= 400 then return false end
+  for _, v in ipairs{ err.message, err.oauth_error, type(err.body) == "table" and err.body.message or nil,
+                      type(err.body) == "table" and err.body.error_description or nil } do
+    if type(v) == "string" and v:lower():find("location is not active", 1, true) then return true end
+  end
+  return false
+end
+
+local function inactive(err, what, id)
+  err.kind, err.reason = "auth", "location_inactive"
+  err.message = ("%s %s: GHL answered \"Location is not active\" (the location is deactivated or suspended): "
+    .. "its tokens cannot be renewed until it is active again; not retried, and no re-authorisation is needed")
+    :format(what, id)
+  return err
 end
 
 --- Exchange the code of the redirect for tokens, store them, and return
@@ -458,63 +489,78 @@ function App:_retry_unlocks()
   end
 end
 
--- New tokens for the record (a refresh, or a location token minted again
--- from the agency token). Runs under the store's lock; hold keeps it
--- while a token call waits (lease_keeper).
-function App:_renew_locked(user_type, id, stale_access, hold)
+-- New tokens for (user_type, id), under the store's lock (hold keeps it
+-- while a token call waits: lease_keeper): a refresh; for a location token
+-- minted from the agency token, minted again when its refresh token is
+-- refused (or when it has none); with `how.company_id` and no record yet,
+-- the first location token, minted once however many callers ask at once;
+-- with `how.mint`, a new one minted whatever is stored.
+function App:_renew_locked(user_type, id, stale_access, hold, how)
   local rec, rerr = self:_read(user_type, id)
   if rerr then return nil, rerr end
   local key = self:_key(user_type, id)
   -- a pair this process could not store at its last refresh
   if self._kept[key] then rec = self:_take_kept(user_type, id, rec) end
+  if how and how.mint then return self:_mint(how.company_id, id, hold) end
   if not rec then
-    return nil, errors.new{ kind = "auth", message = ("no tokens for %s %s: run the OAuth flow (exchange) first"):format(user_type, id) }
+    if user_type == "Location" and how and how.company_id then return self:_mint(how.company_id, id, hold) end
+    return nil, errors.new{ kind = "auth", reason = "no_tokens", message = ("no tokens for %s %s: run the OAuth flow "
+      .. "(exchange) first%s"):format(user_type, id, user_type == "Location"
+        and ", or give company_id (an agency install) to ghl.new so that the agency token mints one" or "") }
   end
   -- someone renewed while we waited for the lock
   if rec.access_token ~= stale_access and usable(rec) then return rec end
+  local err
   if rec.refresh_token then
     local used = rec.refresh_token
     -- the refresh token of the stored record, which the new pair replaces
     local replaces = self._kept[key] and self._kept[key].replaces or used
-    local body, err = self:_token_call({ grant_type = "refresh_token", refresh_token = used, user_type = rec.user_type },
+    local body
+    body, err = self:_token_call({ grant_type = "refresh_token", refresh_token = used, user_type = rec.user_type },
       { used, rec.access_token }, hold)
     if not body and is_invalid_grant(err) then
       -- another process may have rotated it without our lock (another store?)
       local again = self:_read(user_type, id)
       if again and again.refresh_token and again.refresh_token ~= used then
         if usable(again) then return again end
-        replaces = again.refresh_token
+        rec, replaces = again, again.refresh_token
         body, err = self:_token_call({ grant_type = "refresh_token", refresh_token = again.refresh_token,
                                        user_type = rec.user_type }, { again.refresh_token }, hold)
       end
-      if not body then
-        err.kind = "auth"
-        err.message = ("the refresh token of %s %s was rejected (%s): re-authorisation is needed (run the OAuth flow again)")
-          :format(user_type, id, tostring(err.oauth_error or err.message))
-        return nil, err
+    end
+    if body then
+      local new, why = record_of(body, rec.user_type)
+      if not new then return nil, errors.new{ kind = "decode", message = "refresh: " .. why } end
+      if not new.refresh_token then
+        return nil, errors.new{ kind = "decode", message = "refresh: the token answer has no refresh_token" }
       end
+      new.location_id = new.location_id or rec.location_id
+      new.company_id = new.company_id or rec.company_id
+      new.approved_locations = new.approved_locations or rec.approved_locations
+      new.minted_from = rec.minted_from -- still the agency's to mint again
+      -- stored before anyone uses the new access token; when the store
+      -- cannot take it, kept in this process instead of lost (_save)
+      self:_save(user_type, id, new, replaces)
+      return new
     end
-    if not body then return nil, err end
-    local new, why = record_of(body, rec.user_type)
-    if not new then return nil, errors.new{ kind = "decode", message = "refresh: " .. why } end
-    if not new.refresh_token then
-      return nil, errors.new{ kind = "decode", message = "refresh: the token answer has no refresh_token" }
+    if is_location_inactive(err) then return nil, inactive(err, "the refresh of " .. user_type, id) end
+    if not is_invalid_grant(err) then return nil, err end
+    if not rec.minted_from then
+      err.kind, err.reason = "auth", "reauthorize"
+      err.message = ("the refresh token of %s %s was rejected (%s): re-authorisation is needed (run the OAuth flow again)")
+        :format(user_type, id, tostring(err.oauth_error or err.message))
+      return nil, err
     end
-    new.location_id = new.location_id or rec.location_id
-    new.company_id = new.company_id or rec.company_id
-    new.approved_locations = new.approved_locations or rec.approved_locations
-    -- stored before anyone uses the new access token; when the store
-    -- cannot take it, kept in this process instead of lost (_save)
-    self:_save(user_type, id, new, replaces)
-    return new
+    -- revoked, or the install was reconnected: the agency token mints a new one (once)
   end
-  if rec.minted_from then
-    return self:_mint(rec.minted_from, rec.location_id)
-  end
-  return nil, errors.new{ kind = "auth", message = ("the token of %s %s expired and cannot be renewed (no refresh token)"):format(user_type, id) }
+  if rec.minted_from then return self:_mint(rec.minted_from, rec.location_id or id, hold, err) end
+  return nil, errors.new{ kind = "auth", reason = "reauthorize", message = ("the token of %s %s expired and cannot "
+    .. "be renewed (no refresh token, and not minted from an agency token): run the OAuth flow again")
+    :format(user_type, id) }
 end
 
-function App:_renew(user_type, id, stale_access)
+-- how: see _renew_locked
+function App:_renew(user_type, id, stale_access, how)
   local key = self:_key(user_type, id)
   -- our own lock, left behind by a store failure: released, not waited for
   if self._unlocks[key] then self:_retry_unlocks() end
@@ -524,7 +570,7 @@ function App:_renew(user_type, id, stale_access)
     return nil, errors.new{ kind = "auth", message = "token store: " .. tostring(lerr) }
   end
   local ok, rec, err = pcall(self._renew_locked, self, user_type, id, stale_access,
-    lease_keeper(self, key, lease, until_ms))
+    lease_keeper(self, key, lease, until_ms), how)
   self:_unlock(user_type, id, key, lease)
   if not ok then error(rec, 0) end
   return rec, err
@@ -547,13 +593,10 @@ function App:token(user_type, id, company_id)
   if err then return nil, err end
   if fresh(self, rec) then return rec.access_token, rec.expires_at - self.skew_ms end
   company_id = company_id or self.default_company
-  if not rec and user_type == "Location" and company_id then
-    -- no location token yet: mint one from the agency token
-    rec, err = self:_mint(company_id, id)
-    if not rec then return nil, err end
-    return rec.access_token, rec.expires_at - self.skew_ms
-  end
-  local new, rerr = self:_renew(user_type, id, rec and rec.access_token)
+  -- no location token yet: minted from the agency token, under the lock
+  -- (one mint however many processes ask at once)
+  local how = not rec and user_type == "Location" and company_id and { company_id = company_id } or nil
+  local new, rerr = self:_renew(user_type, id, rec and rec.access_token, how)
   if new then return new.access_token, new.expires_at - self.skew_ms end
   -- the refresh failed, but the old token has not expired yet: keep going
   -- with it (fresh until now: the next call tries to renew again)
@@ -583,13 +626,27 @@ end
 
 -- agency -> location ---------------------------------------------------------
 
-function App:_mint(company_id, location_id)
+-- A location token from the agency token (POST /oauth/locationToken),
+-- stored; under the location's lock (_renew_locked). `after`: the refresh
+-- error that made it mint again. The record, or nil and an `auth` error
+-- that says why it could not.
+function App:_mint(company_id, location_id, hold, after)
+  local function failed(err)
+    if is_location_inactive(err) then return nil, inactive(err, "minting the token of Location", location_id) end
+    err.kind = err.kind == "http" and "auth" or err.kind
+    err.reason = err.reason or "mint_failed"
+    err.message = ("%scannot mint a token for location %s from the agency token of company %s: %s"):format(
+      after and ("the refresh token of Location %s was rejected (%s) and "):format(location_id,
+        tostring(after.oauth_error or after.message)) or "", location_id, company_id, tostring(err.message))
+    return nil, err
+  end
   local agency, err = self:token("Company", company_id)
-  if not agency then return nil, err end
+  if not agency then return failed(err) end
   local http = self._http
   local function mint(token)
     http._core:set_token(token)
-    local body, cerr = http:call("oauth.get-location-access-token", { companyId = company_id, locationId = location_id })
+    local body, cerr = self:_call("oauth.get-location-access-token", { companyId = company_id, locationId = location_id },
+      hold)
     http._core:set_token(nil)
     return body, cerr
   end
@@ -597,28 +654,32 @@ function App:_mint(company_id, location_id)
   if not body and cerr.status == 401 and core.auth_refreshable(cerr.message) then
     -- the agency token was refused as expired: renew it once and mint again
     local renewed, rerr = self:renew("Company", company_id, agency)
-    if not renewed then return nil, rerr end
+    if not renewed then return failed(rerr) end
     agency = renewed
     body, cerr = mint(agency)
   end
-  if not body then return nil, scrub(cerr, { agency }) end
+  if not body then return failed(scrub(cerr, { agency })) end
   local rec, why = record_of(body, "Location")
   if not rec then return nil, errors.new{ kind = "decode", message = "location token: " .. why } end
   rec.location_id = rec.location_id or location_id
   rec.company_id = company_id
-  rec.minted_from = company_id -- no refresh token: minted again from the agency token when it expires
-  local ok, werr = self:_write(rec)
-  if not ok then return nil, werr end
+  -- renewed with its refresh token (GHL's answers carry one since
+  -- highlevel-api-docs#285; older ones do not), and minted again from the
+  -- agency token when that fails or there is none
+  rec.minted_from = company_id
+  local ok, werr = with_retries(function() return self:_write(rec) end)
+  if not ok then return nil, scrub(werr, { rec.access_token, rec.refresh_token }) end
   return rec
 end
 
 --- Mint a location token from the agency (Company) token (POST
--- /oauth/locationToken) and store it. It has no refresh token: when it
--- expires it is minted again from the agency token.
+-- /oauth/locationToken) and store it, under the location's lock. It is
+-- renewed with its refresh token, and minted again from the agency token
+-- when that is refused (revoked, reconnected) or the answer had none.
 function App:location_token(company_id, location_id)
   if type(company_id) ~= "string" or company_id == "" then invalid("location_token: company_id must be a non-empty string") end
   if type(location_id) ~= "string" or location_id == "" then invalid("location_token: location_id must be a non-empty string") end
-  local rec, err = self:_mint(company_id, location_id)
+  local rec, err = self:_renew("Location", location_id, nil, { company_id = company_id, mint = true })
   if not rec then return nil, err end
   return session(rec)
 end

@@ -19,6 +19,7 @@ local M = {
   CLIENT_ID = "64f0c1d2e3a4b5c6d7e8f901-lmockapp",
   CLIENT_SECRET = "mock-client-secret-7c1e4b9a2d",
   COMPANY_ID = "CompMock000000000001", -- the agency of the seeded locations
+  AGENCY_TOKEN = "pit-3d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a", -- an agency-level PIT of that agency
 }
 
 local function here()
@@ -114,7 +115,8 @@ end
 
 --- Start a server. opts: `port` (default: a free one), `tls` (also listen
 -- with HTTPS on `tls_port`, self-signed certificate at `ca_file`), `tokens`
--- (list of {token=, locationId=}), `oauth` ({client_id=, client_secret=},
+-- (PITs: list of {token=, locationId=}, or {token=, userType = "Company",
+-- companyId=} for an agency PIT), `oauth` ({client_id=, client_secret=},
 -- default M.CLIENT_ID/M.CLIENT_SECRET; may also set access_ttl_s,
 -- repeat_window_s, token_style, which /_mock/reset then goes back to),
 -- `foreground` (block until nginx exits).
@@ -135,6 +137,7 @@ function M.start(opts)
     tokens = opts.tokens or {
       { token = M.TOKEN, locationId = M.LOCATION_ID },
       { token = M.OTHER_TOKEN, locationId = M.OTHER_LOCATION_ID },
+      { token = M.AGENCY_TOKEN, userType = "Company", companyId = M.COMPANY_ID },
     },
     seed = opts.seed,
     oauth = oauth,

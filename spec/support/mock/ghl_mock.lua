@@ -15,8 +15,9 @@ local routes = {}
 
 -- route("GET", "/contacts/{contactId}", "2021-07-28", handler[, access])
 -- version nil: the spec declares no Version header. access: nil = a
--- sub-account token (OAuth or PIT); "agency" = an agency OAuth token only
--- (the specs' Agency-Access-Only); "none" = no token at all (/oauth/token).
+-- sub-account token (OAuth or PIT); "agency_access" = an agency token
+-- (OAuth or PIT: the specs' Agency-Access); "agency" = an agency OAuth
+-- token only (Agency-Access-Only); "none" = no token at all (/oauth/token).
 local function route(method, template, version, handler, access)
   local parts = {}
   for seg in template:gmatch("/([^/]*)") do parts[#parts + 1] = seg end
@@ -27,7 +28,7 @@ local function load_routes()
   for _, name in ipairs{ "contacts", "contacts_search", "contact_notes", "contact_tasks", "pipelines",
                          "opportunities", "calendar_events", "calendars", "workflows", "conversations",
                          "messages", "locations", "location_tags", "custom_fields", "users", "oauth",
-                         "redirects" } do
+                         "redirects", "companies" } do
     require("ghl_mock." .. name).register(route)
   end
 end
@@ -116,6 +117,8 @@ function M.handle()
     if not tok then return auth.invalid_jwt() end
     if r.access == "agency" then
       if not auth.is_agency_oauth(tok) then return auth.agency_only() end
+    elseif r.access == "agency_access" then
+      if tok.userType ~= "Company" then return auth.scope() end -- a sub-account token
     elseif tok.userType == "Company" then
       return auth.scope() -- an agency token must mint a location token first
     end

@@ -186,6 +186,34 @@ function handlers.oauth_setup()
   return { location_id = s.location_id }
 end
 
+-- An agency install (?code= of a Company): its tokens stored, and no
+-- location token yet (an earlier test's record of the location forgotten)
+function handlers.oauth_agency_setup()
+  local a = app()
+  local s = assert(a:exchange(ngx.var.arg_code, { user_type = "Company" }))
+  a:forget(cfg.location_id)
+  return { company_id = s.company_id }
+end
+
+-- The stored location token marked expired (?id=): the next call renews it
+function handlers.oauth_expire_location()
+  local a = app()
+  local key = a:_key("Location", ngx.var.arg_id)
+  local rec = cjson.decode(ngx.shared.ghl_tokens:get(key))
+  rec.expires_at = 0
+  ngx.shared.ghl_tokens:set(key, cjson.encode(rec))
+  return { ok = true, has_refresh_token = rec.refresh_token ~= nil, minted_from = rec.minted_from }
+end
+
+-- A location call through an agency client (?company=): the location token
+-- minted from the agency token, or renewed
+function handlers.oauth_agency_call()
+  local c = ghl.new{ oauth = app(), company_id = ngx.var.arg_company, location_id = cfg.location_id, base_url = cfg.url,
+                     pacing = false }
+  local contact, err = c.contacts:get(C1)
+  return { ok = contact ~= nil, err = err and tostring(err), pid = ngx.worker.pid() }
+end
+
 function handlers.oauth_call()
   local c = ghl.new{ oauth = app(), location_id = cfg.location_id, base_url = cfg.url, pacing = false }
   local contact, err = c.contacts:get(C1)

@@ -13,8 +13,13 @@
 --   POST /_mock/oauth/code         an authorization code: {"userType":"Location","locationId":...} or
 --                                  {"userType":"Company","companyId":...} (+ "scope", "ttl_s") -> {code}
 --   GET  /_mock/oauth              the OAuth counters (oauth_store.lua)
---   POST /_mock/oauth              {"access_ttl_s":,"repeat_window_s":,"token_style":} (any subset)
---   POST /_mock/oauth/expire       expire every issued access token now -> {ok, expired}
+--   POST /_mock/oauth              {"access_ttl_s":,"repeat_window_s":,"token_style":,
+--                                  "location_refresh_token":,"inactive_locations":[]} (any subset)
+--   POST /_mock/oauth/expire       expire every issued access token now -> {ok, expired};
+--                                  {"locationId":} or {"companyId":}: only that location's or
+--                                  agency's (userType Company) tokens
+--   POST /_mock/oauth/revoke       {"locationId":} or {"companyId":}: their refresh tokens die
+--                                  (a reconnect, a revoked install) -> {ok, revoked}
 -- The reset also empties the fault queue, puts GHL's rate limits back and
 -- forgets OAuth codes, tokens, counters and settings. The request log shows
 -- bodies with OAuth secrets replaced (redact.lua).
@@ -104,7 +109,15 @@ function M.handle(method, path)
   elseif path == "/_mock/oauth/code" and method == "POST" then
     return new_code()
   elseif path == "/_mock/oauth/expire" and method == "POST" then
-    return http.reply(200, { ok = true, expired = state.expire_tokens() })
+    local b = body()
+    if not b then return bad("the body must be a JSON object") end
+    return http.reply(200, { ok = true, expired = state.expire_tokens(b) })
+  elseif path == "/_mock/oauth/revoke" and method == "POST" then
+    local b = body()
+    if not b or (type(b.locationId) ~= "string" and type(b.companyId) ~= "string") then
+      return bad("the body must name a locationId or a companyId")
+    end
+    return http.reply(200, { ok = true, revoked = oauth_store.revoke(b) })
   elseif path == "/_mock/faults" then
     if method == "POST" then return queue_fault() end
     if method == "GET" then return list_faults() end

@@ -93,6 +93,7 @@ local function by_refresh(f)
     return oauth_error(400, "invalid_request", "refresh_token is required with grant_type refresh_token")
   end
   local pair, why = store.refresh(f.refresh_token, given(f.user_type) and f.user_type or nil)
+  if not pair and why == "inactive" then return common.bad_request("Location is not active") end
   if not pair then return oauth_error(400, "invalid_grant", why) end
   return token_answer(pair)
 end
@@ -116,7 +117,8 @@ local function token(req)
   return oauth_error(400, "unsupported_grant_type", ("grant_type %s is not supported"):format(grant))
 end
 
--- An agency token mints a location token: no refresh token, mint again.
+-- An agency token mints a location token, with a refresh token unless
+-- location_refresh_token is off (GHL's answers before docs issue #285).
 local function location_token(req)
   store.count("location_token_calls")
   local f = form(req)
@@ -126,8 +128,10 @@ local function location_token(req)
   if not loc or loc.companyId ~= f.companyId then
     return common.bad_request(("Location %s not found in company %s"):format(f.locationId, f.companyId))
   end
+  if store.inactive(loc.id) then return common.bad_request("Location is not active") end
   local pair = store.issue({ userType = "Location", locationId = loc.id, companyId = loc.companyId,
-                             userId = req.token.userId, scope = store.LOCATION_SCOPE }, false)
+                             userId = req.token.userId, scope = store.LOCATION_SCOPE },
+                           store.config().location_refresh_token)
   return common.reply(200, put_tokens(pair, {
     scope = pair.grant.scope, locationId = loc.id, planId = store.PLAN_ID, userId = req.token.userId,
     appId = store.client().app_id, versionId = store.VERSION_ID,

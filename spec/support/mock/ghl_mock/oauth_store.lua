@@ -12,12 +12,17 @@ local M = {}
 -- GHL's numbers (ghl-api.md §3): an access token lives a day less a second;
 -- the same refresh token presented again within 30 s gets the same pair
 -- (concurrent refreshes of a distributed client must not lock it out).
-local DEFAULTS = { access_ttl_s = 86399, repeat_window_s = 30, token_style = "snake" }
+-- Location tokens minted from an agency token carry a refresh token since
+-- highlevel-api-docs#285; location_refresh_token = false answers as before.
+-- inactive_locations: the ids whose refresh and mint GHL answers 400
+-- "Location is not active" (highlevel-api-docs#249).
+local DEFAULTS = { access_ttl_s = 86399, repeat_window_s = 30, token_style = "snake", location_refresh_token = true,
+                   inactive_locations = {} }
 local CODE_TTL_S = 600
 local REFRESH_TTL_S = 365 * 86400 -- "valid for a year"; never checked here
 
 M.COUNTERS = { "token_calls", "refresh_calls", "code_calls", "location_token_calls", "refresh_repeats",
-               "invalid_grants", "issued_access_tokens" }
+               "invalid_grants", "issued_access_tokens", "revoked_refresh_tokens" }
 
 -- fixed ids of the mock app's install (24 hex, like GHL's Mongo ids)
 M.VERSION_ID = "64f0c1d2e3a4b5c6d7e8fa01"
@@ -64,11 +69,22 @@ local function check(b)
   if b.token_style ~= nil and b.token_style ~= "snake" and b.token_style ~= "camel" then
     problems[#problems + 1] = 'token_style must be "snake" or "camel"'
   end
+  if b.location_refresh_token ~= nil and type(b.location_refresh_token) ~= "boolean" then
+    problems[#problems + 1] = "location_refresh_token must be a boolean"
+  end
+  local inactive = b.inactive_locations
+  if inactive ~= nil then
+    local ok = type(inactive) == "table"
+    for k, v in pairs(ok and inactive or {}) do
+      if type(k) ~= "number" or type(v) ~= "string" then ok = false end
+    end
+    if not ok then problems[#problems + 1] = "inactive_locations must be a list of location ids" end
+  end
   return problems
 end
 
---- Change any of access_ttl_s, repeat_window_s, token_style until the next
--- reset. Returns nil and the problems when some are bad.
+--- Change any of access_ttl_s, repeat_window_s, token_style,
+-- location_refresh_token, inactive_locations until the next reset. Returns nil and the problems when some are bad.
 function M.configure(b)
   local problems = check(b)
   if #problems > 0 then return nil, problems end
@@ -79,6 +95,31 @@ function M.configure(b)
 end
 
 function M.config() return copy(cfg) end
+
+--- Whether GHL answers "Location is not active" for this location.
+function M.inactive(location_id)
+  for _, id in ipairs(cfg.inactive_locations) do
+    if id == location_id then return true end
+  end
+  return false
+end
+
+--- Revoke the refresh tokens of a location ({locationId=}) or a company's
+-- agency tokens ({companyId=}): what a reconnect or a revoked install
+-- leaves. How many were revoked.
+function M.revoke(b)
+  local n = 0
+  for token, r in pairs(refresh) do
+    local g = r.grant
+    if (b.locationId and g.userType == "Location" and g.locationId == b.locationId)
+      or (b.companyId and g.userType == "Company" and g.companyId == b.companyId) then
+      refresh[token] = nil
+      n = n + 1
+    end
+  end
+  counters.revoked_refresh_tokens = counters.revoked_refresh_tokens + n
+  return n
+end
 
 --- From config.lua's `oauth`: client_id, client_secret, and optionally the
 -- three knobs, which then become what a reset goes back to.
@@ -191,6 +232,7 @@ end
 function M.refresh(token, user_type)
   local r = refresh[token]
   if not r then return nil, "Invalid refresh token" end
+  if r.grant.userType == "Location" and M.inactive(r.grant.locationId) then return nil, "inactive" end
   if user_type and user_type ~= r.grant.userType then
     return nil, ("The refresh token is a %s token, not a %s token"):format(r.grant.userType, user_type)
   end

@@ -42,12 +42,18 @@ end
 --- Accept an issued access token {token, expires, oauth = true, userType, locationId?, companyId, ...}.
 function M.issue_token(t) issued[t.token] = t end
 
---- Expire every issued access token now (tests need not sleep); how many were alive.
-function M.expire_tokens()
+--- Expire every issued access token now (tests need not sleep), or only those of
+-- {locationId=} or {companyId=} (agency tokens); how many were alive.
+function M.expire_tokens(only)
   local now, n = ngx.now(), 0
+  local loc, company = only and only.locationId, only and only.companyId
   for _, t in pairs(issued) do
-    if t.expires > now then n = n + 1 end
-    t.expires = 0
+    local hit = (not loc and not company) or (loc and t.userType == "Location" and t.locationId == loc)
+      or (company and t.userType == "Company" and t.companyId == company)
+    if hit then
+      if t.expires > now then n = n + 1 end
+      t.expires = 0
+    end
   end
   return n
 end
