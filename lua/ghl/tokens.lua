@@ -54,12 +54,18 @@ local function refuse(reason, fmt, ...)
   return nil, errors.new{ kind = "auth", reason = reason, message = fmt:format(...) }
 end
 
+-- GHL names the location locationId, location_id (opportunities search)
+-- or altId with altType "location" (payments, products, medias, invoices)
 local function id_in(t)
-  local v = type(t) == "table" and rawget(t, "locationId")
+  if type(t) ~= "table" then return nil end
+  local v = rawget(t, "locationId")
+  if v == nil then v = rawget(t, "location_id") end
+  if v == nil and rawget(t, "altType") == "location" then v = rawget(t, "altId") end
   return type(v) == "string" and v ~= "" and v or nil
 end
 
--- The location a request is about: its locationId parameter, wherever it goes.
+-- The location a request is about: its locationId parameter (or another
+-- spelling of it, id_in), wherever it goes.
 local function location_of(opts)
   if type(opts) ~= "table" then return nil end
   return id_in(opts.path) or id_in(opts.query) or id_in(opts.body) or id_in(opts.form)

@@ -1,0 +1,65 @@
+-- Edges of which token a call takes and of minting (issue 17's red team):
+-- the location a request names in another spelling, install events handled
+-- at the same time, and the default company.
+local h = require "spec.support.helpers"
+local ghl = require "ghl"
+local server = require "spec.support.server"
+
+local LOC, OTHER, COMP = server.LOCATION_ID, server.OTHER_LOCATION_ID, server.COMPANY_ID
+
+describe("which token (edges)", function()
+  local srv = h.server()
+  setup(srv.start) teardown(srv.stop) before_each(srv.reset)
+
+  local function app(extra)
+    local o = { client_id = server.CLIENT_ID, client_secret = server.CLIENT_SECRET, base_url = srv.url,
+                store = ghl.store.memory(), refresh_skew_ms = 0 }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return ghl.oauth(o)
+  end
+
+  local function agency(extra)
+    local o = { user_type = "Company" }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    local a = app(o)
+    local code = h.admin(srv, "POST", "/_mock/oauth/code", { userType = "Company", companyId = COMP }).code
+    assert(a:exchange(code))
+    return a
+  end
+
+  local function stats() return h.admin(srv, "GET", "/_mock/oauth") end
+
+  local function client(a, extra)
+    local o = { oauth = a, base_url = srv.url, retry_base_ms = 5, retry_max_delay_ms = 20, max_retries = 0 }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return ghl.new(o)
+  end
+
+  describe("an agency client on an operation whose location parameter is location_id", function()
+    it("mints the token of that location instead of refusing the call", function()
+      local c = client(agency(), { company_id = COMP })
+      local body, err = c:call("opportunities.search-opportunity", { location_id = LOC })
+      assert.is_table(body, err and err.message)
+      assert.is_table(body.opportunities)
+      assert.are.equal(1, stats().location_token_calls)
+    end)
+
+    it("sends that location's token, not the one of the client's location_id", function()
+      local c = client(agency(), { company_id = COMP, location_id = OTHER })
+      local body, err = c:call("opportunities.search-opportunity", { location_id = LOC })
+      assert.is_table(body, err and err.message)
+      assert.is_table(body.opportunities)
+    end)
+
+    it("altId with altType location names the location too", function()
+      local c = client(agency(), { company_id = COMP, location_id = OTHER })
+      local _, err = c:call("medias.fetch-media-content", { altId = LOC, altType = "location", sortBy = "createdAt", sortOrder = "asc", type = "file" })
+      assert.are_not.equal("needs_location_token", err and err.reason)
+      -- the token of LOC was minted, not that of the client's location_id
+      assert.are.equal(1, stats().location_token_calls)
+      c = client(agency(), { company_id = COMP })
+      _, err = c:call("medias.fetch-media-content", { altId = LOC, altType = "location", sortBy = "createdAt", sortOrder = "asc", type = "file" })
+      assert.are_not.equal("needs_location_token", err and err.reason)
+    end)
+  end)
+end)
