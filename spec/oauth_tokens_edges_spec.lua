@@ -62,4 +62,39 @@ describe("which token (edges)", function()
       assert.are_not.equal("needs_location_token", err and err.reason)
     end)
   end)
+
+  describe("INSTALL of a location under the agency (App:on_webhook)", function()
+    -- a store shared by two "processes"; `before_lock(key)` runs before a lock is taken
+    local function shared_store(before_lock)
+      local inner = ghl.store.memory()
+      local s = setmetatable({}, { __index = function(_, k)
+        local v = inner[k]
+        if type(v) == "function" then return function(_, ...) return v(inner, ...) end end
+        return v
+      end })
+      function s.lock(_, key, ttl)
+        before_lock(key)
+        return inner:lock(key, ttl)
+      end
+      return s
+    end
+
+    it("two deliveries handled at the same time (two workers or hosts) mint once", function()
+      local other
+      local once = false
+      local store = shared_store(function(key)
+        if not once and key:find(":Location:" .. LOC, 1, true) then
+          once = true
+          -- the other worker handles its delivery between our look and our lock
+          assert(other:on_webhook{ type = "INSTALL", locationId = LOC, companyId = COMP })
+        end
+      end)
+      local a = agency{ store = store }
+      other = app{ user_type = "Company", store = store }
+      assert(a:on_webhook{ type = "INSTALL", locationId = LOC, companyId = COMP })
+      assert.is_true(once)
+      assert.are.equal(1, stats().location_token_calls)
+      assert.is_true(a:session(LOC).has_refresh_token)
+    end)
+  end)
 end)

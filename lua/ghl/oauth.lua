@@ -494,14 +494,16 @@ end
 -- minted from the agency token, minted again when its refresh token is
 -- refused (or when it has none); with `how.company_id` and no record yet,
 -- the first location token, minted once however many callers ask at once;
--- with `how.mint`, a new one minted whatever is stored.
+-- with `how.mint`, a new one minted whatever is stored (with
+-- `how.keep_usable`: unless the stored one has not expired, as another
+-- caller may have minted it while we waited for the lock).
 function App:_renew_locked(user_type, id, stale_access, hold, how)
   local rec, rerr = self:_read(user_type, id)
   if rerr then return nil, rerr end
   local key = self:_key(user_type, id)
   -- a pair this process could not store at its last refresh
   if self._kept[key] then rec = self:_take_kept(user_type, id, rec) end
-  if how and how.mint then return self:_mint(how.company_id, id, hold) end
+  if how and how.mint and not (how.keep_usable and usable(rec)) then return self:_mint(how.company_id, id, hold) end
   if not rec then
     if user_type == "Location" and how and how.company_id then return self:_mint(how.company_id, id, hold) end
     return nil, errors.new{ kind = "auth", reason = "no_tokens", message = ("no tokens for %s %s: run the OAuth flow "
@@ -750,7 +752,9 @@ function App:on_webhook(event)
   end
   local s = self:session(loc)
   if s and s.expires_at and s.expires_at > clock.now_ms() then return true end -- delivered again: done
-  local rec, err = self:location_token(company, loc)
+  -- the same look again under the lock: another worker or host may be
+  -- handling the same event (its claim is in a store of its own)
+  local rec, err = self:_renew("Location", loc, nil, { company_id = company, mint = true, keep_usable = true })
   if not rec then return nil, err end
   return true
 end
