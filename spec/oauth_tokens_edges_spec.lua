@@ -97,4 +97,45 @@ describe("which token (edges)", function()
       assert.is_true(a:session(LOC).has_refresh_token)
     end)
   end)
+
+  describe("a mint that fails", function()
+    local cjson = require "cjson"
+
+    for _, fault in ipairs{ "echo_token", "echo_encoded" } do
+      it("holds no token in its error when GHL echoes the agency token (" .. fault .. ")", function()
+        local store = ghl.store.memory()
+        local a = agency{ store = store }
+        local agency_token = assert(a:token("Company", COMP))
+        h.fault(srv, "POST", "/oauth/locationToken", fault, 1)
+        local c = client(a, { company_id = COMP, location_id = LOC })
+        local _, err = c.contacts:get("SeedC000000000000001")
+        assert.are.equal("mint_failed", err.reason)
+        h.assert_no_secret(cjson.encode(err), agency_token, "the mint error")
+        h.assert_no_secret(tostring(err), agency_token, "the mint error's text")
+        h.assert_no_secret(cjson.encode(err), server.CLIENT_SECRET, "the mint error")
+      end)
+    end
+
+    for _, answer in ipairs{ "true", "null", "[]", '"x"', "3" } do
+      it("answered 200 with " .. answer .. ": a structured decode error", function()
+        local a = agency()
+        h.fault(srv, "POST", "/oauth/locationToken", "json=" .. answer, 1)
+        local c = client(a, { company_id = COMP, location_id = LOC })
+        local ok, body, err = pcall(c.contacts.get, c.contacts, "SeedC000000000000001")
+        assert.is_true(ok, tostring(body))
+        assert.is_nil(body)
+        assert.are.equal("decode", err.kind)
+        assert.matches("no access_token", err.message)
+      end)
+
+      it("a refresh answered 200 with " .. answer .. ": a structured decode error", function()
+        local a = agency()
+        h.fault(srv, "POST", "/oauth/token", "json=" .. answer, 1)
+        local ok, s, err = pcall(a.refresh, a, COMP)
+        assert.is_true(ok, tostring(s))
+        assert.is_nil(s)
+        assert.are.equal("decode", err.kind)
+      end)
+    end
+  end)
 end)

@@ -239,6 +239,8 @@ end
 
 -- A token answer as a record; both key styles (access_token/accessToken).
 local function record_of(body, user_type)
+  -- a 200 whose JSON is not an object (true, null, a number: a proxy's)
+  if type(body) ~= "table" then return nil, "the token answer has no access_token (it is not a JSON object)" end
   local rec = {
     access_token = field(body, "access_token", "accessToken"),
     refresh_token = field(body, "refresh_token", "refreshToken"),
