@@ -4,6 +4,7 @@
 local h = require "spec.support.helpers"
 local ghl = require "ghl"
 local server = require "spec.support.server"
+local cjson = require "cjson"
 
 local LOC, OTHER, COMP = server.LOCATION_ID, server.OTHER_LOCATION_ID, server.COMPANY_ID
 
@@ -99,8 +100,6 @@ describe("which token (edges)", function()
   end)
 
   describe("a mint that fails", function()
-    local cjson = require "cjson"
-
     for _, fault in ipairs{ "echo_token", "echo_encoded" } do
       it("holds no token in its error when GHL echoes the agency token (" .. fault .. ")", function()
         local store = ghl.store.memory()
@@ -125,7 +124,9 @@ describe("which token (edges)", function()
         assert.is_true(ok, tostring(body))
         assert.is_nil(body)
         assert.are.equal("decode", err.kind)
-        assert.matches("no access_token", err.message)
+        assert.are.equal("mint_failed", err.reason)
+        assert.matches("cannot mint a token for location " .. LOC .. " from the agency token of company " .. COMP
+          .. ": the token answer has no access_token", err.message)
       end)
 
       it("a refresh answered 200 with " .. answer .. ": a structured decode error", function()
@@ -135,6 +136,32 @@ describe("which token (edges)", function()
         assert.is_true(ok, tostring(s))
         assert.is_nil(s)
         assert.are.equal("decode", err.kind)
+      end)
+    end
+  end)
+
+  describe("an error answer of the token endpoint that is not GHL's usual shape", function()
+    -- a transport that answers every request 400 with `body`
+    local function app_answering(body)
+      local t = { perform = function()
+        return 400, "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n", body
+      end }
+      local store = ghl.store.memory()
+      local a = ghl.oauth{ client_id = server.CLIENT_ID, client_secret = server.CLIENT_SECRET, store = store,
+                           transport = t, max_retries = 0 }
+      assert(store:set(a:_key("Company", COMP), cjson.encode{ access_token = "a", refresh_token = "r", expires_at = 0,
+                                                                user_type = "Company", company_id = COMP }))
+      return a
+    end
+
+    for _, body in ipairs{ '{"message":[null]}', '{"message":[{"a":1}]}', '{"message":["a",{"b":2},"c"]}' } do
+      it("is an auth error, not a Lua error: " .. body, function()
+        local a = app_answering(body)
+        local ok, s, err = pcall(a.refresh, a, COMP)
+        assert.is_true(ok, tostring(s))
+        assert.is_nil(s)
+        assert.are.equal("auth", err.kind)
+        assert.are.equal(400, err.status)
       end)
     end
   end)

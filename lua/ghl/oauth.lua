@@ -291,7 +291,14 @@ end
 local function oauth_text(err)
   local b = type(err.body) == "table" and err.body or {}
   local text = b.error ~= "Bad Request" and b.error or b.message or b.error_description or err.body
-  if type(text) == "table" then text = table.concat(text, "; ") end
+  if type(text) == "table" then
+    -- GHL's 422 lists its messages; anything else in the list (null, an object) is left out
+    local parts = {}
+    for _, v in ipairs(text) do
+      if type(v) == "string" then parts[#parts + 1] = v end
+    end
+    text = #parts > 0 and table.concat(parts, "; ") or nil
+  end
   return type(text) == "string" and text or nil
 end
 
@@ -664,7 +671,10 @@ function App:_mint(company_id, location_id, hold, after)
   end
   if not body then return failed(scrub(cerr, { agency })) end
   local rec, why = record_of(body, "Location")
-  if not rec then return nil, errors.new{ kind = "decode", message = "location token: " .. why } end
+  if not rec then
+    return nil, errors.new{ kind = "decode", reason = "mint_failed", message = ("cannot mint a token for location %s "
+      .. "from the agency token of company %s: %s"):format(location_id, company_id, why) }
+  end
   rec.location_id = rec.location_id or location_id
   rec.company_id = company_id
   -- renewed with its refresh token (GHL's answers carry one since
