@@ -165,4 +165,40 @@ describe("which token (edges)", function()
       end)
     end
   end)
+
+  describe("one app shared by coroutines (nginx light threads)", function()
+    it("a mint in flight lends its agency token to no other token request", function()
+      local AGENCY = "eyJhbGciOiJIUzI1NiJ9.agency-access-token.c2lnbmF0dXJl"
+      local seen = {}
+      -- a transport that hands each request to the test and waits for its answer, as a light thread does
+      local t = { perform = function(_, req)
+        seen[#seen + 1] = { path = req.path, authorization = req.headers and req.headers.Authorization }
+        return coroutine.yield(req)
+      end }
+      local store = ghl.store.memory()
+      local a = ghl.oauth{ client_id = server.CLIENT_ID, client_secret = server.CLIENT_SECRET, store = store,
+                           transport = t, max_retries = 0 }
+      local now = os.time() * 1000
+      assert(store:set(a:_key("Company", COMP), cjson.encode{ access_token = AGENCY, refresh_token = "cr",
+        expires_at = now + 3600000, user_type = "Company", company_id = COMP }))
+      assert(store:set(a:_key("Location", OTHER), cjson.encode{ access_token = "old", refresh_token = "r2",
+        expires_at = 0, user_type = "Location", location_id = OTHER }))
+      local minting = coroutine.create(function() return a:location_token(COMP, LOC) end)
+      local refreshing = coroutine.create(function() return a:refresh(OTHER) end)
+      assert.is_true((coroutine.resume(minting)))    -- its mint is on the wire
+      assert.is_true((coroutine.resume(refreshing))) -- and so is the other location's refresh
+      assert.are.same({ "/oauth/locationToken", "/oauth/token" }, { seen[1].path, seen[2].path })
+      assert.are.equal("Bearer " .. AGENCY, seen[1].authorization)
+      assert.is_nil(seen[2].authorization) -- /oauth/token takes no token
+      local ok = coroutine.resume(minting, 200, { ["Content-Type"] = "application/json" },
+        cjson.encode{ access_token = "la1", refresh_token = "lr1", expires_in = 3600, locationId = LOC })
+      assert.is_true(ok)
+      -- the refresh fails, and its answer quotes the Authorization header it got
+      local _, session, err = coroutine.resume(refreshing, 400, { ["Content-Type"] = "application/json" },
+        cjson.encode{ error = "invalid_request", error_description = "Bad token format: " .. tostring(seen[2].authorization) })
+      assert.is_nil(session)
+      assert.are.equal("auth", err.kind)
+      h.assert_no_secret(cjson.encode(err), AGENCY, "the other refresh's error")
+    end)
+  end)
 end)

@@ -270,11 +270,13 @@ local LEASE_LOST = setmetatable({}, { __tostring = function() return "ghl.oauth:
 -- under the refresh lock) takes the place of its sleep, so that its waits
 -- before a retry keep the lock's lease. With hold it takes no spare call
 -- table of the app's client: that one may be in use by another coroutine.
-function App:_call(operation, params, hold)
-  if not hold then return self._http:call(operation, params) end
+-- `base`: the client to call with (default the app's own).
+function App:_call(operation, params, hold, base)
+  base = base or self._http
+  if not hold then return base:call(operation, params) end
   local retried
   local http = setmetatable({ _sleep = hold, _on_retry = function(info) retried = info.error end,
-                              _spare_call = false }, { __index = self._http })
+                              _spare_call = false }, { __index = base })
   local ok, body, err = pcall(http.call, http, operation, params)
   if ok then return body, err end
   if body ~= LEASE_LOST then error(body, 0) end
@@ -653,13 +655,16 @@ function App:_mint(company_id, location_id, hold, after)
   end
   local agency, err = self:token("Company", company_id)
   if not agency then return failed(err) end
-  local http = self._http
   local function mint(token)
-    http._core:set_token(token)
-    local body, cerr = self:_call("oauth.get-location-access-token", { companyId = company_id, locationId = location_id },
-      hold)
-    http._core:set_token(nil)
-    return body, cerr
+    -- the agency token on a core of this request's own, not on the app's:
+    -- that one is shared by every coroutine (nginx light threads), whose
+    -- token requests would carry the agency token meanwhile, and whose
+    -- errors would not have it redacted
+    local http = setmetatable({ _core = core.client{ token = token, base_url = self._conn.base_url,
+                                                    max_retries = self._conn.max_retries },
+                                _spare_call = false }, { __index = self._http })
+    return self:_call("oauth.get-location-access-token", { companyId = company_id, locationId = location_id },
+      hold, http)
   end
   local body, cerr = mint(agency)
   if not body and cerr.status == 401 and core.auth_refreshable(cerr.message) then
