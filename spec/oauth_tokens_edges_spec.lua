@@ -201,4 +201,72 @@ describe("which token (edges)", function()
       h.assert_no_secret(cjson.encode(err), AGENCY, "the other refresh's error")
     end)
   end)
+
+  describe("the location's lock while the agency token is renewed", function()
+    it("is kept or given up: a lease that ran out meanwhile does not mint a second token", function()
+      local clock = require "ghl.clock"
+      local inner = ghl.store.memory()
+      local third -- another process's app on the same store
+      local delayed = false
+      local store = setmetatable({}, { __index = function(_, k)
+        local v = inner[k]
+        if type(v) == "function" then return function(_, ...) return v(inner, ...) end end
+        return v
+      end })
+      function store.lock(_, key, ttl)
+        if not delayed and key:find(":Company:", 1, true) then
+          delayed = true
+          clock.sleep_ms(400) -- another process holds the agency's lock longer than our location lease lasts...
+          -- ...and meanwhile a third one needs the same location's token: the lease is its now
+          local c = client(third, { company_id = COMP, location_id = LOC })
+          assert(c.contacts:get("SeedC000000000000001"))
+        end
+        return inner:lock(key, ttl)
+      end
+      local function mk()
+        return app{ user_type = "Company", store = store, timeout_ms = 200, lock_ttl_ms = 300 }
+      end
+      local a = mk()
+      third = mk()
+      local code = h.admin(srv, "POST", "/_mock/oauth/code", { userType = "Company", companyId = COMP }).code
+      assert(a:exchange(code))
+      -- the agency token has expired: the location's mint renews it first
+      local key = a:_key("Company", COMP)
+      local rec = cjson.decode(inner:get(key))
+      rec.expires_at = 0
+      assert(inner:set(key, cjson.encode(rec)))
+      local c = client(a, { company_id = COMP, location_id = LOC })
+      local body, err = c.contacts:get("SeedC000000000000001")
+      assert.is_true(delayed)
+      assert.is_table(body, err and err.message) -- the token the third one minted
+      assert.are.equal(1, stats().location_token_calls)
+      assert.are.equal(1, stats().refresh_calls)
+    end)
+
+    it("a lease that ran out with no one minting since: nothing sent, a mint_failed error that says why", function()
+      local clock = require "ghl.clock"
+      local inner = ghl.store.memory()
+      local store = setmetatable({}, { __index = function(_, k)
+        local v = inner[k]
+        if type(v) == "function" then return function(_, ...) return v(inner, ...) end end
+        return v
+      end })
+      function store.lock(_, key, ttl)
+        if key:find(":Company:", 1, true) then clock.sleep_ms(400) end
+        return inner:lock(key, ttl)
+      end
+      local a = app{ user_type = "Company", store = store, timeout_ms = 200, lock_ttl_ms = 300 }
+      local code = h.admin(srv, "POST", "/_mock/oauth/code", { userType = "Company", companyId = COMP }).code
+      assert(a:exchange(code))
+      local key = a:_key("Company", COMP)
+      local rec = cjson.decode(inner:get(key))
+      rec.expires_at = 0
+      assert(inner:set(key, cjson.encode(rec)))
+      local _, err = client(a, { company_id = COMP, location_id = LOC }).contacts:get("SeedC000000000000001")
+      assert.are.equal("auth", err.kind)
+      assert.are.equal("mint_failed", err.reason)
+      assert.matches("longer than the location's lock lasts", err.message)
+      assert.are.equal(0, stats().location_token_calls)
+    end)
+  end)
 end)

@@ -653,9 +653,21 @@ function App:_mint(company_id, location_id, hold, after)
         tostring(after.oauth_error or after.message)) or "", location_id, company_id, tostring(err.message))
     return nil, err
   end
+  local started = clock.now_ms()
   local agency, err = self:token("Company", company_id)
   if not agency then return failed(err) end
   local function mint(token)
+    -- getting the agency token may have waited for the agency's lock and
+    -- its refresh longer than this location's lease lasts: a lease lost
+    -- meanwhile may be another caller's now, who mints too. Kept (extended)
+    -- here, or nothing is sent
+    if hold then
+      local ok, lerr = pcall(hold, 0)
+      if not ok then
+        if lerr ~= LEASE_LOST then error(lerr, 0) end
+        return nil, nil, true
+      end
+    end
     -- the agency token on a core of this request's own, not on the app's:
     -- that one is shared by every coroutine (nginx light threads), whose
     -- token requests would carry the agency token meanwhile, and whose
@@ -666,13 +678,24 @@ function App:_mint(company_id, location_id, hold, after)
     return self:_call("oauth.get-location-access-token", { companyId = company_id, locationId = location_id },
       hold, http)
   end
-  local body, cerr = mint(agency)
+  -- the lease was lost: the token another caller minted meanwhile, or nothing minted
+  local function lost()
+    local again = self:_read("Location", location_id)
+    if usable(again) and type(again.updated_at) == "number" and again.updated_at >= started then return again end
+    return nil, errors.new{ kind = "auth", reason = "mint_failed", message = ("cannot mint a token for location %s "
+      .. "from the agency token of company %s: getting the agency token took longer than the location's lock "
+      .. "lasts (lock_ttl_ms), and another caller may be minting it now: not minted; try again")
+      :format(location_id, company_id) }
+  end
+  local body, cerr, gone = mint(agency)
+  if gone then return lost() end
   if not body and cerr.status == 401 and core.auth_refreshable(cerr.message) then
     -- the agency token was refused as expired: renew it once and mint again
     local renewed, rerr = self:renew("Company", company_id, agency)
     if not renewed then return failed(rerr) end
     agency = renewed
-    body, cerr = mint(agency)
+    body, cerr, gone = mint(agency)
+    if gone then return lost() end
   end
   if not body then return failed(scrub(cerr, { agency })) end
   local rec, why = record_of(body, "Location")
