@@ -140,6 +140,23 @@ describe("which token (edges)", function()
     end
   end)
 
+  it("a mint, a refresh and a code exchange answered 200 with false: a structured decode error", function()
+    local a = agency()
+    h.fault(srv, "POST", "/oauth/locationToken", "json=false", 1)
+    local _, err = client(a, { company_id = COMP, location_id = LOC }).contacts:get("SeedC000000000000001")
+    assert.are.same({ "decode", "mint_failed" }, { err.kind, err.reason })
+    assert.matches("cannot mint a token for location " .. LOC .. ".*JSON false", err.message)
+    h.fault(srv, "POST", "/oauth/token", "json=false", 1)
+    local s
+    s, err = a:refresh(COMP)
+    assert.is_nil(s)
+    assert.are.same({ "decode", 200 }, { err.kind, err.status })
+    h.fault(srv, "POST", "/oauth/token", "json=false", 1)
+    s, err = app():exchange("any-code")
+    assert.is_nil(s)
+    assert.are.equal("decode", err.kind)
+  end)
+
   describe("an error answer of the token endpoint that is not GHL's usual shape", function()
     -- a transport that answers every request 400 with `body`
     local function app_answering(body)

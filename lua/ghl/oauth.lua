@@ -266,6 +266,14 @@ end
 -- Raised by a lease_keeper's wait when the refresh lock cannot be kept.
 local LEASE_LOST = setmetatable({}, { __tostring = function() return "ghl.oauth: the refresh lock was lost" end })
 
+-- A 200 whose JSON is false is no answer: without this its `resp` would be
+-- taken for the error.
+local function answer(body, resp)
+  if body ~= false then return body, resp end
+  return nil, errors.new{ kind = "decode", status = type(resp) == "table" and resp.status or nil,
+                          message = "the answer is JSON false, not an object" }
+end
+
 -- A call of the app's own client; `hold` (a lease_keeper, for a call made
 -- under the refresh lock) takes the place of its sleep, so that its waits
 -- before a retry keep the lock's lease. With hold it takes no spare call
@@ -273,12 +281,12 @@ local LEASE_LOST = setmetatable({}, { __tostring = function() return "ghl.oauth:
 -- `base`: the client to call with (default the app's own).
 function App:_call(operation, params, hold, base)
   base = base or self._http
-  if not hold then return base:call(operation, params) end
+  if not hold then return answer(base:call(operation, params)) end
   local retried
   local http = setmetatable({ _sleep = hold, _on_retry = function(info) retried = info.error end,
                               _spare_call = false }, { __index = base })
   local ok, body, err = pcall(http.call, http, operation, params)
-  if ok then return body, err end
+  if ok then return answer(body, err) end
   if body ~= LEASE_LOST then error(body, 0) end
   -- give up with what was to be retried: it was not processed (only
   -- those are retried), so a refresh token is not spent
