@@ -24,7 +24,7 @@ CFLAGS_ALL := $(OPT) $(WARN) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L
 LDFLAGS_ALL := -shared $(LDFLAGS)
 
 CORE_SRC := csrc/core.c csrc/client.c csrc/request.c csrc/response.c csrc/error.c \
-            csrc/scratch.c csrc/strutil.c csrc/buf.c csrc/pager.c csrc/policy.c csrc/pacer.c \
+            csrc/scratch.c csrc/strutil.c csrc/buf.c csrc/pager.c csrc/pager_styles.c csrc/policy.c csrc/pacer.c \
             csrc/clock.c csrc/random.c csrc/http_date.c csrc/redact.c \
             csrc/http_parse.c csrc/fileio.c csrc/json_decode.c csrc/json_encode.c
 CURL_SRC := csrc/transport_curl.c csrc/buf.c csrc/http_parse.c

@@ -69,7 +69,7 @@ build = {
     -- C core: no dependency beyond Lua (loaded by nginx too)
     ["ghl.core"] = {
       sources = { "csrc/core.c", "csrc/client.c", "csrc/request.c", "csrc/response.c", "csrc/error.c",
-                  "csrc/scratch.c", "csrc/strutil.c", "csrc/buf.c", "csrc/pager.c",
+                  "csrc/scratch.c", "csrc/strutil.c", "csrc/buf.c", "csrc/pager.c", "csrc/pager_styles.c",
                   "csrc/policy.c", "csrc/pacer.c", "csrc/clock.c", "csrc/random.c",
                   "csrc/http_date.c", "csrc/redact.c", "csrc/http_parse.c", "csrc/fileio.c",
                   "csrc/json_decode.c", "csrc/json_encode.c" },

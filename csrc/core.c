@@ -229,20 +229,27 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  */
 
 /***
- * Make a pager for one of GHL's paging styles.
- * Styles: "skip_limit" and "limit_offset" (advance skip/offset by the items
- * seen; limit_offset also stops on hasMore = false), "page" (page + 1),
- * "search_after" (the last item's searchAfter), "keyset"
- * (meta.startAfterId and meta.startAfter), "last_message_id"
- * (lastMessageId, while nextPage is true), "start_after_date" (the last
- * item's sort[1] or lastMessageDate), "cursor" (nextCursor).
+ * Make a pager for one of GHL's paging styles (the table in
+ * csrc/pager_styles.c): "skip_limit" and "limit_offset" (skip/offset +
+ * the items seen), "page" (page + 1; totalPages), "search_after" (the last
+ * item's searchAfter or sort), "keyset" (meta.startAfterId and
+ * meta.startAfter, else the last item), "last_id" (the cursor under its own
+ * name on the page or the items' wrapper, else the last item's id),
+ * "cursor" (nextCursor), "after_item" (the last item's id or _id),
+ * "start_after_date" (the last item's sort[1], else the field sortBy names).
+ * Every style also ends on an empty or short page, a trusted total, or
+ * hasMore/hasNext/nextPage false at the top or under meta, pagination or
+ * the items' wrapper.
  * @function pager
  * @tparam table opts
- * `style` (required, one of the above), `items` (the field that holds the
- * items; default: the page itself when it is an array, else its only
- * non-empty array field; "[]": the page is the array), `limit_key` (the
- * page-size parameter, default "limit"), `max_items` and `max_pages`
- * (positive numbers; default no bound)
+ * `style` (required, one of the above), `items` (a dotted path to the
+ * items, "results.posts"; "[]": the page is the array; nil, "" or "*": the
+ * page itself when it is an array, else its only array field, an error when
+ * there are two), `cursor_key` (the cursor parameter when not the style's),
+ * `size_key` (the page-size parameter, default "limit"; `limit_key` is the
+ * old name), `cursor_string` (send numeric cursors as strings),
+ * `first_page` (the number of the first page, default 1), `max_items` and
+ * `max_pages` (positive numbers; default no bound)
  * @treturn Pager
  * @raise an `invalid_argument` error for an unknown style or a bad option
  */

@@ -68,12 +68,12 @@ describe("pagers", function()
     assert.is_nil(last)
   end)
 
-  it("last_message_id: reads the documented and the double-wrapped answer", function()
-    local p = core.pager{ style = "last_message_id", items = "messages" }
+  it("last_id: reads the documented and the double-wrapped answer (lastMessageId)", function()
+    local p = core.pager{ style = "last_id", items = "messages" }
     local items, nxt = p:next({}, { messages = { messages = ids(3, 1), lastMessageId = "id3", nextPage = true } })
     assert.are.equal(3, #items)
     assert.are.equal("id3", nxt.lastMessageId)
-    local p2 = core.pager{ style = "last_message_id", items = "messages" }
+    local p2 = core.pager{ style = "last_id", items = "messages" }
     local items2, nxt2 = p2:next({}, { messages = ids(2, 1), lastMessageId = "id2", nextPage = false })
     assert.are.equal(2, #items2)
     assert.is_nil(nxt2)
@@ -108,6 +108,101 @@ describe("pagers", function()
     local items, nxt = p:next({ limit = 5 }, { count = 0 })
     assert.are.same({}, items)
     assert.is_nil(nxt)
+  end)
+
+  describe("the styles of the other services", function()
+    it("last_id: the cursor under its own name, in the items' container, until hasMore is false", function()
+      local p = core.pager{ style = "last_id", items = "data.knowledgeBases", cursor_key = "lastKnowledgeBaseId" }
+      local page = { success = true, data = { knowledgeBases = ids(2, 1), hasMore = true, lastKnowledgeBaseId = "id2" } }
+      local _, nxt = p:next({ limit = 2 }, page)
+      assert.are.same({ limit = 2, lastKnowledgeBaseId = "id2" }, nxt)
+      local items, last = p:next(nxt, { data = { knowledgeBases = ids(2, 3), hasMore = false, lastKnowledgeBaseId = "id4" } })
+      assert.are.equal(2, #items)
+      assert.is_nil(last) -- a nested end flag: no request for an empty page
+    end)
+
+    it("after_item: the last item's id (startAfter, lastDoc)", function()
+      local p = core.pager{ style = "after_item", items = "agents" }
+      local _, nxt = p:next({ limit = 2 }, { agents = ids(2, 1), totalCount = 5 })
+      assert.are.equal("id2", nxt.startAfter)
+      local p2 = core.pager{ style = "after_item", items = "data", cursor_key = "lastDoc" }
+      local _, nxt2 = p2:next({ limit = "2", lastDoc = "" }, { data = { { _id = "x1" }, { _id = "x2" } } })
+      assert.are.equal("x2", nxt2.lastDoc)
+      local _, err = core.pager{ style = "after_item", items = "data" }:next({ limit = 1 }, { data = { { name = "n" } } })
+      assert.matches("no id to continue after", err.message)
+    end)
+
+    it("page: from the spec's first page (0), with pageSize, until pagination.hasNext or totalPages says so", function()
+      local p = core.pager{ style = "page", items = "numbers", size_key = "pageSize", first_page = 0 }
+      local _, nxt = p:next(p:first{ pageSize = 2 }, { numbers = ids(2, 1), page = 0 })
+      assert.are.equal(1, nxt.page)
+      local p2 = core.pager{ style = "page", items = "locations" }
+      local _, a = p2:next({ page = 1 }, { locations = ids(3, 1), pagination = { hasNext = true, totalPages = 3 } })
+      assert.are.equal(2, a.page)
+      local _, b = p2:next(a, { locations = ids(3, 4), pagination = { hasNext = false, totalPages = 3 } })
+      assert.is_nil(b)
+      local p3 = core.pager{ style = "page", items = "locations" }
+      local _, c = p3:next({ page = 3 }, { locations = ids(3, 7), pagination = { totalPages = 3 } })
+      assert.is_nil(c, "page 3 of 3 is the last")
+      local p4 = core.pager{ style = "page", items = "submissions" }
+      local _, d = p4:next({ limit = 2 }, { submissions = ids(2, 1), meta = { nextPage = core.null, total = 9 } })
+      assert.is_nil(d, "meta.nextPage null ends the walk")
+    end)
+
+    it("sends a cursor the spec types a string as a string", function()
+      local p = core.pager{ style = "skip_limit", items = "users", cursor_string = true }
+      local _, nxt = p:next({ skip = "0", limit = "2" }, { users = ids(2, 1) })
+      assert.are.equal("2", nxt.skip)
+      local q = core.pager{ style = "skip_limit", items = "users" }
+      local _, n2 = q:next({ limit = 2 }, { users = ids(2, 1) })
+      assert.are.equal(math.type and "integer" or "number", math.type and math.type(n2.skip) or type(n2.skip))
+    end)
+
+    it("start_after_date: the field sortBy sorts on when the items carry no sort", function()
+      local page = { conversations = { { id = "a", lastMessageDate = 9, lastManualMessageDate = 5 },
+                                       { id = "b", lastMessageDate = 8, lastManualMessageDate = 4 } } }
+      local p = core.pager{ style = "start_after_date", items = "conversations" }
+      local _, nxt = p:next({ limit = 2, sortBy = "last_manual_message_date" }, page)
+      assert.are.equal(4, nxt.startAfterDate)
+      local _, dflt = core.pager{ style = "start_after_date", items = "conversations" }:next({ limit = 2 }, page)
+      assert.are.equal(8, dflt.startAfterDate)
+      local _, err = core.pager{ style = "start_after_date", items = "conversations" }
+        :next({ limit = 2, sortBy = "score_profile" }, page)
+      assert.matches("no sort value", err.message)
+      assert.matches("score_profile", err.message)
+    end)
+  end)
+
+  describe("items paths", function()
+    it("walks items under a path, and the spec's wrappers around them", function()
+      local p = core.pager{ style = "skip_limit", items = "results.tags" }
+      local items, nxt = p:next({ limit = 2 }, { success = true, results = { tags = ids(2, 1), count = 2 } })
+      assert.are.equal(2, #items)
+      assert.are.equal(2, nxt.skip)
+      local q = core.pager{ style = "limit_offset", items = "data.data" }
+      assert.are.equal(3, #q:next({ limit = 5 }, { data = { data = ids(3, 1), count = 3 } }))
+    end)
+
+    it("a path that leads nowhere while the page holds a list is an error, not an empty walk", function()
+      local p = core.pager{ style = "skip_limit", items = "results.tag" }
+      local items, err = p:next({ limit = 2 }, { results = { tags = ids(2, 1) } })
+      assert.is_nil(items)
+      assert.are.equal("decode", err.kind)
+      assert.matches("no 'results.tag' but holds a list", err.message)
+      local q = core.pager{ style = "skip_limit", items = "results.tags" }
+      local _, err2 = q:next({ limit = 2 }, { results = { tags = "x" } })
+      assert.matches("not an array", err2.message)
+    end)
+
+    it("'*': the page's one list, an empty page when there is none, an error when there are two", function()
+      local p = core.pager{ style = "skip_limit", items = "*" }
+      assert.are.equal(2, #p:next({ limit = 5 }, { funnels = ids(2, 1), count = 2 }))
+      local items, nxt = core.pager{ style = "skip_limit", items = "*" }:next({ limit = 5 }, { count = 0 })
+      assert.are.same({}, items)
+      assert.is_nil(nxt)
+      local _, err = core.pager{ style = "skip_limit", items = "*" }:next({ limit = 5 }, { a = ids(1, 1), b = ids(1, 2) })
+      assert.matches("cannot tell which field", err.message)
+    end)
   end)
 
   describe("guards", function()

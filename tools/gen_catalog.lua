@@ -3,144 +3,38 @@
 OpenAPI specs (apps/*.json). Only facts needed to call an operation are
 kept; no prose from the specs goes in.
 
-  lua5.4 tools/gen_catalog.lua [SPECS_DIR] [OUT]          write the catalogue
-  lua5.4 tools/gen_catalog.lua --check [SPECS_DIR] [OUT]  exit 1 if OUT is stale
+  lua5.4 tools/gen_catalog.lua [SPECS_DIR] [OUT] [MOCK_OUT]          write the catalogue
+  lua5.4 tools/gen_catalog.lua --check [SPECS_DIR] [OUT] [MOCK_OUT]  exit 1 if one is stale
+
+MOCK_OUT is the local GHL server's table of the paged operations (how each
+reads its cursor, what its answer holds), from the same paging rules
+(tools/spec_paging.lua). A paged operation that no rule classifies fails.
 
 SPECS_DIR defaults to ../shared/ghl-openapi (next to the checkout).]]
-local cjson = require "cjson"
 
 local check = arg[1] == "--check"
 local args = { table.unpack(arg, check and 2 or 1) }
 local here = (arg[0]:match("^(.*)/tools/[^/]*$") or ".")
 local specs = args[1] or (here .. "/../shared/ghl-openapi")
 local out_path = args[2] or (here .. "/lua/ghl/catalog.lua")
+-- the local GHL server's table of paged operations (spec/support/mock)
+local mock_path = args[3] or (here .. "/spec/support/mock/ghl_mock/paged_ops.lua")
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local spec_read = require "spec_read"
+local paging = require "spec_paging"
 
-if not read(specs .. "/apps/contacts.json") then
-  io.stderr:write(("gen_catalog: no specs at %s/apps: catalogue check skipped\n"):format(specs))
+local read, sorted_keys, uniq_sorted = spec_read.read, spec_read.sorted_keys, spec_read.uniq_sorted
+local S, why = spec_read.open(specs)
+if not S then
+  io.stderr:write(("gen_catalog: %s: catalogue check skipped\n"):format(why))
   os.exit(check and 0 or 1)
 end
-
-local function list_specs()
-  local p = assert(io.popen(("ls '%s/apps'"):format(specs)))
-  local files = {}
-  for name in p:lines() do
-    if name:match("%.json$") then files[#files + 1] = name end
-  end
-  p:close()
-  table.sort(files)
-  return files
-end
-
-local docs = {}
-local function load_doc(path)
-  if not docs[path] then docs[path] = cjson.decode((assert(read(path), path))) end
-  return docs[path]
-end
-
--- Follows a $ref (local or into ../common/common-schemas.json); returns the
--- schema and the document it lives in.
-local function deref(doc_path, node, depth)
-  depth = depth or 0
-  while type(node) == "table" and node["$ref"] and depth < 20 do
-    local file, frag = node["$ref"]:match("^([^#]*)#(.*)$")
-    if file and file ~= "" then doc_path = specs .. "/apps/" .. file end
-    local target = load_doc(doc_path)
-    for part in frag:gmatch("[^/]+") do target = type(target) == "table" and target[part] or nil end
-    -- links.json points at schemas it does not define: the common ones
-    if target == nil and file == "" then
-      local common = load_doc(specs .. "/common/common-schemas.json")
-      target = common.components.schemas[frag:match("([^/]+)$")]
-      doc_path = specs .. "/common/common-schemas.json"
-    end
-    node = target
-    depth = depth + 1
-  end
-  return node, doc_path
-end
-
--- Top-level properties and required names of a schema (allOf merged), and
--- whether it takes properties it does not list (additionalProperties).
-local function shape(doc_path, schema)
-  local props, required, is_array, open = {}, {}, false, false
-  local function walk(node, dp, depth)
-    node, dp = deref(dp, node)
-    if type(node) ~= "table" or depth > 8 then return end
-    if node.type == "array" then is_array = true end
-    if node.additionalProperties and node.additionalProperties ~= false then open = true end
-    for _, sub in ipairs(node.allOf or {}) do walk(sub, dp, depth + 1) end
-    for name, p in pairs(node.properties or {}) do
-      local pd = deref(dp, p)
-      props[name] = type(pd) == "table" and pd.type or true
-    end
-    for _, r in ipairs(node.required or {}) do required[#required + 1] = r end
-  end
-  walk(schema, doc_path, 0)
-  return props, required, is_array, open
-end
-
--- Where a body has arrays, at any depth (through $ref, allOf, arrays of
--- objects): the JSON encoder sends an empty table there as [] (elsewhere as
--- {}). Objects are the default, so only the way to each array is kept:
--- "a" an array; {a = items} an array whose items lead to arrays;
--- {o = {name = ...}} an object with arrays under those names; nil: none.
-local function array_shape(doc_path, node, depth)
-  node, doc_path = deref(doc_path, node)
-  if type(node) ~= "table" or depth > 12 then return nil end
-  if node.type == "array" then
-    local items = array_shape(doc_path, node.items, depth + 1)
-    return items and { a = items } or "a"
-  end
-  local props = {}
-  local function walk(n, dp, d)
-    n, dp = deref(dp, n)
-    if type(n) ~= "table" or d > 8 then return end
-    for _, sub in ipairs(n.allOf or {}) do walk(sub, dp, d + 1) end
-    for name, p in pairs(n.properties or {}) do
-      local sh = array_shape(dp, p, depth + 1)
-      if sh then props[name] = sh end
-    end
-  end
-  walk(node, doc_path, 0)
-  if next(props) then return { o = props } end
-  return nil
-end
-
-local function sorted_keys(t)
-  local k = {}
-  for name in pairs(t) do k[#k + 1] = name end
-  table.sort(k)
-  return k
-end
-
-local function uniq_sorted(list)
-  local seen, out = {}, {}
-  for _, v in ipairs(list) do
-    if not seen[v] then seen[v] = true out[#out + 1] = v end
-  end
-  table.sort(out)
-  return out
-end
+local deref, shape, array_shape, load_doc, list_specs = S.deref, S.shape, S.array_shape, S.load_doc, S.files
 
 -- security scheme -> token code: L location, A agency; "o" = OAuth only (no PIT)
 local TOKEN = { bearer = "L", ["Location-Access"] = "L", ["Location-Access-Only"] = "Lo",
                 ["Agency-Access"] = "A", ["Agency-Access-Only"] = "Ao" }
-
--- Paging styles that the parameters do not reveal (facts: ghl-api.md §6).
-local PAGING = {
-  ["contacts.search-contacts-advanced"] = { pg = "search_after", pin = "body", it = "contacts", lk = "pageLimit" },
-  ["opportunities.search-opportunities-advanced"] = { pg = "page", pin = "body", it = "opportunities" },
-  ["conversations.get-messages"] = { it = "messages" }, -- also double-wrapped {messages:{messages}}
-  ["locations.task-search"] = { pg = "skip_limit", pin = "body", it = "tasks" },
-  ["users.filter-users-by-email"] = { pg = "skip_limit", pin = "body", it = "users" },
-}
 
 -- Required-body lists that are spec artefacts (ghl-api.md §7, §11.10): what
 -- GHL really needs. Everything else is taken from the specs as they are.
@@ -170,21 +64,21 @@ local BODY_FIELDS_EXTRA = {
   ["opportunities.Upsert-opportunity"] = { "contactId" },
 }
 
-local function infer_paging(q, bprops)
-  local has = {}
-  for _, n in ipairs(q) do has[n] = true end
-  if has.startAfterId and has.startAfter then return "keyset", "query" end
-  if has.lastMessageId then return "last_message_id", "query" end
-  if has.startAfterDate then return "start_after_date", "query" end
-  if has.cursor then return "cursor", "query" end
-  if has.skip and has.limit then return "skip_limit", "query" end
-  if has.offset and has.limit then return "limit_offset", "query" end
-  if bprops.skip and bprops.limit then return "skip_limit", "body" end
-  return nil
+-- The local server's facts of a paged operation (its paged_ops.lua): the
+-- request's cursor and page size as the spec types them, and the answer's
+-- scalar fields to fill in (totals, flags, cursors).
+local function mock_entry(e, pparams, fields)
+  local cursor, size = pparams[e.ck], pparams[e.lk or "limit"]
+  return { m = e.m, p = e.p, v = e.v, t = e.t, pg = e.pg, pin = e.pin, ck = e.ck, ct = cursor and cursor.type,
+           lk = size and (e.lk or "limit") or nil, ld = size and tonumber(size.default) or nil, p0 = e.p0,
+           it = e.it, rq = e.rq, f = fields }
 end
 
 local entries = {}
 local count = 0
+-- paged operations left out, and cursor-named parameters that are not
+-- paging (key -> reason); the local server's table
+local excluded, not_paged, mock_pages = {}, {}, {}
 local unchecked = {} -- JSON bodies whose spec lists no fields: names not checked
 for _, file in ipairs(list_specs()) do
   local service = file:gsub("%.json$", "")
@@ -198,6 +92,7 @@ for _, file in ipairs(list_specs()) do
         assert(not entries[key], "duplicate key " .. key)
         local e = { m = method:upper(), p = path }
         local q, rq, pp = {}, {}, {}
+        local pparams = {} -- query parameters and body fields, for the paging rules
         for name in path:gmatch("{([^}]+)}") do pp[#pp + 1] = name end
         for _, prm in ipairs(op.parameters or {}) do
           prm = deref(doc_path, prm)
@@ -206,6 +101,8 @@ for _, file in ipairs(list_specs()) do
             e.v = (s.enum and s.enum[1]) or s.default
           elseif prm["in"] == "query" then
             q[#q + 1] = prm.name
+            local ps = deref(doc_path, prm.schema) or {}
+            pparams[prm.name] = { where = "query", type = ps.type, default = ps.default }
             if prm.required then rq[#rq + 1] = prm.name end
             -- explode: false (form style): an array goes as a=1,2, not a=1&a=2
             if prm.explode == false then e.qc = e.qc or {} table.insert(e.qc, prm.name) end
@@ -224,7 +121,6 @@ for _, file in ipairs(list_specs()) do
         if #pp > 0 then e.pp = pp end
         if #q > 0 then e.q = uniq_sorted(q) end
         if #rq > 0 then e.rq = uniq_sorted(rq) end
-        local bprops = {}
         local rb = op.requestBody and deref(doc_path, op.requestBody)
         if rb and rb.content then
           local ct = next(rb.content)
@@ -233,7 +129,11 @@ for _, file in ipairs(list_specs()) do
             or ct == "multipart/form-data" and "multipart" or ct
           local media = rb.content[ct]
           local props, req, _, open = shape(doc_path, media and media.schema)
-          bprops = props
+          if e.b == "json" then
+            for name, ty in pairs(props) do
+              if not pparams[name] then pparams[name] = { where = "body", type = ty ~= true and ty or nil } end
+            end
+          end
           if #req > 0 then e.rb = uniq_sorted(req) end
           if REQUIRED_BODY[key] then e.rb = REQUIRED_BODY[key] end
           local names = BODY_FIELDS[key] and uniq_sorted(BODY_FIELDS[key]) or sorted_keys(props)
@@ -246,30 +146,35 @@ for _, file in ipairs(list_specs()) do
           end
           if e.b == "json" then e.bs = array_shape(doc_path, media and media.schema, 0) end
         end
-        for code, resp in pairs(op.responses or {}) do
+        local answer
+        local codes = sorted_keys(op.responses or {})
+        for _, code in ipairs(codes) do
+          local resp = op.responses[code]
           if tostring(code):match("^2") then
             resp = deref(doc_path, resp)
             local media = resp and resp.content and resp.content["application/json"]
             if media and media.schema then
+              answer = media.schema
               local props, _, is_array = shape(doc_path, media.schema)
               local names = sorted_keys(props)
               if is_array then e.r = "[]" elseif #names > 0 and #names <= 12 then e.r = names end
-              local arrays = {}
-              for _, n in ipairs(names) do if props[n] == "array" then arrays[#arrays + 1] = n end end
-              if is_array then e.it = "[]" elseif #arrays == 1 then e.it = arrays[1] end
             end
             break
           end
         end
-        local pg, pin = infer_paging(e.q or {}, bprops)
-        local over = PAGING[key] or {}
-        e.pg = over.pg or pg
-        if e.pg then
-          e.pin = over.pin or pin
-          e.it = over.it or e.it
-          e.lk = over.lk
-        elseif not over.it then
-          e.it = nil -- items only matter for paged operations
+        local ok, pg, why = pcall(paging.classify, S, doc_path, key, pparams, answer)
+        if not ok then
+          io.stderr:write("gen_catalog: ", tostring(pg), "\n")
+          os.exit(1)
+        end
+        if pg then
+          for k, v in pairs(pg) do e[k] = v end
+          mock_pages[key] = mock_entry(e, pparams, answer and paging.page_fields(S, doc_path, answer, e.it) or {})
+        elseif why:match("^excluded: ") then
+          excluded[key] = why:sub(11)
+          e.nx = why:sub(11) -- each_of says why it does not walk it
+        elseif paging.NOT_PAGED[key] then
+          not_paged[key] = why
         end
         if op.deprecated then e.dep = true end
         entries[key] = e
@@ -282,6 +187,7 @@ end
 local function lua_value(v)
   if type(v) == "string" then return ("%q"):format(v) end
   if type(v) == "boolean" then return tostring(v) end
+  if type(v) == "number" then return v == math.floor(v) and ("%d"):format(v) or ("%.17g"):format(v) end
   local parts = {}
   for i, x in ipairs(v) do parts[i] = lua_value(x) end
   if #parts == 0 then -- a map (body shapes): names sorted, so the output is stable
@@ -293,7 +199,7 @@ local function lua_value(v)
 end
 
 local FIELDS = { "m", "p", "v", "t", "s", "pp", "q", "rq", "qc", "b", "rb", "bf", "bs", "r", "pg", "pin", "it", "lk",
-                 "dep" }
+                 "ck", "ct", "p0", "nx", "dep" }
 local lines = {
   "-- Generated by tools/gen_catalog.lua from GHL's OpenAPI specs (apps/*.json). Do not edit;",
   "-- run `make catalog`. Key: service; value: the text of a Lua table operationId -> entry, which",
@@ -303,8 +209,11 @@ local lines = {
   "-- params, rq required query, qc query params sent comma-joined (explode: false), b body",
   "-- (json|form|multipart), rb required body fields, bf body fields (names are checked against",
   "-- them), bs where the body has arrays (an empty table there is sent as []), r response fields",
-  "-- ('[]' = bare array), pg paging style, pin where the cursor goes (query|body), it items field,",
-  "-- lk page-size parameter when not `limit`, dep deprecated.",
+  "-- ('[]' = bare array), pg paging style (csrc/pager_styles.c), pin where the cursor goes",
+  "-- (query|body), it where the items are (a path: 'results.posts'; '[]' the page; '*' found at",
+  "-- run time), lk page-size parameter when not `limit`, ck cursor parameter, ct 's' when the",
+  "-- cursor is typed a string, p0 first page number when not 1, nx why a paged operation is not",
+  "-- walked by each_of, dep deprecated.",
 }
 table.sort(unchecked)
 lines[#lines + 1] = ("-- JSON bodies whose spec lists no fields, so their names are not checked (%d):"):format(#unchecked)
@@ -315,6 +224,15 @@ do
     line = line .. " " .. k
   end
   if line ~= "--" then lines[#lines + 1] = line end
+end
+do
+  local keys, paged = sorted_keys(excluded), 0
+  for _, e in pairs(entries) do if e.pg then paged = paged + 1 end end
+  lines[#lines + 1] = ("-- Paged operations: %d walked by each_of; %d left out:"):format(paged, #keys)
+  for _, k in ipairs(keys) do lines[#lines + 1] = ("-- %s: %s"):format(k, excluded[k]) end
+  keys = sorted_keys(not_paged)
+  lines[#lines + 1] = ("-- Not paging, though a parameter is named like a cursor (%d):"):format(#keys)
+  for _, k in ipairs(keys) do lines[#lines + 1] = ("-- %s: %s"):format(k, not_paged[k]) end
 end
 lines[#lines + 1] = "return {"
 local by_service, services = {}, {}
@@ -339,15 +257,35 @@ end
 lines[#lines + 1] = "}"
 local text = table.concat(lines, "\n") .. "\n"
 
+-- the local server's table: one paged operation a line
+local mock_lines = {
+  "-- Generated by tools/gen_catalog.lua from GHL's OpenAPI specs. Do not edit; run `make catalog`.",
+  "-- The paged operations, for the local server's spec-shaped pages (paged.lua): m method, p path,",
+  "-- v Version, t token, pg paging style, pin where the cursor is (query|body), ck cursor parameter,",
+  "-- ct its type in the spec, lk page-size parameter and ld its default, p0 first page, it where",
+  "-- the items go, rq required query, f the answer's other scalar fields (path -> type).",
+  "return {",
+}
+for _, key in ipairs(sorted_keys(mock_pages)) do
+  mock_lines[#mock_lines + 1] = ("[%q]=%s,"):format(key, lua_value(mock_pages[key]))
+end
+mock_lines[#mock_lines + 1] = "}"
+local mock_text = table.concat(mock_lines, "\n") .. "\n"
+
+local outputs = { { out_path, text }, { mock_path, mock_text } }
 if check then
-  if read(out_path) ~= text then
-    io.stderr:write(("gen_catalog: %s is stale against %s (run `make catalog`)\n"):format(out_path, specs))
-    os.exit(1)
+  for _, o in ipairs(outputs) do
+    if read(o[1]) ~= o[2] then
+      io.stderr:write(("gen_catalog: %s is stale against %s (run `make catalog`)\n"):format(o[1], specs))
+      os.exit(1)
+    end
   end
-  print(("gen_catalog: %s matches the specs (%d operations)"):format(out_path, count))
+  print(("gen_catalog: %s and %s match the specs (%d operations)"):format(out_path, mock_path, count))
 else
-  local f = assert(io.open(out_path, "wb"))
-  f:write(text)
-  f:close()
-  print(("gen_catalog: wrote %s (%d operations)"):format(out_path, count))
+  for _, o in ipairs(outputs) do
+    local f = assert(io.open(o[1], "wb"))
+    f:write(o[2])
+    f:close()
+  end
+  print(("gen_catalog: wrote %s and %s (%d operations)"):format(out_path, mock_path, count))
 end

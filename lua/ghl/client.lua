@@ -150,7 +150,9 @@ end
 
 --- Iterate the items of any paged operation (all pages, one in memory).
 -- Options (in `params` or `opts`): `max_items`, `max_pages`, `items`
--- (the field holding the items, when the catalogue does not know it).
+-- (where the items are, a field or a path such as "results.posts", when
+-- the catalogue does not know it). A cursor the spec requires is filled in
+-- for the first page.
 -- A page that fails raises the structured error.
 function Client:each_of(operation, params, opts)
   return paging.items(self:_pager(operation, params, opts, "each_of"))
@@ -165,6 +167,7 @@ function Client:_pager(operation, params, opts, where)
   local e, key = resolve(operation, params, where)
   local clean, o = paging.take_options(params, opts)
   local pager = paging.pager(e, key, o, where .. " " .. key)
+  paging.first_cursor(e, clean)
   local parts = operations.complete(self, e, key, operations.split(e, key, clean, where), where)
   local target, fetch = paging.fetcher(self, e, parts, o.headers)
   return pager, parts[target], fetch

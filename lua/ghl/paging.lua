@@ -22,15 +22,41 @@ end
 --- A pager for a catalogue entry (style, items field, page-size key).
 function M.pager(e, key, o, where)
   if not e.pg then
+    if e.nx then errors.invalid("%s: %s is not walked page by page (it %s); use client:call", where, key, e.nx) end
     errors.invalid("%s: %s has no known paging style; use client:call for one page", where, key)
+  end
+  if o.items ~= nil and (type(o.items) ~= "string" or o.items == "") then
+    errors.invalid("%s: the items option must be a field or a path of fields (\"results.posts\")", where)
   end
   return core.pager{
     style = e.pg,
-    items = o.items or e.it,
-    limit_key = e.lk or "limit",
+    items = o.items or e.it, -- a path: "results.posts"
+    cursor_key = e.ck,       -- nil: the style's own
+    size_key = e.lk,
+    cursor_string = e.ct == "s",
+    first_page = e.p0,
     max_items = o.max_items,
     max_pages = o.max_pages,
   }
+end
+
+-- The cursor of the first page, for the styles that count
+local FIRST = { skip_limit = 0, limit_offset = 0 }
+
+--- Fills in the cursor of the first page when the spec requires it (a
+-- required lastDoc, offset, ...) and the caller gave none: 0 for the
+-- counting styles, the first page number, else "" (nothing to continue after).
+function M.first_cursor(e, params)
+  local ck = e.ck
+  if not ck or params[ck] ~= nil then return end
+  local required = false
+  for _, list in ipairs{ e.rq or {}, e.rb or {} } do
+    for _, n in ipairs(list) do required = required or n == ck end
+  end
+  if not required then return end
+  local v = FIRST[e.pg] or (e.pg == "page" and (e.p0 or 1)) or ""
+  if e.ct == "s" and type(v) == "number" then v = tostring(v) end
+  params[ck] = v
 end
 
 --- Where an entry's cursor goes (its query or its body, in `parts`), and a

@@ -330,6 +330,8 @@ local function run_handler(handler, event, app)
   return true
 end
 
+local default_store
+
 --- Receive a delivery: the one call a receiver needs. Returns the HTTP
 -- status to answer and a small table to answer as JSON (never the
 -- handler's error text: that goes to opts.on_error).
@@ -349,8 +351,6 @@ end
 -- INSTALL / UNINSTALL go to app:on_webhook first), run_later (nginx: answer
 -- 200 once claimed and run the handler in a timer; an event whose handler
 -- then fails is lost, since GHL has its 200).
-local default_store
-
 function M.receive(raw, headers, handler, opts)
   check_args("webhook.receive", raw, headers)
   if type(handler) ~= "function" and type(handler) ~= "table" then

@@ -21,7 +21,8 @@ local routes = {}
 local function route(method, template, version, handler, access)
   local parts = {}
   for seg in template:gmatch("/([^/]*)") do parts[#parts + 1] = seg end
-  routes[#routes + 1] = { method = method, parts = parts, version = version, handler = handler, access = access }
+  routes[#routes + 1] = { method = method, template = template, parts = parts, version = version, handler = handler,
+                          access = access }
 end
 
 local function load_routes()
@@ -31,6 +32,13 @@ local function load_routes()
                          "redirects", "companies" } do
     require("ghl_mock." .. name).register(route)
   end
+  -- every other paged operation of the specs: generic spec-shaped pages
+  require("ghl_mock.paged").register(route, function(method, template)
+    for _, r in ipairs(routes) do
+      if r.method == method and r.template == template then return true end
+    end
+    return false
+  end)
 end
 
 function M.init(config)

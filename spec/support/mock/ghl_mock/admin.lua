@@ -18,6 +18,9 @@
 --   POST /_mock/oauth/expire       expire every issued access token now -> {ok, expired};
 --                                  {"locationId":} or {"companyId":}: only that location's or
 --                                  agency's (userType Company) tokens
+--   POST /_mock/paged              {"op":"forms.get-forms-submissions","count":N}: the items of a
+--                                  paged operation served by paged.lua (default 7)
+--   GET  /_mock/paged              {ops = {key = {requests, count}}} since the reset
 --   POST /_mock/oauth/revoke       {"locationId":} or {"companyId":}: their refresh tokens die
 --                                  (a reconnect, a revoked install) -> {ok, revoked}
 -- The reset also empties the fault queue, puts GHL's rate limits back and
@@ -30,6 +33,7 @@ local faults = require "ghl_mock.faults"
 local fault_queue = require "ghl_mock.fault_queue"
 local ratelimit = require "ghl_mock.ratelimit"
 local oauth_store = require "ghl_mock.oauth_store"
+local paged = require "ghl_mock.paged"
 local cjson = require "cjson.safe"
 
 local M = {}
@@ -102,7 +106,17 @@ function M.handle(method, path)
     fault_queue.clear()
     ratelimit.reset()
     oauth_store.reset()
+    paged.reset()
     return http.reply(200, { ok = true })
+  elseif path == "/_mock/paged" then
+    if method == "GET" then return http.reply(200, { ops = paged.stats() }) end
+    if method == "POST" then
+      local b = body()
+      if not b then return bad("the body must be a JSON object") end
+      local ok, why = paged.configure(b)
+      if not ok then return bad(why) end
+      return http.reply(200, { ok = true })
+    end
   elseif path == "/_mock/oauth" then
     if method == "POST" then return configure_oauth() end
     if method == "GET" then return http.reply(200, oauth_store.counters()) end
