@@ -5,6 +5,7 @@
 #   make demo          install what is missing, build, run examples/quickstart.lua
 #   make test          install what is missing, build for 5.4 and LuaJIT, run every check
 #   make mock          the local GHL server in the foreground, for your own scripts
+#   make run SCRIPT=f  run your own script against this checkout (eval "$$(make -s env)" for a shell)
 
 LUA ?= lua5.4
 ifeq ($(LUA),luajit)
@@ -34,7 +35,7 @@ HEADERS := $(wildcard csrc/*.h)
 BUSTED := /usr/bin/busted
 LUA_PATH_DEV := lua/?.lua;lua/?/init.lua;;
 
-.PHONY: all build deps demo test test-lua5.4 test-luajit check-asan check-rockspec check-valgrind check-memory soak \
+.PHONY: all build deps demo run env test test-lua5.4 test-luajit check-asan check-rockspec check-valgrind check-memory soak \
         catalog check-catalog fuzz mock clean bench bench-smoke lint docs install check-install
 
 all: build
@@ -60,6 +61,20 @@ deps:
 demo: deps
 	@$(MAKE) --no-print-directory build LUA=lua5.4
 	LUA_PATH_5_4='$(LUA_PATH_DEV)' LUA_CPATH_5_4='build/lua5.4/?.so;;' lua5.4 examples/quickstart.lua
+
+# Your own script against this checkout: make run SCRIPT=my.lua [ARGS="..."] [LUA=luajit].
+# Or put the checkout on Lua's paths in your shell: eval "$$(make -s env)"; lua5.4 my.lua
+run:
+	@test -n "$(SCRIPT)" || { echo 'usage: make run SCRIPT=your_script.lua [ARGS="..."] [LUA=luajit]' >&2; exit 2; }
+	@$(MAKE) -s --no-print-directory build >&2
+	@LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH='$(CURDIR)/$(BUILD)/?.so;;' \
+	  LUA_PATH_5_4='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH_5_4='$(CURDIR)/$(BUILD)/?.so;;' \
+	  $(LUA) $(SCRIPT) $(ARGS)
+
+env:
+	@echo "export LUA_PATH_5_4='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH_5_4='$(CURDIR)/build/lua5.4/?.so;;'"
+	@echo "export LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH='$(CURDIR)/build/luajit/?.so;;'"
+	@echo "export PATH='$(CURDIR)/bin':\"\$$PATH\""
 
 test: deps
 	@$(MAKE) --no-print-directory build LUA=lua5.4

@@ -13,8 +13,7 @@ responses; libcurl moves the bytes in scripts, nginx cosockets inside OpenResty.
   labels = { "gohighlevel", "highlevel", "crm", "http", "api" },
 }
 dependencies = {
-  "lua >= 5.1",
-  "lua-cjson", -- for the ghl command only: the library encodes and decodes JSON in its C core
+  "lua >= 5.1", -- nothing else: JSON both ways is in the C core, the ghl command included
 }
 test_dependencies = {
   "busted",

@@ -373,6 +373,29 @@ describe("rate-limit pacing", function()
     c:close()
   end)
 
+  it("tells on_wait why and how long each held-back call waits", function()
+    h.rate_limit(srv, { max = 5, interval_ms = 500 })
+    local seen = {}
+    local c = h.client(srv, { max_retries = 0, on_wait = function(info) seen[#seen + 1] = info end })
+    local before = c:rate_limit().waited_ms or 0
+    for _ = 1, 12 do assert(c.contacts:get(C1)) end
+    assert.is_true(#seen > 0)
+    local total = 0
+    for _, info in ipairs(seen) do
+      assert.is_true(info.wait_ms > 0)
+      assert.is_true(info.reason == "rate_limit" or info.reason == "probe", info.reason)
+      assert.are.equal("GET", info.method)
+      assert.matches("^/contacts/", info.path)
+      assert.are.equal(math.floor(info.remaining), info.remaining)
+      total = total + info.wait_ms
+    end
+    assert.are.equal(5, seen[#seen].max)
+    assert.are.equal(500, seen[#seen].interval_ms)
+    -- every wait is told (each rounded up to a whole ms)
+    assert.is_true(math.abs(c:rate_limit().waited_ms - before - total) <= #seen, "told waits add up to the pacer's")
+    c:close()
+  end)
+
   it("shares the budget between clients of one token and location", function()
     h.rate_limit(srv, { max = 4, interval_ms = 400 })
     local a, b = h.client(srv, { max_retries = 0 }), h.client(srv, { max_retries = 0 })

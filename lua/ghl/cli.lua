@@ -15,7 +15,7 @@
 -- `ctx` (for tests) may give stdout, stderr, stdin, getenv, stdout_tty,
 -- stderr_tty, stdin_tty, now_ms, client.
 local ghl = require "ghl"
-local cjson = require("cjson").new()
+local core = require "ghl.core"
 local output = require "ghl.cli.output"
 local progress = require "ghl.cli.progress"
 local terminal = require "ghl.cli.terminal"
@@ -222,8 +222,8 @@ local function integers(v)
 end
 
 local function decode_json(text, what)
-  local ok, v = pcall(cjson.decode, text)
-  if not ok then misuse("%s: not valid JSON: %s", what, text) end
+  local v, err = core.json_decode(text)
+  if v == nil and err then misuse("%s: not valid JSON (%s): %s", what, tostring(err.message or err), text) end
   return integers(v)
 end
 

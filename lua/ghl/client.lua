@@ -40,6 +40,7 @@ function Client.new(o)
   }
   self._transport, self._sleep, self._curl_options = transport.for_client(o)
   self._on_retry = o.on_retry
+  self._on_wait = o.on_wait
   self._auth = o.oauth
   -- a Private Integration Token ("pit-" and a UUID); a token= that is an
   -- OAuth access token made elsewhere (a JWT) is not one
@@ -85,6 +86,19 @@ function Client:_notify_retry(attempt, delay_ms, err, req)
   if self._on_retry then
     self._on_retry{ attempt = attempt, delay_ms = delay_ms, error = err, kind = err.kind, status = err.status,
                     message = err.message, method = req.method, path = req.path }
+  end
+end
+
+-- Tells the on_wait hook that the pacer holds a call back, why and for how
+-- long, with the budget as GHL last reported it.
+function Client:_notify_wait(wait_ms, reason, req)
+  local hook = self._on_wait
+  if hook then
+    local st, floor = self._pacer:state(), math.floor
+    local function count(v) return v and floor(v) end -- the pacer keeps doubles
+    hook{ wait_ms = count(wait_ms), reason = reason, method = req.method, path = req.path,
+          remaining = count(st.remaining), max = count(st.max), interval_ms = count(st.interval_ms),
+          daily_remaining = count(st.daily_remaining) }
   end
 end
 

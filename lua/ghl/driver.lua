@@ -105,8 +105,16 @@ local function step(call, now)
     -- never wait past the call's budget: fail at once, nothing sent
     local ms, again = pacer:acquire(now, client._budget_ms - (now - call.started))
     if not ms then return fail(call, again) end
-    if again == true then call.state = "pace" return wait(call, now, ms) end -- a probe is out
-    if ms > 0 then call.state = "send" return wait(call, now, ms) end
+    if again == true then
+      call.state = "pace" -- a probe is out: ask again after the wait
+      client:_notify_wait(ms, "probe", call.req)
+      return wait(call, now, ms)
+    end
+    if ms > 0 then
+      call.state = "send"
+      client:_notify_wait(ms, "rate_limit", call.req)
+      return wait(call, now, ms)
+    end
   end
   call.state, call.sent_at = "sent", now
   return "send", call.req

@@ -18,6 +18,7 @@ local SCHEMA = {
   retry_base_ms = "duration",
   retry_max_delay_ms = "duration",
   on_retry = "function",
+  on_wait = "function",
   pacing = "boolean",
   pacing_dict = "string", -- nginx: share pacing across workers through this lua_shared_dict
   ca_file = "file",

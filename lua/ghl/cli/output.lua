@@ -6,7 +6,7 @@
 --   output.csv_row{ "a", "b,c" } a,"b,c"
 --   output.csv_row{ "=1+2" }     '=1+2   (OWASP: no cell starts a formula)
 --
--- JSON null (ghl.null / cjson.null) prints as null. A table whose keys are
+-- JSON null (ghl.null, which is also cjson.null) prints as null. A table whose keys are
 -- exactly 1..n is an array; an empty table is printed as [] (GHL's empty
 -- values are lists far more often than objects, and the decoder does not
 -- tell them apart). Integers keep every digit; other numbers round-trip.
@@ -14,24 +14,30 @@
 -- server can nest) are printed compact on their line, so a 500-deep answer
 -- does not print 500 levels of indentation; any value the decoder accepts
 -- (1000 levels) prints, deeper ones (a cycle) raise an error.
-local cjson = require "cjson"
+local core = require "ghl.core"
 
 local M = {}
 
-local null = cjson.null
+local null = core.null
 local floor, huge = math.floor, math.huge
 local concat, sort, fmt = table.concat, table.sort, string.format
 local mtype = math.type -- nil under LuaJIT
 
 local find, gsub = string.find, string.gsub
-local cjson_encode = cjson.encode
 
--- A string as JSON: lua-cjson's escaping (quotes, backslashes, control
--- characters), without its "\/" for "/" (every "\/" it writes escapes a "/").
+-- A string as JSON: quotes, backslashes and control characters escaped,
+-- every other byte as it came (what a server sends need not be UTF-8, and
+-- the core's encoder refuses what is not).
+local ESCAPE = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
+                 ["\r"] = "\\r", ["\t"] = "\\t" }
+for c = 0, 31 do
+  local ch = string.char(c)
+  ESCAPE[ch] = ESCAPE[ch] or fmt("\\u%04x", c)
+end
+local SPECIAL = '[%z\1-\31"\\]'
 local function str(s)
-  local e = cjson_encode(s)
-  if find(e, "\\/", 1, true) then e = gsub(e, "\\/", "/") end
-  return e
+  if not find(s, SPECIAL) then return '"' .. s .. '"' end
+  return '"' .. gsub(s, SPECIAL, ESCAPE) .. '"'
 end
 
 -- '"key":' / '"key": ' of the keys seen so far (objects repeat their keys)
