@@ -1175,6 +1175,32 @@ describe("ghl.cli in-process", function()
     assert.are.equal("output: a value nested deeper than 1000 levels (a cycle?)", h.raised(output.json, cycle, true))
   end)
 
+  it("knows the arguments of every method of every resource (a method added by hand needs its signature)", function()
+    local cliargs = require "ghl.cli.args"
+    local operations = require "ghl.operations"
+    for _, r in ipairs(cli.RESOURCES) do
+      for _, m in ipairs(cli.methods(r)) do
+        local sig = cliargs.signature(r, m)
+        assert.is_table(sig, r .. " " .. m .. " has no signature in lua/ghl/cli/args.lua")
+        assert.is_table(operations.entry(sig.op), r .. " " .. m .. ": " .. tostring(sig.op))
+      end
+    end
+    for r, methods in pairs(cliargs.HAND) do
+      local class = require("ghl.resources." .. r)
+      for m in pairs(methods) do assert.is_function(class[m], r .. " " .. m) end
+    end
+  end)
+
+  it("suggests the nearest words: edit distance first, then a prefix", function()
+    local messages = require "ghl.cli.messages"
+    assert.are.same({ "get" }, messages.suggest("gett", { "get", "get_task", "create" }))
+    assert.are.same({ "contacts" }, messages.suggest("contact", { "contacts", "calendars" }))
+    assert.are.same({ "add_followers", "add_tags" }, messages.suggest("add", { "add_tags", "add_followers", "get" }))
+    assert.are.same({}, messages.suggest("zzz", { "get", "create" }))
+    assert.are.equal("; did you mean 'a' or 'b'?", messages.did_you_mean{ "a", "b" })
+    assert.are.equal("", messages.did_you_mean{})
+  end)
+
   it("parses name=value and name:=json", function()
     assert.are.same({ "a", "b=c" }, { cli.parse_pair("a=b=c") })
     local name, v = cli.parse_pair('tags:=["vip",2]')
