@@ -148,12 +148,11 @@ describe("ghl command line", function()
       assert.matches("expected name=value", err)
     end)
 
-    it("exits 2 with the library's message for an unknown operation", function()
+    it("exits 2 for an unknown operation, with the nearest name", function()
       local code, out, err = run{ "call", "get-contactz", "contactId=x" }
       assert.are.equal(2, code)
       assert.are.equal("", out)
       assert.matches("unknown operation 'get%-contactz'; did you mean", err)
-      assert.matches("usage: ghl", err)
       assert.is_nil(err:find("traceback", 1, true))
     end)
   end)
@@ -222,7 +221,7 @@ describe("ghl command line", function()
       local code, out, err = run{ "contacts", "frobnicate" }
       assert.are.equal(2, code)
       assert.are.equal("", out)
-      assert.matches("unknown method 'frobnicate' of contacts; its methods: .*get", err)
+      assert.matches("contacts: unknown method 'frobnicate'; its methods: .*get", err)
     end)
 
     it("an unknown resource lists the resources", function()
@@ -250,11 +249,10 @@ describe("ghl command line", function()
       assert.matches("usage: ghl", err)
     end)
 
-    it("a missing id is the library's invalid_argument, without a traceback", function()
+    it("a missing id is named with the method's usage, without a traceback", function()
       local code, _, err = run{ "contacts", "get" }
       assert.are.equal(2, code)
-      assert.matches("contactId must be a non%-empty string", err)
-      assert.is_nil(err:find("traceback", 1, true))
+      assert.are.equal("ghl: contacts get: missing <contactId>\nghl: usage: ghl contacts get <contactId>\n", err)
     end)
   end)
 
@@ -641,6 +639,359 @@ describe("ghl command line", function()
     end)
   end)
 
+  -- issue 18: what the command says, in its own terms
+  describe("the command line", function()
+    -- the requests the server got since the last reset
+    local function requests() return h.requests(srv) end
+
+    local function lines_of(s)
+      local out = {}
+      for line in s:gmatch("[^\n]+") do out[#out + 1] = line end
+      return out
+    end
+
+    it("ops <operation> shows every parameter, where it goes, which are required, the token and Version; "
+      .. "ops zzz says no operation matches", function()
+      local code, out, err = run({ "ops", "get-slots" }, { GHL_TOKEN = false })
+      assert.are.equal(0, code, err)
+      assert.matches("^calendars%.get%-slots  GET /calendars/{calendarId}/free%-slots  token: location\n", out)
+      assert.is_truthy(out:find("\n  Version header: 2021-04-15\n", 1, true), out)
+      assert.is_truthy(out:find("\n  token: location: a sub-account token (a Private Integration Token or an OAuth token)\n",
+        1, true), out)
+      assert.matches("\n    calendarId +path +required\n", out)
+      assert.matches("\n    startDate +query +required +epoch milliseconds", out)
+      assert.matches("\n    endDate +query +required +epoch milliseconds", out)
+      for _, name in ipairs{ "timezone", "userId", "userIds" } do
+        assert.matches("\n    " .. name .. " +query\n", out) -- optional: no "required"
+      end
+      assert.is_truthy(out:find("usage: ghl call calendars.get-slots calendarId=... endDate=... startDate=...", 1, true))
+      -- body fields, lists, defaults; the token in words
+      code, out = run({ "ops", "contacts.add-tags" }, { GHL_TOKEN = false })
+      assert.are.equal(0, code)
+      assert.matches("\n    contactId +path +required\n", out)
+      assert.matches("\n    tags +body +required +a list: tags=a,b", out)
+      assert.matches("\n  body: JSON\n", out)
+      code, out = run({ "ops", "contacts.create-contact" }, { GHL_TOKEN = false })
+      assert.are.equal(0, code)
+      assert.matches("\n    locationId +body +required +default: %$GHL_LOCATION_ID", out)
+      for key, want in pairs{
+        ["oauth.get-installed-location"] = "agency: an agency (company) token; OAuth only",
+        ["locations.get-location"] = "either: a location (sub-account) or an agency token",
+        ["marketplace.getCharges"] = "location: a sub-account token; OAuth only",
+      } do
+        code, out = run({ "ops", key }, { GHL_TOKEN = false })
+        assert.are.equal(0, code)
+        assert.is_truthy(out:find("\n  token: " .. want, 1, true), out)
+      end
+      -- no match: a clear message, non-zero, nothing on stdout
+      code, out, err = run({ "ops", "zzz" }, { GHL_TOKEN = false })
+      assert.are_not.equal(0, code)
+      assert.are.equal("", out)
+      assert.matches("^ghl: no operation matches 'zzz'\n", err)
+      assert.is_nil(err:find("usage: ghl <command>", 1, true))
+      -- a near miss gets the name it missed
+      code, out, err = run({ "ops", "get-slts" }, { GHL_TOKEN = false })
+      assert.are_not.equal(0, code)
+      assert.are.equal("", out)
+      assert.matches("^ghl: no operation matches 'get%-slts'; did you mean 'calendars%.get%-slots'%?\n", err)
+      -- the JSON form carries the parameters too
+      code, out = run({ "ops", "calendars.get-slots", "--json" }, { GHL_TOKEN = false })
+      assert.are.equal(0, code)
+      local list = json(out)
+      assert.are.equal(1, #list)
+      assert.are.same({ name = "calendarId", where = "path", required = true }, list[1].params[1])
+      assert.are.equal("2021-04-15", list[1].version)
+    end)
+
+    it("call reports every missing required parameter at once", function()
+      local _
+      local code, out, err = run{ "call", "get-slots" }
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("^ghl: call calendars%.get%-slots: missing calendarId %(path%), endDate %(query%), "
+        .. "startDate %(query%)\n", err)
+      assert.matches("`ghl ops calendars%.get%-slots` shows every parameter", err)
+      code, _, err = run({ "call", "get-slots", "startDate=1767225600000" }, { GHL_LOCATION_ID = false })
+      assert.are.equal(2, code)
+      assert.matches("missing calendarId %(path%), endDate %(query%)\n", err)
+      -- one the environment would fill in is named with the setting
+      code, _, err = run({ "call", "create-contact", "firstName=Ada" }, { GHL_LOCATION_ID = false })
+      assert.are.equal(2, code)
+      assert.matches("^ghl: call contacts%.create%-contact: missing locationId %(body; or set GHL_LOCATION_ID%)\n", err)
+      -- resource methods too: every missing argument in one line
+      code, _, err = run{ "opportunities", "update_status" }
+      assert.are.equal(2, code)
+      assert.matches("^ghl: opportunities update_status: missing <id>, <status>\n", err)
+      assert.matches("usage: ghl opportunities update_status <id> <status>", err)
+      assert.are.equal(0, #requests())
+    end)
+
+    it("a typo gets a suggestion: a command, a method, an operation", function()
+      local _
+      local code, out, err = run{ "contact", "get" }
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.are.equal("ghl: unknown command 'contact'; did you mean 'contacts'?\nghl: `ghl help` lists the commands\n", err)
+      code, out, err = run{ "contacts", "gett", "SeedC000000000000001" }
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("^ghl: contacts: unknown method 'gett'; did you mean 'get'%?\n", err)
+      assert.is_nil(err:find("usage: ghl <command>", 1, true))
+      code, _, err = run{ "contacts", "add-tag", "SeedC000000000000001", "vip" }
+      assert.are.equal(2, code)
+      assert.matches("unknown method 'add%-tag'; did you mean 'add_tags'%?", err)
+      code, out, err = run{ "call", "get-contactz", "contactId=x" }
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("^ghl: call: unknown operation 'get%-contactz'; did you mean 'contacts%.get%-contact'[^\n]*%?\n", err)
+      code, _, err = run{ "call", "contacts.get-contactz" }
+      assert.are.equal(2, code)
+      assert.matches("unknown operation 'contacts%.get%-contactz'; did you mean 'contacts%.get%-contact' or", err)
+      code, _, err = run{ "call", "get-slotz" }
+      assert.are.equal(2, code)
+      assert.matches("^ghl: call: unknown operation 'get%-slotz'; did you mean 'calendars%.get%-slots'%?\n", err)
+      -- nothing near: no guess, the list instead
+      code, _, err = run{ "call", "qqqqqqqq" }
+      assert.are.equal(2, code)
+      assert.matches("^ghl: call: unknown operation 'qqqqqqqq'\nghl: `ghl ops <filter>` finds operations", err)
+      assert.are.equal(0, #requests())
+    end)
+
+    it("messages speak the command line, not Lua: GHL_LOCATION_ID, name=value", function()
+      local _
+      local code, out, err = run({ "contacts", "create", "firstName=Ada" }, { GHL_LOCATION_ID = false })
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("^ghl: contacts create: [^\n]*locationId[^\n]*set GHL_LOCATION_ID", err)
+      code, _, err = run({ "contacts", "create", "firstName" })
+      assert.are.equal(2, code)
+      assert.matches("^ghl: contacts create: unexpected argument 'firstName': fields are given as name=value", err)
+      assert.matches("\nghl: usage: ghl contacts create %[name=value %.%.%.%]\n", err)
+      code, _, err = run({ "contacts", "create", "bogus=1" })
+      assert.are.equal(2, code)
+      assert.matches("^ghl: contacts create: contacts%.create%-contact has no body field 'bogus'", err)
+      code, _, err = run({ "conversations", "send", "type=SMS" })
+      assert.are.equal(2, code)
+      assert.matches("^ghl: conversations send: contactId=%.%.%. is required\n", err)
+      code, _, err = run({ "contacts", "get", "" })
+      assert.are.equal(2, code)
+      assert.matches("contactId must be a non%-empty id", err)
+      -- none of them speaks Lua
+      for _, args in ipairs{ { "contacts", "create", "firstName=Ada" }, { "contacts", "create", "firstName" },
+                             { "contacts", "create", "bogus=1" }, { "call", "create-contact", "firstName=Ada" },
+                             { "conversations", "send", "type=SMS" }, { "contacts", "get" } } do
+        code, _, err = run(args, { GHL_LOCATION_ID = false })
+        assert.are.equal(2, code, table.concat(args, " "))
+        for _, lua in ipairs{ "ghl.new", "ghl.unchecked", "location_id", "must be a table", "contacts:", "fields.",
+                              "invalid_argument", "traceback" } do
+          assert.is_nil(err:find(lua, 1, true), lua .. " in: " .. err)
+        end
+      end
+      assert.are.equal(0, #requests())
+    end)
+
+    it("a resource's help lists only its own methods: export only where there is one", function()
+      local code, out = run({ "help", "calendars" }, { GHL_TOKEN = false })
+      assert.are.equal(0, code)
+      assert.matches("^usage: ghl calendars <method>", out)
+      assert.matches("\n  free_slots <calendarId> %[name=value %.%.%.%] +calendars%.get%-slots\n", out)
+      assert.is_nil(out:find("export", 1, true))
+      code, out = run({ "help", "contacts" }, { GHL_TOKEN = false })
+      assert.are.equal(0, code)
+      assert.matches("\n  export %[%-%-format csv|jsonl%]", out)
+      assert.matches("\n  add_tags <contactId> <tag>%.%.%. %(or tags=a,b%)", out)
+      -- every resource: the methods it has, each once
+      local cli = require "ghl.cli"
+      for _, r in ipairs(cli.RESOURCES) do
+        local err
+        code, out, err = run({ r }, { GHL_TOKEN = false })
+        assert.are.equal(2, code)
+        assert.are.equal("", out)
+        assert.matches("^ghl: " .. r .. " needs a method\nusage: ghl " .. r .. " <method>", err)
+        local listed = {}
+        for line in err:gmatch("\n  ([%w_]+)[^\n]*") do listed[#listed + 1] = line end
+        assert.are.same(cli.verbs(r), listed)
+        local has_export = false
+        for _, m in ipairs(cli.methods(r)) do has_export = has_export or m == "export" end
+        assert.are.equal(has_export or r == "contacts", err:find("\n  export", 1, true) ~= nil, r)
+        local _, again = run({ "help", r }, { GHL_TOKEN = false })
+        assert.are.equal(err:match("\n(usage: .*)$"), again)
+      end
+      assert.are.same({ "create", "delete", "each", "get", "pages", "search", "update" }, cli.verbs("users"))
+    end)
+
+    it("refuses unexpected arguments, sending nothing", function()
+      local _
+      local code, out, err = run{ "contacts", "get", "SeedC000000000000001", "extra=1" }
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("^ghl: contacts get: unexpected argument 'extra=1': contacts get takes <contactId> and no "
+        .. "name=value parameters\nghl: usage: ghl contacts get <contactId>\n$", err)
+      code, out, err = run{ "contacts", "get", "SeedC000000000000001", "SeedC000000000000002" }
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("^ghl: contacts get: unexpected argument 'SeedC000000000000002'\n", err)
+      code, _, err = run{ "contacts", "delete_note", "SeedC000000000000001", "N1", "N2" }
+      assert.are.equal(2, code)
+      assert.matches("unexpected argument 'N2'", err)
+      code, _, err = run{ "opportunities", "pipelines", "x" }
+      assert.are.equal(2, code)
+      assert.matches("unexpected argument 'x'", err)
+      assert.are.equal(0, #requests())
+      -- an id by name works as well as in its place
+      code, out, err = run{ "contacts", "get", "contactId=SeedC000000000000001" }
+      assert.are.equal(0, code, err)
+      assert.are.equal("SeedC000000000000001", json(out).id)
+    end)
+
+    it("takes lists as a,b and as positional words; name:=json still works", function()
+      local id = "SeedC000000000000004"
+      local function sent_tags()
+        local r = h.last_request(srv)
+        return json(r.body).tags
+      end
+      local code, _, err = run{ "contacts", "add_tags", id, "tags=vip,lead" }
+      assert.are.equal(0, code, err)
+      assert.are.same({ "vip", "lead" }, sent_tags())
+      code, _, err = run{ "contacts", "add_tags", id, "one", "two,three" }
+      assert.are.equal(0, code, err)
+      assert.are.same({ "one", "two", "three" }, sent_tags())
+      code, _, err = run{ "contacts", "add_tags", id, 'tags:=["json-form"]' }
+      assert.are.equal(0, code, err)
+      assert.are.same({ "json-form" }, sent_tags())
+      code, _, err = run{ "contacts", "remove-tags", id, "tags=vip" }
+      assert.are.equal(0, code, err)
+      assert.are.same({ "vip" }, sent_tags())
+      code, _, err = run{ "contacts", "add_tags", id }
+      assert.are.equal(2, code)
+      assert.matches("missing <tag>%.%.%. %(or tags=a,b%)", err)
+      -- a list field of a body: call and the resources' tables alike
+      code, _, err = run{ "call", "contacts.add-tags", "contactId=" .. id, "tags=from-call,second" }
+      assert.are.equal(0, code, err)
+      assert.are.same({ "from-call", "second" }, sent_tags())
+      local out
+      code, out, err = run{ "contacts", "create", "firstName=Lists", "tags=a,b" }
+      assert.are.equal(0, code, err)
+      assert.are.same({ "a", "b" }, json(out).tags)
+      -- not a list: the string as it is
+      code, out, err = run{ "contacts", "create", "firstName=Doe, Jane" }
+      assert.are.equal(0, code, err)
+      assert.are.equal("Doe, Jane", json(out).firstName)
+      -- followers are user ids, a list too
+      code, _, err = run{ "contacts", "add_followers", id, "followers=U1,U2" }
+      assert.are.equal(0, code, err)
+      assert.are.same({ "U1", "U2" }, json(h.last_request(srv).body).followers)
+    end)
+
+    it("export honours --columns for every format and never prints the searchAfter cursor", function()
+      local code, out, err = run{ "contacts", "export", "--format", "jsonl", "--columns", "id,email,address.city",
+                                  "--query", "seed0007@" }
+      assert.are.equal(0, code, err)
+      assert.are.equal('{"address.city":null,"email":"seed0007@seed.example.com","id":"SeedC000000000000007"}\n', out)
+      code, out, err = run{ "contacts", "export", "--format", "jsonl", "--columns", "id,city", "--query", "seed00" }
+      assert.are.equal(0, code, err)
+      local lines = lines_of(out)
+      assert.is_true(#lines >= 9)
+      for _, line in ipairs(lines) do
+        local v = json(line)
+        local keys = {}
+        for k in pairs(v) do keys[#keys + 1] = k end
+        table.sort(keys)
+        assert.are.same({ "city", "id" }, keys)
+      end
+      -- every field but the paging cursor
+      code, out, err = run{ "contacts", "export", "--format", "jsonl" }
+      assert.are.equal(0, code, err)
+      assert.are.equal(2500, count(out, "\n"))
+      assert.is_nil(out:find("searchAfter", 1, true))
+      assert.is_truthy(out:find('"email":"seed0001@seed.example.com"', 1, true))
+      -- the iterators walk the pages themselves: their cursor is theirs too
+      code, out, err = run{ "contacts", "each", "max_items=5" }
+      assert.are.equal(0, code, err)
+      assert.are.equal(5, count(out, "\n"))
+      assert.is_nil(out:find("searchAfter", 1, true))
+      code, out, err = run{ "call", "--each", "contacts.search-contacts-advanced", "pageLimit:=2", "max_items:=5" }
+      assert.are.equal(0, code, err)
+      assert.are.equal(5, count(out, "\n"))
+      assert.is_nil(out:find("searchAfter", 1, true))
+    end)
+
+    it("a refused token gets a hint: check GHL_TOKEN (and GHL_BASE_URL), never the token", function()
+      local _
+      local bad = "pit-0000aaaa-1111-2222-3333-444455556666"
+      local code, out, err = run({ "contacts", "get", "SeedC000000000000001" }, { GHL_TOKEN = bad })
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      local lines = lines_of(err)
+      assert.matches("^ghl: auth 401: ", lines[1])
+      assert.matches("^ghl: GHL refused the token: check GHL_TOKEN", lines[2])
+      assert.is_truthy(lines[3]:find("GHL_BASE_URL is " .. srv.url, 1, true), err)
+      assert.matches("ghl mock", lines[3])
+      assert.are.equal(3, #lines)
+      h.assert_no_secret(err, bad, "stderr")
+      -- call says the same
+      code, _, err = run({ "call", "get-contact", "contactId=SeedC000000000000001" }, { GHL_TOKEN = bad })
+      assert.are.equal(1, code)
+      assert.matches("\nghl: GHL refused the token: check GHL_TOKEN", err)
+      h.assert_no_secret(err, bad, "stderr")
+    end)
+
+    it("times in seconds become epoch milliseconds where the spec says so, with a note", function()
+      local code, _, err = run{ "call", "get-slots", "calendarId=CalMock0000000000001", "startDate=1767225600",
+                               "endDate=1767312000" }
+      assert.are.equal(0, code, err)
+      local r = h.last_request(srv)
+      assert.matches("[?&]startDate=1767225600000", r.uri)
+      assert.matches("[?&]endDate=1767312000000", r.uri)
+      assert.are.equal("ghl: note: endDate=1767312000 reads as epoch seconds: sent as 1767312000000 (epoch "
+        .. "milliseconds, what GHL takes)\nghl: note: startDate=1767225600 reads as epoch seconds: sent as "
+        .. "1767225600000 (epoch milliseconds, what GHL takes)\n", err)
+      -- milliseconds stay as they are, and say nothing
+      code, _, err = run{ "call", "get-slots", "calendarId=CalMock0000000000001", "startDate:=1767225600000",
+                          "endDate=1767312000000" }
+      assert.are.equal(0, code, err)
+      assert.are.equal("", err)
+      r = h.last_request(srv)
+      assert.matches("[?&]startDate=1767225600000", r.uri)
+      assert.matches("[?&]endDate=1767312000000", r.uri)
+      -- the resources' tables too (conversations search takes startDate in ms)
+      code, _, err = run{ "conversations", "search", "startDate=1767225600" }
+      assert.are.equal(0, code, err)
+      assert.matches("[?&]startDate=1767225600000", h.last_request(srv).uri)
+      assert.matches("note: startDate=1767225600 reads as epoch seconds", err)
+      -- a parameter that is no time is never touched
+      code, _, err = run{ "call", "contacts.search-contacts-advanced", "pageLimit=3", "query=1767225600" }
+      assert.are.equal(0, code, err)
+      assert.matches('"query":"1767225600"', h.last_request(srv).body)
+      assert.are.equal("", err)
+    end)
+
+    it("an unbuilt checkout or an incomplete install is one line, not a traceback", function()
+      local dir = tmp .. "/unbuilt"
+      sh(("rm -rf %s && mkdir -p %s/co/bin %s/inst/bin %s/empty && cp bin/ghl %s/co/bin/ && cp bin/ghl %s/inst/bin/ "
+        .. "&& ln -s %s %s/co/lua"):format(q(dir), q(dir), q(dir), q(dir), q(dir), q(dir),
+        q(capture("pwd"):gsub("%s+$", "") .. "/lua"), q(dir)))
+      local empty = dir .. "/empty/?.so"
+      local function ghl_at(path, args)
+        local cmd = ("%s LUA_CPATH=%s LUA_CPATH_5_4=%s %s %s %s >%s 2>%s; echo $?"):format(CLEAN, q(empty), q(empty),
+          LUA, q(path), table.concat(args, " "), q(dir .. "/out"), q(dir .. "/err"))
+        local code = tonumber(capture(cmd):match("(%d+)%s*$"))
+        return code, read(dir .. "/out") or "", read(dir .. "/err") or ""
+      end
+      for _, args in ipairs{ { "help" }, { "version" }, { "contacts", "get", "X" } } do
+        local code, out, err = ghl_at(dir .. "/co/bin/ghl", args)
+        assert.are_not.equal(0, code)
+        assert.are.equal("", out)
+        assert.are.equal(("ghl: the C modules are not built; run `make%s` first\n"):format(jit and " LUA=luajit" or ""),
+          err)
+      end
+      local code, out, err = ghl_at(dir .. "/inst/bin/ghl", { "help" })
+      assert.are_not.equal(0, code)
+      assert.are.equal("", out)
+      assert.matches("^ghl: this install of ghl is incomplete: its C module ghl%.core is not on the C path[^\n]*\n$", err)
+    end)
+  end)
+
   describe("login", function()
     local client_env
     before_each(function()
@@ -822,6 +1173,32 @@ describe("ghl.cli in-process", function()
     cycle.self = cycle
     assert.are.equal("output: a value nested deeper than 1000 levels (a cycle?)", h.raised(output.json, cycle))
     assert.are.equal("output: a value nested deeper than 1000 levels (a cycle?)", h.raised(output.json, cycle, true))
+  end)
+
+  it("knows the arguments of every method of every resource (a method added by hand needs its signature)", function()
+    local cliargs = require "ghl.cli.args"
+    local operations = require "ghl.operations"
+    for _, r in ipairs(cli.RESOURCES) do
+      for _, m in ipairs(cli.methods(r)) do
+        local sig = cliargs.signature(r, m)
+        assert.is_table(sig, r .. " " .. m .. " has no signature in lua/ghl/cli/args.lua")
+        assert.is_table(operations.entry(sig.op), r .. " " .. m .. ": " .. tostring(sig.op))
+      end
+    end
+    for r, methods in pairs(cliargs.HAND) do
+      local class = require("ghl.resources." .. r)
+      for m in pairs(methods) do assert.is_function(class[m], r .. " " .. m) end
+    end
+  end)
+
+  it("suggests the nearest words: edit distance first, then a prefix", function()
+    local messages = require "ghl.cli.messages"
+    assert.are.same({ "get" }, messages.suggest("gett", { "get", "get_task", "create" }))
+    assert.are.same({ "contacts" }, messages.suggest("contact", { "contacts", "calendars" }))
+    assert.are.same({ "add_followers", "add_tags" }, messages.suggest("add", { "add_tags", "add_followers", "get" }))
+    assert.are.same({}, messages.suggest("zzz", { "get", "create" }))
+    assert.are.equal("; did you mean 'a' or 'b'?", messages.did_you_mean{ "a", "b" })
+    assert.are.equal("", messages.did_you_mean{})
   end)
 
   it("parses name=value and name:=json", function()

@@ -4,6 +4,7 @@
 --   ghl contacts get ID                         resource methods
 --   ghl contacts export --format csv > out.csv  every contact, progress bar on a terminal
 --   ghl ops contact                             the operations
+--   ghl ops get-slots                           one operation: parameters, token, Version
 --   ghl login                                   OAuth, tokens in a 0600 file
 --   ghl mock                                    the local GHL server (source checkout)
 --
@@ -15,12 +16,14 @@
 -- `ctx` (for tests) may give stdout, stderr, stdin, getenv, stdout_tty,
 -- stderr_tty, stdin_tty, now_ms, client.
 local ghl = require "ghl"
-local core = require "ghl.core"
 local output = require "ghl.cli.output"
 local progress = require "ghl.cli.progress"
 local terminal = require "ghl.cli.terminal"
 local auth = require "ghl.cli.auth"
-local tokens = require "ghl.tokens"
+local cliargs = require "ghl.cli.args"
+local messages = require "ghl.cli.messages"
+local opsinfo = require "ghl.cli.ops"
+local operations = require "ghl.operations"
 
 local M = {}
 
@@ -32,82 +35,61 @@ M.EXPORT_COLUMNS = { "id", "firstName", "lastName", "email", "phone", "tags", "d
 
 M.SHORT_USAGE = [[
 usage: ghl <command> [arguments]
-  ghl call <operation> [name=value ...] [name:=json ...]
   ghl <resource> <method> [id ...] [name=value ...] [name:=json ...]
+  ghl call <operation> [name=value ...] [name:=json ...] [--each]
   ghl contacts export [--format csv|jsonl] [--columns a,b,...] [--query text] [--raw-csv]
   ghl ops [filter] [--json]
   ghl login [--store path] [--scope a,b,...]
   ghl mock [port]
-  ghl version | ghl help
+  ghl version | ghl help [resource|operation]
 ]]
 
 M.USAGE = [[
 ghl - the GoHighLevel API v2 from the command line
 
-usage: ghl <command> [arguments]
-
 commands:
-  call <operation> [name=value ...] [name:=json ...]
-        Run any operation of GHL's API (see `ghl ops`) and print the answer.
-        <operation> is "service.operationId" or a bare operationId where it
-        is unique; parameters are flat (path, query and body by name).
-        --each streams the items of a paged operation, one JSON per line.
   <resource> <method> [id ...] [name=value ...] [name:=json ...]
-        A method of a resource: ids in order, then the name=value pairs as
-        one table (the fields of create/update/search...). Iterators
-        (each, each_*, messages, export, pages) print one JSON per line.
+        A method of a resource: its ids in order, then name=value fields.
         resources: contacts opportunities calendars workflows conversations
-                   locations users   (`ghl <resource>` lists its methods)
+                   locations users      (`ghl help <resource>`: its methods)
+  call <operation> [name=value ...] [name:=json ...] [--each]
+        Any of GHL's operations; parameters by name (path, query and body
+        alike). --each prints every item of a paged operation.
+  ops [filter] [--json]
+        The operations whose name holds filter; for one operation, every
+        parameter (where it goes, which are required), its token and the
+        Version header it sends.
   contacts export [--format csv|jsonl] [--columns a,b,...] [--query text]
                   [--raw-csv]
-        Every contact to stdout (CSV by default, with a header row; arrays
-        joined with ";"). Columns: id,firstName,lastName,email,phone,tags,
-        dateAdded unless given (a.b reaches into objects). A progress bar
-        goes to stderr when it is a terminal.
-        A CSV cell that starts with = + - @ TAB or CR gets a leading ' so
-        that a spreadsheet reads it as text, not as a formula (OWASP's rule
-        against CSV injection; it applies to "-5" and "+14155550100" too).
-        --raw-csv writes every cell as it is. JSON Lines are never changed.
-  ops [filter] [--json]
-        The operations whose name contains filter: name, method, path,
-        (paging style), and the token it takes (location, agency, either;
-        "OAuth only" where GHL refuses a Private Integration Token).
+        Every contact to stdout (CSV with a header by default), a progress
+        bar on a terminal. A CSV cell that starts with = + - @ TAB or CR gets
+        a leading ' (no spreadsheet formula); --raw-csv writes cells as they are.
   login [--store path] [--scope a,b,...]
         OAuth for a Marketplace app: prints the authorize URL, reads the
-        redirect URL (or the code) on stdin, stores the tokens (mode 0600).
-        Later commands use them when GHL_TOKEN is not set.
-        Default scopes: contacts.readonly,contacts.write.
+        redirect URL on stdin, stores the tokens (mode 0600).
   mock [port]
-        The local GHL server with its seed data in the foreground (default
-        port 8080; from a source checkout). Ctrl-C stops it.
-  version, help
+        The local GHL server with seed data (source checkout; default 8080).
+  version, help [resource|operation]
 
 values:
-  name=value     a string            name:=json   a JSON value: count:=5 dnd:=true
-                                                   tags:='["vip","lead"]'
-  :=json         a JSON value as the next positional argument (a list of tags...)
+  name=value     a string; for a list, items joined with commas: tags=vip,lead
+  name:=json     a JSON value: count:=5 dnd:=true tags:='["vip","lead"]'
+  times          where GHL takes epoch milliseconds, a number below 1e11 is
+                 read as seconds and sent times 1000 (a note on stderr)
   --             every word after it is a positional argument
 
-output:
-  JSON; pretty (indented, keys sorted) when stdout is a terminal, one line
-  otherwise. --pretty / --compact choose. On a terminal, control characters
-  (ESC, CR, DEL, the C1 controls...) in what the server sent are shown as
-  \u00XX instead of being obeyed; pipes and files get the bytes as they are.
-
-exit status:
-  0 ok, 1 API or data error (one line on stderr), 2 usage error
+output: JSON, pretty on a terminal (--pretty / --compact choose); iterators
+  print one JSON per line. Exit status: 0 ok, 1 API error, 2 usage error.
 
 environment:
   GHL_TOKEN          Private Integration Token (pit-...) or OAuth access token
   GHL_LOCATION_ID    the location (sub-account) to work in
   GHL_COMPANY_ID     the agency (company) id, for agency operations
   GHL_BASE_URL       API base URL (default https://services.leadconnectorhq.com)
-  GHL_CLIENT_ID, GHL_CLIENT_SECRET
-                     the OAuth app (ghl login; used when GHL_TOKEN is not set)
-  GHL_REDIRECT_URI   OAuth redirect URI (default https://localhost/oauth/callback)
-  GHL_TOKEN_STORE    the OAuth token file (default $XDG_CONFIG_HOME/ghl/tokens.json
-                     or ~/.config/ghl/tokens.json)
-  GHL_DEBUG=1        an unexpected error prints its Lua traceback too (for a bug report)
+  GHL_CLIENT_ID, GHL_CLIENT_SECRET, GHL_REDIRECT_URI
+                     the OAuth app of `ghl login` (used when GHL_TOKEN is unset)
+  GHL_TOKEN_STORE    the OAuth token file (default ~/.config/ghl/tokens.json)
+  GHL_DEBUG=1        an unexpected error prints its Lua traceback too
 ]]
 
 local ENV_HELP = [[
@@ -119,7 +101,7 @@ local ENV_HELP = [[
 
 -- A misuse of the command line (exit 2): its message and what follows it
 -- on stderr: "usage" (the short usage), "credentials" (how to give them) or
--- nothing.
+-- nothing; `after`: a line of its own instead (a usage line, where to look).
 local Usage = {}
 Usage.__index = Usage
 Usage.__tostring = function(e) return e.message end
@@ -129,6 +111,11 @@ local function usage_error(hint, fmt, ...)
 end
 
 local function misuse(fmt, ...) usage_error("usage", fmt, ...) end
+
+-- a misuse whose message is followed by the line `after` (nil: nothing)
+local function refuse(after, fmt, ...)
+  error(setmetatable({ message = fmt:format(...), after = after }, Usage), 0)
+end
 
 local function with_prefix(msg)
   msg = tostring(msg)
@@ -184,12 +171,32 @@ local function print_value(ctx, v)
   ctx.stdout:write(output.json(v, pretty), "\n")
 end
 
--- items of an iterator, one compact JSON per line
-local function stream(ctx, iter)
+-- The fields a paging style adds to each item for itself, which no output
+-- shows: search_after's cursor (the item's sort values).
+local function internal_fields(e)
+  if e and e.pg == "search_after" then return { searchAfter = true } end
+  return nil
+end
+
+-- v without the `drop` fields (a copy; v itself when it has none)
+local function without(v, drop)
+  if not drop or type(v) ~= "table" then return v end
+  local has = false
+  for k in pairs(drop) do has = has or v[k] ~= nil end
+  if not has then return v end
+  local c = {}
+  for k, x in pairs(v) do
+    if not drop[k] then c[k] = x end
+  end
+  return c
+end
+
+-- items of an iterator, one compact JSON per line (without `drop` fields)
+local function stream(ctx, iter, drop)
   local out = ctx.stdout
   local n = 0
   for v in iter do
-    out:write(output.json(v), "\n")
+    out:write(output.json(without(v, drop)), "\n")
     n = n + 1
   end
   return n
@@ -204,36 +211,35 @@ local function error_line(ctx, msg)
   return msg
 end
 
+-- an API error: its line in the command line's terms, then what to check
+-- for a refused token (never the token)
 local function api_error(ctx, err)
-  ctx.stderr:write(error_line(ctx, err), "\n")
+  ctx.stderr:write(error_line(ctx, messages.translate(tostring(err))), "\n")
+  for _, hint in ipairs(messages.auth_hints(err, ctx.getenv)) do
+    ctx.stderr:write(error_line(ctx, hint), "\n")
+  end
   return 1
+end
+
+-- a note on stderr (what the command changed in what it was given)
+local function note_to(ctx)
+  return function(msg) ctx.stderr:write(error_line(ctx, "note: " .. msg), "\n") end
 end
 
 -- arguments -------------------------------------------------------------
 
--- JSON numbers with an integer value as Lua integers (5.4), so "5" is sent as 5
-local function integers(v)
-  if not math.tointeger then return v end
-  if type(v) == "number" then return math.tointeger(v) or v end
-  if type(v) == "table" then
-    for k, x in pairs(v) do v[k] = integers(x) end
-  end
+local function decode_json(text, what)
+  local v, err = cliargs.decode_json(text, what)
+  if err then misuse("%s", err) end
   return v
 end
 
-local function decode_json(text, what)
-  local v, err = core.json_decode(text)
-  if v == nil and err then misuse("%s: not valid JSON (%s): %s", what, tostring(err.message or err), text) end
-  return integers(v)
-end
-
 --- name=value -> name, "value"; name:=json -> name, decoded; else nil.
+-- JSON that does not parse is a usage error.
 function M.parse_pair(word)
-  local name, json = word:match("^([%a_][%w_.%-]*):=(.*)$")
-  if name then return name, decode_json(json, name .. ":=") end
-  local n2, value = word:match("^([%a_][%w_.%-]*)=(.*)$")
-  if n2 then return n2, value end
-  return nil
+  local name, value, err = cliargs.parse_pair(word)
+  if err then misuse("%s", err) end
+  return name, value
 end
 
 -- Takes --flag value / --flag=value options out of args. spec: name ->
@@ -275,17 +281,20 @@ local function take_flags(args, spec, where)
   return opts, rest
 end
 
-local function split_list(s)
-  local out = {}
-  for part in s:gmatch("[^,%s]+") do out[#out + 1] = part end
-  return out
-end
+local split_list = cliargs.split_list
 
 -- the client ---------------------------------------------------------------
 
 local function client_of(ctx)
   if ctx.client then return ctx.client end
-  local client, why = auth.client(ctx)
+  local ok, client, why = pcall(auth.client, ctx)
+  if not ok then
+    -- a setting the client refuses (GHL_BASE_URL=notaurl): the environment's fault
+    if ghl.is_error(client) and client.kind == "invalid_argument" then
+      usage_error("credentials", "%s", messages.translate(client.message))
+    end
+    error(client, 0)
+  end
   if not client then usage_error("credentials", "%s", why) end
   ctx.client = client
   return client
@@ -295,9 +304,32 @@ end
 
 local commands = {}
 
-function commands.help(ctx)
-  ctx.stdout:write(M.USAGE)
-  return 0
+local resource_help, is_resource -- below
+
+--- `ghl help`, `ghl help <resource>`, `ghl help <operation>`.
+function commands.help(ctx, args)
+  local topic = args and args[1]
+  if not topic then
+    ctx.stdout:write(M.USAGE)
+    return 0
+  end
+  if is_resource(topic) then
+    ctx.stdout:write(resource_help(topic))
+    return 0
+  end
+  local names = opsinfo.named(topic)
+  if #names == 1 then
+    ctx.stdout:write(opsinfo.detail(names[1]))
+    return 0
+  end
+  if #names > 1 then
+    for _, k in ipairs(names) do ctx.stdout:write(opsinfo.summary(k), "\n") end
+    return 0
+  end
+  local near = messages.suggest(topic, M.RESOURCES)
+  if #near == 0 then near = opsinfo.suggest(topic) end
+  refuse("ghl: `ghl help` lists the commands, `ghl ops <filter>` the operations",
+    "help: no resource or operation '%s'%s", topic, messages.did_you_mean(near))
 end
 
 function commands.version(ctx)
@@ -305,6 +337,36 @@ function commands.version(ctx)
   local core = package.searchpath("ghl.core", package.cpath) or "?"
   ctx.stdout:write(("ghl %s (%s) %s\n"):format(ghl.VERSION, jit and jit.version or _VERSION, core))
   return 0
+end
+
+-- The key of the operation `name` names, or a usage error (a typo gets
+-- the nearest names).
+local function operation_key(name, where)
+  local names = opsinfo.named(name)
+  if #names == 1 then return names[1] end
+  if #names > 1 then
+    refuse(nil, "%s: operationId '%s' is in several services; name one of: %s", where, name,
+      table.concat(names, ", "))
+  end
+  local near = opsinfo.suggest(name)
+  refuse(#near == 0 and "ghl: `ghl ops <filter>` finds operations by name" or nil,
+    "%s: unknown operation '%s'%s", where, name, messages.did_you_mean(near))
+end
+
+local function env_set(ctx, name)
+  local v = ctx.getenv(name)
+  return v ~= nil and v ~= ""
+end
+
+-- "calendarId (path), locationId (body; or set GHL_LOCATION_ID)"
+local function missing_text(list)
+  local parts = {}
+  for i, m in ipairs(list) do
+    local how = m.default == "location" and "; or set GHL_LOCATION_ID"
+      or m.default == "company" and "; or set GHL_COMPANY_ID" or ""
+    parts[i] = ("%s (%s%s)"):format(m.name, m.where, how)
+  end
+  return table.concat(parts, ", ")
 end
 
 function commands.call(ctx, args)
@@ -315,21 +377,43 @@ function commands.call(ctx, args)
   end
   local op = rest[1]
   if not op then misuse("call needs an operation, e.g. ghl call contacts.get-contact contactId=ID") end
+  -- an unknown or ambiguous operation is misuse, whatever the credentials
+  local key = operation_key(op, "call")
+  local e = operations.entry(key)
   local params = {}
   for i = 2, #rest do
     local w = rest[i]
     local name, value = M.parse_pair(w)
-    if not name then misuse("call: expected name=value or name:=json, got '%s'", w) end
+    if not name then
+      refuse(("ghl: parameters are name=value or name:=json (`ghl ops %s` lists them)"):format(key),
+        "call: expected name=value or name:=json, got '%s'", w)
+    end
     params[name] = value
   end
-  -- an unknown or ambiguous operation is misuse, whatever the credentials
-  require("ghl.operations").resolve(op, "call")
+  cliargs.shape(e, params, note_to(ctx))
+  local where = "call " .. key
+  local usage = ("ghl: `ghl ops %s` shows every parameter of %s"):format(key, key)
+  -- every required parameter missing, at once: first those no setting fills
+  -- in (GHL_TOKEN unset: an OAuth session may name the location)
+  -- (--each: the pager fills in its cursor)
+  local skip = opts.each and e.ck and { [e.ck] = true } or nil
+  local missing = cliargs.missing(e, params, { location = true, company = true }, skip)
+  if #missing > 0 then
+    local oauth = not env_set(ctx, "GHL_TOKEN")
+    missing = cliargs.missing(e, params, { location = oauth or env_set(ctx, "GHL_LOCATION_ID"),
+                                           company = oauth or env_set(ctx, "GHL_COMPANY_ID") }, skip)
+    refuse(usage, "%s: missing %s", where, missing_text(missing))
+  end
   local client = client_of(ctx)
+  missing = cliargs.missing(e, params, { location = client.location_id ~= nil, company = client.company_id ~= nil },
+    skip)
+  if #missing > 0 then refuse(usage, "%s: missing %s", where, missing_text(missing)) end
+  ctx.after = usage
   if opts.each then
-    stream(ctx, client:each_of(op, params))
+    stream(ctx, client:each_of(key, params), internal_fields(e))
     return 0
   end
-  local body, err = client:call(op, params)
+  local body, err = client:call(key, params)
   if body == nil then return api_error(ctx, err) end
   print_value(ctx, body)
   return 0
@@ -348,11 +432,29 @@ function M.methods(rname)
   return out
 end
 
-local function is_resource(name)
+function is_resource(name)
   for _, r in ipairs(M.RESOURCES) do
     if r == name then return true end
   end
   return false
+end
+
+-- what the command adds to a resource's methods: name -> usage line
+local ADDED = {
+  contacts = { export = "export [--format csv|jsonl] [--columns a,b,...] [--query text] [--raw-csv]" },
+}
+
+--- What `ghl <resource> <method>` takes: the resource's methods and what
+-- the command adds (contacts export), sorted.
+function M.verbs(rname)
+  local list = M.methods(rname)
+  for name in pairs(ADDED[rname] or {}) do list[#list + 1] = name end
+  table.sort(list)
+  return list
+end
+
+function resource_help(rname)
+  return cliargs.help(rname, M.verbs(rname), ADDED[rname])
 end
 
 local function export_contacts(ctx, args)
@@ -368,6 +470,8 @@ local function export_contacts(ctx, args)
     columns = split_list(opts.columns)
     if #columns == 0 then misuse("contacts export: --columns needs at least one column") end
   end
+  local pick = opts.columns ~= nil -- JSON Lines: the columns asked for, else every field
+  local drop = internal_fields(operations.entry("contacts.search-contacts-advanced"))
   local client = client_of(ctx)
   local out = ctx.stdout
   -- the bar only when stderr is a terminal and the data does not go to it too
@@ -388,8 +492,16 @@ local function export_contacts(ctx, args)
         if csv then
           for i = 1, ncol do row[i] = output.field(c, columns[i]) end
           out:write(output.csv_row(row, ncol, raw), "\n")
+        elseif pick then
+          local obj = {}
+          for i = 1, ncol do
+            local v = output.field(c, columns[i])
+            if v == nil then v = ghl.null end
+            obj[columns[i]] = v
+          end
+          out:write(output.json(obj), "\n")
         else
-          out:write(output.json(c), "\n")
+          out:write(output.json(without(c, drop)), "\n")
         end
         n = n + 1
         bar:update(n, total)
@@ -406,26 +518,12 @@ local function export_contacts(ctx, args)
   return 0
 end
 
-local function run_resource(ctx, rname, args)
-  local methods = M.methods(rname)
-  local mname = args[1]
-  if not mname or mname:sub(1, 1) == "-" then
-    misuse("%s needs a method: %s (or: export)", rname, table.concat(methods, " "))
-  end
-  if rname == "contacts" and mname == "export" then
-    return export_contacts(ctx, { unpack(args, 2) })
-  end
-  mname = mname:gsub("%-", "_")
-  local known = false
-  for _, m in ipairs(methods) do known = known or m == mname end
-  if not known then
-    misuse("unknown method '%s' of %s; its methods: %s%s", args[1], rname, table.concat(methods, " "),
-      rname == "contacts" and " export" or "")
-  end
+-- The old reading of a method's words, for a method that has no signature
+-- (ids, then the name=value pairs as one table).
+local function loose_argv(rname, mname, words)
   local argv, n, fields = {}, 0, nil
   local literal = false
-  for i = 2, #args do
-    local w = args[i]
+  for _, w in ipairs(words) do
     if literal then
       n = n + 1
       argv[n] = w
@@ -451,11 +549,49 @@ local function run_resource(ctx, rname, args)
     n = n + 1
     argv[n] = fields
   end
+  return argv, n
+end
+
+local function run_resource(ctx, rname, args)
+  local verbs = M.verbs(rname)
+  local given = args[1]
+  if given == "help" then
+    ctx.stdout:write(resource_help(rname))
+    return 0
+  end
+  if not given or given:sub(1, 1) == "-" then
+    refuse(resource_help(rname):gsub("\n$", ""), "%s needs a method", rname)
+  end
+  local mname = given:gsub("%-", "_")
+  local known = false
+  for _, m in ipairs(verbs) do known = known or m == mname end
+  if not known then
+    local near = messages.suggest(mname, verbs)
+    if #near > 0 then
+      refuse(("ghl: `ghl help %s` lists its methods"):format(rname), "%s: unknown method '%s'%s", rname, given,
+        messages.did_you_mean(near))
+    end
+    refuse(nil, "%s: unknown method '%s'; its methods: %s", rname, given, table.concat(verbs, " "))
+  end
+  if rname == "contacts" and mname == "export" then
+    return export_contacts(ctx, { unpack(args, 2) })
+  end
+  local words = { unpack(args, 2) }
+  local sig = cliargs.signature(rname, mname)
+  local argv, n
+  if sig then
+    argv, n = cliargs.bind(rname, mname, sig, words, function(msg, after)
+      refuse("ghl: " .. after, "%s", msg)
+    end, note_to(ctx))
+  else
+    argv, n = loose_argv(rname, mname, words)
+  end
   local res = client_of(ctx)[rname]
+  ctx.after = "ghl: usage: " .. cliargs.usage(rname, mname, sig) -- after the client's errors: theirs are not usage
   local v, err = res[mname](res, unpack(argv, 1, n))
   if v == nil and ghl.is_error(err) then return api_error(ctx, err) end
   if type(v) == "function" then
-    stream(ctx, v)
+    stream(ctx, v, internal_fields(sig and sig.op and operations.entry(sig.op)))
     return 0
   end
   print_value(ctx, v)
@@ -465,29 +601,36 @@ end
 function commands.ops(ctx, args)
   local opts, rest = take_flags(args, { json = "switch" }, "ops")
   if #rest > 1 then misuse("ops takes one filter, got '%s'", table.concat(rest, " ")) end
-  local filter = rest[1] and rest[1]:lower() or ""
-  local ops = ghl.operations()
-  local keys = {}
-  for k in pairs(ops) do
-    if k:lower():find(filter, 1, true) then keys[#keys + 1] = k end
+  local filter = rest[1] or ""
+  local keys = filter == "" and opsinfo.keys() or opsinfo.matching(filter)
+  local exact = filter ~= "" and opsinfo.named(filter) or {}
+  if #keys == 0 and #exact == 0 then
+    local near = opsinfo.suggest(filter)
+    refuse(#near == 0 and "ghl: `ghl ops` lists every operation; a filter is a part of a name: ghl ops contact" or nil,
+      "no operation matches '%s'%s", filter, messages.did_you_mean(near))
   end
-  table.sort(keys)
   if opts.json then
     local list = {}
-    for i, k in ipairs(keys) do
-      local e = ops[k]
-      list[i] = { key = k, method = e.m, path = e.p, paging = e.pg, version = e.v, scopes = e.s,
-                  token = tokens.describe(e.t), deprecated = e.dep or nil }
-    end
+    for i, k in ipairs(keys) do list[i] = opsinfo.json(k) end
     print_value(ctx, list)
     return 0
   end
   local out = ctx.stdout
-  for _, k in ipairs(keys) do
-    local e = ops[k]
-    out:write(k, "  ", e.m, " ", e.p, e.pg and ("  (" .. e.pg .. ")") or "", "  token: ", tokens.describe(e.t),
-      e.dep and "  [deprecated]" or "", "\n")
+  local one = #exact == 1 and exact[1] or (#keys == 1 and keys[1])
+  if one then
+    out:write(opsinfo.detail(one))
+    local others = {}
+    for _, k in ipairs(keys) do
+      if k ~= one then others[#others + 1] = k end
+    end
+    if #others > 0 then
+      local shown = { unpack(others, 1, math.min(5, #others)) }
+      out:write(("  also matching '%s': %s%s\n"):format(filter, table.concat(shown, ", "),
+        #others > #shown and (" and %d more"):format(#others - #shown) or ""))
+    end
+    return 0
   end
+  for _, k in ipairs(keys) do out:write(opsinfo.summary(k), "\n") end
   return 0
 end
 
@@ -564,7 +707,7 @@ local function run(ctx, args)
       literal = true
       words[#words + 1] = a
     elseif a == "-h" or a == "--help" then
-      return commands.help(ctx)
+      ctx.help = true
     elseif a == "--pretty" then
       ctx.pretty = true
     elseif a == "--compact" then
@@ -574,15 +717,26 @@ local function run(ctx, args)
     end
   end
   local cmd = words[1]
+  if ctx.help then
+    -- `ghl contacts --help`: the resource's; anything else: the whole help
+    if #words == 1 and is_resource(cmd) then return commands.help(ctx, { cmd }) end
+    return commands.help(ctx)
+  end
   if cmd == nil then
     ctx.stderr:write(M.SHORT_USAGE)
     return 2
   end
   local rest = { unpack(words, 2) }
-  if cmd == "help" then return commands.help(ctx) end
+  if cmd == "help" then return commands.help(ctx, rest) end
   if cmd == "version" or cmd == "--version" then return commands.version(ctx) end
   if commands[cmd] then return commands[cmd](ctx, rest) end
   if is_resource(cmd) then return run_resource(ctx, cmd, rest) end
+  local names = { "call", "ops", "login", "mock", "version", "help" }
+  for _, r in ipairs(M.RESOURCES) do names[#names + 1] = r end
+  local near = messages.suggest(cmd, names)
+  if #near > 0 then
+    refuse("ghl: `ghl help` lists the commands", "unknown command '%s'%s", cmd, messages.did_you_mean(near))
+  end
   misuse("unknown command '%s'; commands: call ops login mock version help, or a resource: %s", cmd,
     table.concat(M.RESOURCES, " "))
 end
@@ -602,13 +756,20 @@ end
 -- What a raised error means: { code, message, usage, env, hint, more }.
 -- An error nobody expected (a bug, or data no check foresaw) is one line
 -- too: its first, with a hint; GHL_DEBUG shows the rest and the traceback.
-local function classify(e)
+local function classify(e, ctx)
   if getmetatable(e) == Usage then
-    return { code = 2, message = e.message, usage = e.hint == "usage", env = e.hint == "credentials" }
+    return { code = 2, message = e.message, usage = e.hint == "usage", env = e.hint == "credentials",
+             after = e.after }
   end
   if ghl.is_error(e) then
-    if e.kind == "invalid_argument" then return { code = 2, message = text_of(e), usage = true } end
-    return { code = 1, message = text_of(e) }
+    -- the library's misuse, in the command line's terms; then the usage of
+    -- what was run (or the short usage)
+    local after = ctx and ctx.after
+    if e.kind == "invalid_argument" then
+      return { code = 2, message = messages.translate(type(e.message) == "string" and e.message or text_of(e)),
+               usage = after == nil, after = after }
+    end
+    return { code = 1, message = messages.translate(text_of(e)), hints = messages.auth_hints(e, ctx.getenv) }
   end
   local s = text_of(e)
   if s:find("interrupted!$") then return { code = 130, message = "interrupted" } end -- Ctrl-C
@@ -623,7 +784,7 @@ function M.main(args, ctx)
   ctx = context(ctx)
   local trace = debugging(ctx)
   local ok, code = xpcall(run, function(e)
-    local r = classify(e)
+    local r = classify(e, ctx)
     if trace and r.code ~= 2 then r.trace = debug.traceback("", 2) end
     return r
   end, ctx, args or {})
@@ -632,7 +793,7 @@ function M.main(args, ctx)
   if ok then return code or 0 end
   -- the handler itself failed (a stack overflow leaves it little room):
   -- xpcall then gives "error in error handling" instead of its table
-  local r = type(code) == "table" and code or classify(code)
+  local r = type(code) == "table" and code or classify(code, ctx)
   local err = ctx.stderr
   err:write(error_line(ctx, r.message), "\n")
   if r.trace then
@@ -641,6 +802,8 @@ function M.main(args, ctx)
   elseif r.hint then
     err:write(r.hint, "\n")
   end
+  for _, hint in ipairs(r.hints or {}) do err:write(error_line(ctx, hint), "\n") end
+  if r.after then err:write(scrub(ctx, r.after), "\n") end
   if r.usage then err:write(M.SHORT_USAGE) end
   if r.env then err:write("credentials (environment):\n", ENV_HELP) end
   return r.code
