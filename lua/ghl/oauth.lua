@@ -1,5 +1,9 @@
 --- ghl.oauth{...}: a Marketplace app's OAuth 2.0 tokens, kept in a store
--- and renewed so that no refresh token is ever lost (facts: ghl-api.md §3).
+-- and renewed so that no refresh token is ever lost. What GHL's token
+-- endpoint does (refresh tokens rotate; a refresh repeated within 30 s gets
+-- the same pair) is described below with what ghl does about it; the local
+-- GHL server (spec/support/mock) answers the same way, so the specs check
+-- the library against that behaviour.
 --
 --   local app = ghl.oauth{ client_id = ..., client_secret = ..., redirect_uri = ...,
 --                          store = ghl.store.file("/var/lib/myapp/tokens.json") }

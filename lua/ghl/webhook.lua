@@ -1,8 +1,9 @@
 --- ghl.webhook: receive GHL's webhook deliveries: signatures checked
--- (failing closed), replays refused, every event handled once (facts:
--- ghl-api.md §10). GHL delivers again only after a 429, up to six times
--- about ten minutes apart, with the same payload; so a delivery is claimed,
--- handled, then committed or given back (429: deliver again).
+-- (failing closed), replays refused, every event handled once. GHL delivers
+-- again only after a 429, up to six times about ten minutes apart, with the
+-- same payload (GHL's Webhook Integration Guide for Marketplace apps and its
+-- "Automated Webhook Retries" article); so a delivery is claimed, handled,
+-- then committed or given back (429: deliver again).
 --
 --   local status, reply = ghl.webhook.receive(raw_body, headers, function(event)
 --     ... return true end, { store = ghl.store.shm("ghl_webhooks") })
