@@ -1,5 +1,6 @@
--- The reference's topics keep up with the code: every option ghl.new accepts
--- is described in doc/options.md and in the README's table.
+-- The reference keeps up with the code: every option ghl.new accepts is
+-- described in doc/options.md and in the README's table; every method of
+-- every resource has an entry on its resource's page.
 local read = require("spec.support.sys").slurp
 
 describe("documentation", function()
@@ -35,5 +36,109 @@ describe("documentation", function()
     has(readme, "(`A`, " .. n["A"] .. ")", n["A"], "README")
     has(readme, "(`A L`, " .. n["A L"] .. ";", n["A L"], "README")
     has(readme, "none declared (" .. n[""] .. ")", n[""], "README")
+  end)
+
+  describe("resource pages (tools/gen_docs.lua)", function()
+    local ghl = require "ghl"
+    local gen = assert(loadfile("tools/gen_docs.lua"))("--lib")
+
+    -- every resource of a real client and every method a user can call on it
+    local function surface()
+      local client = ghl.new{ token = "pit-x", location_id = "L", base_url = "http://127.0.0.1:1" }
+      local out = {}
+      for name, v in pairs(client) do
+        local class = type(name) == "string" and not name:find("^_") and type(v) == "table" and getmetatable(v)
+        if type(class) == "table" and class.__index == class and type(class.new) == "function" then
+          local methods = {}
+          for k, f in pairs(class) do
+            if type(k) == "string" and type(f) == "function" and k ~= "new" and not k:find("^_") then
+              methods[#methods + 1] = k
+            end
+          end
+          table.sort(methods)
+          out[name] = methods
+        end
+      end
+      return out
+    end
+
+    local function entries(text)
+      local set = {}
+      for m in text:gmatch("\n%-%- @function ([%w_]+)") do set[m] = true end
+      return set
+    end
+
+    it("has an entry for every method of every resource on a client", function()
+      local all = surface()
+      local pages = gen.pages()
+      local n = 0
+      for name, methods in pairs(all) do
+        local page = pages[name]
+        assert.is_truthy(page, "no page for client." .. name)
+        assert.is_truthy(page:find("\n%-%- @module client%." .. name .. "\n"), "the page of " .. name .. " names no module")
+        local have = entries(page)
+        for _, m in ipairs(methods) do
+          assert.is_truthy(have[m], ("client.%s:%s has no entry in the generated docs"):format(name, m))
+          n = n + 1
+        end
+      end
+      for _, name in ipairs{ "contacts", "opportunities", "calendars", "workflows", "conversations", "locations",
+                             "users" } do
+        assert.is_truthy(all[name], "the client has no " .. name .. " resource")
+      end
+      assert.is_true(n >= 100, "only " .. n .. " methods found")
+      -- hand-written ones in particular
+      for _, m in ipairs{ "calendars:free_slots", "contacts:add_tags", "contacts:remove_tags", "contacts:complete_task",
+                          "contacts:add_followers", "opportunities:update_status", "opportunities:remove_followers",
+                          "conversations:update_message_status", "locations:get", "workflows:add_contact" } do
+        local r, name = m:match("^(%w+):(.+)$")
+        assert.is_truthy(entries(pages[r])[name], m)
+      end
+    end)
+
+    it("gives each entry its request, parameters, what it returns and an example", function()
+      for name, page in pairs(gen.pages()) do
+        for entry in (page .. "\n\n"):gmatch("(%-%-%- .-)\n\n") do
+          local m = entry:match("\n%-%- @function ([%w_]+)")
+          if m then
+            local where = ("client.%s:%s"):format(name, m)
+            assert.is_truthy(entry:find("^%-%-%- [^\n]*%(`[A-Z]+ /[^`]*`%)%."), where .. ": the summary gives no `METHOD /path`")
+            assert.is_truthy(entry:find("\n%-%- Operation `[%w%-]+%.[%w%-]+`, Version"), where .. ": no operation")
+            assert.is_truthy(entry:find("\n%-%- @t?return"), where .. ": no @return")
+            assert.is_truthy(entry:find("\n%-%- @usage\n%-%- [^\n]*client%." .. name .. ":" .. m .. "[%(%{]"), where ..
+              ": no example calling it")
+          end
+        end
+      end
+    end)
+
+    it("lists an operation's required parameters, and which the client fills in", function()
+      local page = gen.pages().contacts
+      local create = page:match("\n(%-%-%- Create a contact.-)\n\n")
+      assert.is_truthy(create:find("@param[opt] fields.locationId required; default: the client's `location_id`", 1, true))
+      local task = page:match("\n(%-%-%- Create a task.-)\n\n")
+      for _, f in ipairs{ "title", "dueDate", "completed" } do
+        assert.is_truthy(task:find("@param fields." .. f .. " required", 1, true), "create_task: " .. f)
+      end
+      local each = gen.pages().opportunities:match("\n(%-%-%- Every opportunity.-)\n\n")
+      assert.is_truthy(each:find("params.max_items", 1, true))
+      assert.is_truthy(each:find("params.startAfterId the cursor", 1, true))
+    end)
+
+    it("refuses a hand-written method without a record, and a record without a method", function()
+      local resource = require "ghl.resource"
+      local class = resource.define("docs_probe", { get = { op = "contacts.get-contact", args = { "contactId" } } })
+      resource.about(class, "Probe.")
+      class.extra = function() end
+      local ok, err = pcall(gen.page, { name = "docs_probe", class = class })
+      assert.is_false(ok)
+      assert.matches("docs_probe:extra has no declaration", err, 1, true)
+      resource.doc(class, "extra", { op = "contacts.get-contact", args = { "contactId" }, doc = "Extra." })
+      assert.is_truthy(gen.page{ name = "docs_probe", class = class }:find("@function extra", 1, true))
+      resource.doc(class, "gone", { op = "contacts.get-contact", doc = "Gone." })
+      ok, err = pcall(gen.page, { name = "docs_probe", class = class })
+      assert.is_false(ok)
+      assert.matches("docs_probe:gone, which does not exist", err, 1, true)
+    end)
   end)
 end)
