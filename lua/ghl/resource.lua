@@ -21,6 +21,7 @@
 -- read by tools/gen_docs.lua only, for the resource's page of the reference;
 -- so are `resource.about` and `resource.doc`, which describe a resource and
 -- its hand-written methods.
+-- @internal ghl.resource
 local check = require "ghl.check"
 local errors = require "ghl.errors"
 local operations = require "ghl.operations"
