@@ -121,10 +121,12 @@ lint:
 	cppcheck --enable=warning,style,performance,portability --std=c99 --error-exitcode=1 --quiet \
 	  --inline-suppr -I csrc --suppress=missingIncludeSystem --suppress=variableScope csrc fuzz bench/raw.c
 
-# The API reference from the comments of lua/ and csrc/ (LDoc, Debian lua-ldoc): build/docs/index.html
+# The API reference from the comments of lua/ and csrc/ and the resource pages gen_docs.lua
+# makes (LDoc, Debian lua-ldoc and lua-discount): build/docs/index.html
 docs: build
 	@tools/install-deps ldoc:lua-ldoc
 	lua5.4 tools/gen_docs.lua build/docs-src
+	@mkdir -p build/docs/doc # LDoc copies doc/ldoc.css (config.ld's custom_css) there
 	ldoc -c config.ld .
 
 # The endpoint catalogue, generated from GHL's OpenAPI specs in ../shared/ghl-openapi.

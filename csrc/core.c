@@ -21,7 +21,7 @@
  * network returns nil and a message or an error table instead. JSON goes
  * both ways through the core's own encoder and decoder: the module needs no
  * lua-cjson, and a caller's cjson settings change nothing here.
- * @module ghl.core
+ * @internal ghl.core
  */
 GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
     static const luaL_Reg funcs[] = {{"new_error", ghl_error_new_l},

@@ -39,7 +39,7 @@
  * Internal: ghl.webhook loads it when a delivery is verified; applications
  * use ghl.webhook. A separate module, so ghl.core needs no libcrypto.
  * Verification never raises for bad input: it answers false and why.
- * @module ghl.crypto
+ * @internal ghl.crypto
  */
 GHL_EXPORT int luaopen_ghl_crypto(lua_State *L);
 

@@ -1,5 +1,6 @@
-/* GHL's paging styles (ghl-api.md §6.8, and the styles of the other
- * services' specs): one descriptor each, with the function that reads the
+/* GHL's paging styles, as tools/spec_paging.lua classifies every paged
+ * operation of the services' specs (by its cursor parameter and answer
+ * schema): one descriptor each, with the function that reads the
  * next cursor from a page. The walk (pager.c) does the rest: items, end
  * flags, totals, short and empty pages, loop guards, bounds. */
 #include <string.h>

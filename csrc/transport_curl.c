@@ -93,7 +93,7 @@ typedef struct {
  * carry the token on), only http and https are allowed, every encoding
  * libcurl decodes is accepted, and bodies are held in memory up to
  * max_body_bytes. Bad options raise plain error strings.
- * @module ghl.curl
+ * @internal ghl.curl
  */
 GHL_EXPORT int luaopen_ghl_curl(lua_State *L);
 

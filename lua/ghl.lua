@@ -65,12 +65,52 @@ ghl.object = mark(core.object_mt, "object")
 -- otherwise be sent, or dropped, in silence). Returns the table.
 ghl.unchecked = mark(require("ghl.operations").UNCHECKED, "unchecked")
 
---- Make a client.
--- @tparam table opts `token` (Private Integration Token or OAuth access
--- token), `location_id`, `base_url`, `version`, `timeout_ms`,
--- `connect_timeout_ms`, `max_retries`, `ca_file`, `proxy`, `ssl_verify`,
--- `max_body_bytes`, `transport`. Unknown keys are an error.
--- @return a client
+--- Make a client: the object every call goes through (@{ghl.client}), with
+-- a table for each resource (@{client.contacts}, @{client.opportunities}, ...).
+--
+-- Give `token` or `oauth`, not both. Durations are in milliseconds. Unknown
+-- options are an error, so a typo never goes unnoticed. The README's
+-- retry policy and @{options.md|the options topic} say more.
+-- @tparam table opts
+-- @tparam[opt] string opts.token a Private Integration Token (`pit-...`) or an OAuth access
+-- token; required unless `oauth` is given
+-- @tparam[opt] table opts.oauth an app from `ghl.oauth{...}` (@{ghl.oauth}) instead of `token`: the
+-- client picks, renews and stores tokens (needs `location_id` or `company_id`)
+-- @tparam[opt] string opts.location_id fills `locationId` / `location_id` where an endpoint needs one
+-- @tparam[opt] string opts.company_id fills `companyId` where an endpoint needs one (agency calls);
+-- lets an OAuth client mint location tokens from the agency token
+-- @tparam[opt="https://services.leadconnectorhq.com"] string opts.base_url
+-- @tparam[opt="2021-07-28"] string opts.version the `Version` header of `client:request`; resource
+-- methods and `client:call` send each operation's own
+-- @tparam[opt=30000] number opts.timeout_ms the whole call (1 ms to a day)
+-- @tparam[opt=10000] number opts.connect_timeout_ms connection set-up (1 ms to a day)
+-- @tparam[opt=3] int opts.max_retries retries after the first attempt (0 to 100)
+-- @tparam[opt=60000] number opts.max_retry_time_ms no retry starts that would end later than this
+-- after the first try
+-- @tparam[opt] number opts.max_retry_time the same as `max_retry_time_ms`, in ms (give one of them)
+-- @tparam[opt=500] number opts.retry_base_ms backoff: a random wait under `retry_base_ms`, doubled for
+-- each retry (full jitter)
+-- @tparam[opt=10000] number opts.retry_max_delay_ms the longest of those waits
+-- @tparam[opt] func opts.on_retry `function(info)` called before each retry: `attempt`, `delay_ms`,
+-- `kind`, `status`, `message`, `method`, `path`, `error` (never a header or token)
+-- @tparam[opt=true] bool opts.pacing slow down before GHL's rate limit; `false` turns it off
+-- @tparam[opt] string opts.pacing_dict inside nginx: a `lua_shared_dict` through which all workers
+-- share one budget
+-- @tparam[opt] string opts.ca_file PEM file of the CAs to trust (default: the system's)
+-- @tparam[opt] string opts.proxy such as `http://proxy:3128`; default: the environment's
+-- (`https_proxy`, `http_proxy`, `all_proxy`, `no_proxy`, as libcurl reads them), read when the
+-- client is made
+-- @tparam[opt=true] bool opts.ssl_verify TLS verification; only an explicit `false` turns it off
+-- @tparam[opt] number opts.max_body_bytes larger answers fail with `kind = "too_large"` (default
+-- 64 MiB; 1 to 2^40)
+-- @param[opt="curl"] opts.transport `"curl"` (scripts), `"ngx"` (nginx; the default there), or an
+-- object with `perform(req)` (and optionally `sleep(ms)`)
+-- @treturn ghl.client the client
+-- @raise an `invalid_argument` error for an unknown option, a value of the wrong type or out of
+-- range, both or neither of `token` and `oauth`
+-- @usage
+-- local client = ghl.new{ token = os.getenv("GHL_TOKEN"), location_id = os.getenv("GHL_LOCATION_ID") }
+-- local contact = assert(client.contacts:get(contact_id))
 function ghl.new(opts)
   return Client.new(options.check(opts))
 end

@@ -36,8 +36,9 @@ local deref, shape, array_shape, load_doc, list_specs = S.deref, S.shape, S.arra
 local TOKEN = { bearer = "L", ["Location-Access"] = "L", ["Location-Access-Only"] = "Lo",
                 ["Agency-Access"] = "A", ["Agency-Access-Only"] = "Ao" }
 
--- Required-body lists that are spec artefacts (ghl-api.md §7, §11.10): what
--- GHL really needs. Everything else is taken from the specs as they are.
+-- Required-body lists that are artefacts of the specs, replaced by what GHL
+-- really needs (each entry says why). Everything else is taken from the specs
+-- as they are.
 local REQUIRED_BODY = {
   -- subType and status were added to `required` in the 2026-05 sync; a send has neither
   ["conversations.send-a-new-message"] = { "contactId", "type" },
@@ -48,8 +49,9 @@ local REQUIRED_BODY = {
   ["contacts.search-contacts-advanced"] = { "locationId" },
 }
 
--- Body fields of operations whose spec lists none although GHL documents
--- them (ghl-api.md): with this list their names are checked like the rest.
+-- Body fields of operations whose spec lists none although GHL's API
+-- reference documents them (contacts search: its "Search Contacts" page):
+-- with this list their names are checked like the rest.
 -- Every other operation whose JSON body lists no fields is not checked
 -- (see UNCHECKED below, written into the catalogue's header).
 local BODY_FIELDS = {

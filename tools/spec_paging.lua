@@ -1,6 +1,7 @@
 --- Which operations of GHL's specs page, in which style, and where their
 -- items are: the rules tools/gen_catalog.lua applies to every operation
--- (facts: ghl-api.md §6 and the specs' own parameter descriptions).
+-- (from the specs' parameters, their descriptions and the answer schemas;
+-- where those are silent or wrong, OVERRIDES says what GHL does and why).
 --
 -- An operation pages when it takes a cursor parameter (RULES). Each one
 -- gets a style (csrc/pager_styles.c) or an entry in EXCLUDED / NOT_PAGED
@@ -57,7 +58,7 @@ for _, net in ipairs{ "google", "facebook", "instagram", "linkedin", "twitter", 
     "`page` names the page to return to after the OAuth consent, not a page of results"
 end
 
---- Facts the parameters do not show (ghl-api.md §6).
+--- Facts the parameters do not show; each entry says why.
 M.OVERRIDES = {
   -- the spec's body schema is empty; GHL documents pageLimit, page, searchAfter
   -- (from the last contact), and page reaches only the first 10,000

@@ -2,16 +2,17 @@
 -- same token, pacing, retry and refresh decisions as a single call); only
 -- the I/O differs:
 --
---   curl multi     the default outside nginx: every active call's transfer
---                  on one multi handle (pooled connections)
---   light threads  inside nginx: ngx.thread.spawn, each running calls one
---                  after the other on the nginx transport
---   in order       a transport of your own: one call after the other
+-- - curl multi: the default outside nginx: every active call's transfer
+--   on one multi handle (pooled connections)
+-- - light threads: inside nginx: ngx.thread.spawn, each running calls one
+--   after the other on the nginx transport
+-- - in order: a transport of your own: one call after the other
 --
 -- At most `concurrency` calls are active (in flight, pacing or backing off)
 -- at once, so a call's budget starts when it does, not when the batch did.
 -- OAuth: one token cache for the batch, so the token is fetched once and a
 -- token that expires mid-batch is renewed once.
+-- @internal ghl.batch
 local core = require "ghl.core"
 local errors = require "ghl.errors"
 local driver = require "ghl.driver"

@@ -1,5 +1,6 @@
 --- Argument checks shared by the resources: misuse raises at the call with
 -- a message that names the method and the argument.
+-- @internal ghl.check
 local errors = require "ghl.errors"
 
 local M = {}

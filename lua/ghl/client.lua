@@ -1,5 +1,14 @@
---- The client: construction and the public calls (request, call, each_of,
--- pages_of, batch, close).
+--- The client `ghl.new{...}` makes: its calls (request, call, each_of,
+-- pages_of, batch, close), and a table for each resource: @{client.contacts},
+-- @{client.opportunities}, @{client.calendars}, @{client.conversations},
+-- @{client.locations}, @{client.users}, @{client.workflows}.
+--
+--     local client = ghl.new{ token = os.getenv("GHL_TOKEN"), location_id = location_id }
+--     local contact = assert(client.contacts:get(contact_id))
+--     local body = assert(client:call("contacts.get-contact", { contactId = contact_id }))
+--     for invoice in client:each_of("invoices.list-invoices", { altId = location_id, altType = "location" }) do
+--       print(invoice._id)
+--     end
 --
 -- Every call runs ghl.driver (token, pacing, send, interpret, retry): the C
 -- core decides, the transport only moves bytes. ghl.batch runs many calls
@@ -25,7 +34,8 @@ local RESOURCES = {
   users = require "ghl.resources.users",
 }
 
---- Make a client from validated options (see `ghl.new`).
+--- Make a client from validated options (applications call `ghl.new`).
+-- @local
 function Client.new(o)
   local self = setmetatable({}, Client)
   self._core = core.client{
@@ -72,6 +82,7 @@ Client.closed_error = driver.closed_error
 -- @tparam[opt] table opts `path` (values for {name} segments), `query`,
 -- `body` (a table, sent as JSON), `headers`, `version`
 -- @return decoded body and `resp` (`status`, `headers`, `trace_id`), or nil and an error
+-- @usage local body = assert(client:request("GET", "/contacts/{contactId}", { path = { contactId = id } }))
 function Client:request(method, path, opts)
   return self:_request(method, path, opts, nil)
 end
@@ -158,6 +169,7 @@ end
 -- @tparam[opt] table params
 -- @tparam[opt] table opts `headers`
 -- @return decoded body, resp | nil, err
+-- @usage local body = assert(client:call("contacts.get-contact", { contactId = contact_id }))
 function Client:call(operation, params, opts)
   return self:_request(self:_op_request(operation, params, opts and opts.headers, "call"))
 end
@@ -168,11 +180,22 @@ end
 -- the catalogue does not know it). A cursor the spec requires is filled in
 -- for the first page.
 -- A page that fails raises the structured error.
+-- @string operation "invoices.list-invoices" (or a bare operationId when unique)
+-- @tparam[opt] table params flat, as for `call`
+-- @tparam[opt] table opts `max_items`, `max_pages`, `items`, `headers`
+-- @treturn function an iterator over the items
+-- @usage for invoice in client:each_of("invoices.list-invoices", { altId = loc, altType = "location" }) do
+--   print(invoice._id)
+-- end
 function Client:each_of(operation, params, opts)
   return paging.items(self:_pager(operation, params, opts, "each_of"))
 end
 
 --- Like each_of, yielding `items, page` per page.
+-- @string operation
+-- @tparam[opt] table params
+-- @tparam[opt] table opts
+-- @treturn function an iterator of `items, page` (the page's items and the whole answer)
 function Client:pages_of(operation, params, opts)
   return paging.pages(self:_pager(operation, params, opts, "pages_of"))
 end
@@ -213,6 +236,14 @@ end
 -- nginx in light threads (ngx.thread.spawn); with a transport of your own
 -- one after the other. Tokens, pacing and retries are those of single
 -- calls; an OAuth token is fetched once for the batch and renewed once.
+-- @tparam table calls a list of calls
+-- @tparam[opt] table opts `concurrency`
+-- @treturn table the results, in the order of `calls`
+-- @usage local results = client:batch{
+--   { op = "contacts.get-contact", params = { contactId = a } },
+--   { "GET", "/contacts/{contactId}", { path = { contactId = b } } },
+-- }
+-- for i, r in ipairs(results) do print(i, r[1] and "ok" or tostring(r[2])) end
 function Client:batch(calls, opts)
   return require("ghl.batch").run(self, calls, opts)
 end

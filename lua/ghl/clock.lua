@@ -1,5 +1,6 @@
 --- Sleeping and the clock where the host allows it: ngx.sleep inside nginx
 -- (it yields), a blocking sleep elsewhere.
+-- @internal ghl.clock
 local core = require "ghl.core"
 
 local M = { now_ms = core.now_ms }

@@ -2,10 +2,10 @@
 -- decisions that every path runs (a single call, client:batch over curl
 -- multi or in nginx light threads, a transport of your own):
 --
---   token    OAuth: fetched, renewed when it expires or GHL refuses it
---   pacing   wait for the rate limit, never past the call's budget
---   send     the transport makes one attempt and reports what happened
---   interpret the C core: done, retry after N ms, refresh, or fail
+-- - token: OAuth: fetched, renewed when it expires or GHL refuses it
+-- - pacing: wait for the rate limit, never past the call's budget
+-- - send: the transport makes one attempt and reports what happened
+-- - interpret: the C core: done, retry after N ms, refresh, or fail
 --
 -- A call is a small state machine. `step` says what to do next ("send" a
 -- request, "wait" N ms, or "fail"), `feed` takes what the transport
@@ -13,6 +13,7 @@
 -- and nothing else: `run` here for one call at a time, ghl.batch for many.
 -- The decisions themselves are the C core's (client:interpret,
 -- pacer:acquire) and ghl.tokens'; this file only sequences them.
+-- @internal ghl.driver
 local core = require "ghl.core"
 local errors = require "ghl.errors"
 local tokens_of = require "ghl.tokens"

@@ -1,4 +1,5 @@
 --- Building ghl's structured errors from Lua (the C core builds the rest).
+-- @internal ghl.errors
 local core = require "ghl.core"
 
 local M = {}

@@ -1,11 +1,15 @@
 --- ghl.oauth{...}: a Marketplace app's OAuth 2.0 tokens, kept in a store
--- and renewed so that no refresh token is ever lost (facts: ghl-api.md §3).
+-- and renewed so that no refresh token is ever lost. What GHL's token
+-- endpoint does (refresh tokens rotate; a refresh repeated within 30 s gets
+-- the same pair) is described below with what ghl does about it; the local
+-- GHL server (spec/support/mock) answers the same way, so the specs check
+-- the library against that behaviour.
 --
---   local app = ghl.oauth{ client_id = ..., client_secret = ..., redirect_uri = ...,
---                          store = ghl.store.file("/var/lib/myapp/tokens.json") }
---   print(app:authorize_url{ scope = { "contacts.readonly", "contacts.write" }, state = s })
---   local session = assert(app:exchange(code))              -- on the redirect
---   local client = ghl.new{ oauth = app, location_id = session.location_id }
+--     local app = ghl.oauth{ client_id = ..., client_secret = ..., redirect_uri = ...,
+--                            store = ghl.store.file("/var/lib/myapp/tokens.json") }
+--     print(app:authorize_url{ scope = { "contacts.readonly", "contacts.write" }, state = s })
+--     local session = assert(app:exchange(code))              -- on the redirect
+--     local client = ghl.new{ oauth = app, location_id = session.location_id }
 --
 -- Refresh tokens rotate: each refresh returns a new one and the old one
 -- dies. So a refresh runs under the store's lock, reads the store again
@@ -18,7 +22,7 @@
 -- An agency (Company) install mints location tokens from its token, under
 -- the location's lock; they refresh like any other, and are minted again
 -- when their refresh token is refused. Which token a call takes:
--- ghl.tokens (doc/tokens.md).
+-- @{tokens.md|the tokens topic} (doc/tokens.md).
 local core = require "ghl.core"
 local errors = require "ghl.errors"
 local stores = require "ghl.store"
@@ -137,9 +141,9 @@ function App:_key(user_type, id)
   return ("%s:%s:%s"):format(self.app_id or self.client_id, user_type, id)
 end
 
---- The sessions of this app in its store, sorted: `{ {user_type =
--- "Location"|"Company", id = ...}, ... }`. Needs a store that can list its
--- keys (`keys()`: the memory and file stores).
+--- The sessions of this app in its store, sorted. A list of
+-- `{ user_type = "Location" or "Company", id = id }`; it needs a store that
+-- can list its keys (`keys()`: the memory and file stores).
 -- @treturn[1] table
 -- @treturn[2] nil
 -- @treturn[2] string err
@@ -752,7 +756,7 @@ function App:session(resource_id)
   return rec and session(rec) or nil
 end
 
---- Forget the tokens of a location or company id (e.g. on UNINSTALL).
+--- Forget the tokens of a location or company id (on UNINSTALL, say).
 function App:forget(resource_id)
   self.store:delete(self:_key("Location", resource_id))
   self.store:delete(self:_key("Company", resource_id))

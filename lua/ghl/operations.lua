@@ -1,6 +1,7 @@
 --- The endpoint catalogue by operation: lookup by `service.operationId` (or
 -- a bare operationId where it is unique), and the routing of flat params
 -- into path, query and body.
+-- @internal ghl.operations
 local services = require "ghl.catalog" -- service -> text of its entries
 local errors = require "ghl.errors"
 

@@ -1,4 +1,5 @@
 --- Validation of `ghl.new` options: copied, typed, unknown keys refused.
+-- @internal ghl.options
 local errors = require "ghl.errors"
 
 local M = {}

@@ -2,6 +2,7 @@
 -- the same token for the same location/company (GHL counts per app and
 -- resource), or by every worker of one nginx through a lua_shared_dict.
 -- Keyed by a fingerprint of the token, never the token itself.
+-- @internal ghl.pacer
 local core = require "ghl.core"
 local errors = require "ghl.errors"
 

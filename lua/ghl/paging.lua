@@ -1,6 +1,7 @@
 --- Iterators over paged operations: Lua closures over a C pager, so they
 -- can yield inside nginx. A failed page raises the structured error: a
 -- `for` loop never ends early in silence.
+-- @internal ghl.paging
 local core = require "ghl.core"
 local errors = require "ghl.errors"
 

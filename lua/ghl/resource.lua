@@ -1,11 +1,11 @@
 --- Builds resource classes from short declarations over the catalogue.
 --
---   resource.define("contacts", {
---     get    = { op = "contacts.get-contact", args = { "contactId" }, returns = "contact" },
---     create = { op = "contacts.create-contact", body = true, returns = "contact" },
---     search = { op = "contacts.search-contacts-advanced", body = true, page = true },
---     each   = { op = "contacts.search-contacts-advanced", body = true, each = true },
---   })
+--     resource.define("contacts", {
+--       get    = { op = "contacts.get-contact", args = { "contactId" }, returns = "contact" },
+--       create = { op = "contacts.create-contact", body = true, returns = "contact" },
+--       search = { op = "contacts.search-contacts-advanced", body = true, page = true },
+--       each   = { op = "contacts.search-contacts-advanced", body = true, each = true },
+--     })
 --
 -- Positional arguments: the `args` (path parameters, non-empty strings),
 -- then the body table (`body = true`, or "optional"), then a table of query
@@ -15,6 +15,13 @@
 -- `each` iterates every item, `pages` every page. `prepare(self, parts,
 -- where)` may check or adjust `parts` ({path, query, body}: copies) before
 -- the client's ids are filled in and anything is sent.
+--
+-- `doc` (Markdown: what the method does), `example` (Lua) and `defaults`
+-- (parameter -> the value `prepare` gives it when the caller does not) are
+-- read by tools/gen_docs.lua only, for the resource's page of the reference;
+-- so are `resource.about` and `resource.doc`, which describe a resource and
+-- its hand-written methods.
+-- @internal ghl.resource
 local check = require "ghl.check"
 local errors = require "ghl.errors"
 local operations = require "ghl.operations"
@@ -160,8 +167,29 @@ function M.define(rname, specs, extra)
   function class.new(client) return setmetatable({ client = client }, class) end
   class._name = rname
   class._specs = specs -- for tools/gen_docs.lua
+  class._docs = {}     -- hand-written methods' docs (M.doc), for tools/gen_docs.lua
   M.defined[#M.defined + 1] = class
   return class
+end
+
+--- What a resource is for: the introduction of its page in the reference
+-- (Markdown). Read by tools/gen_docs.lua only.
+function M.about(class, text)
+  class._about = text
+end
+
+--- Documents a method written by hand (a plain function on the class), for
+-- tools/gen_docs.lua; nothing else reads it. `d` is a declaration as for
+-- `define` (`op`, `args`, `body`, `query`, `returns`, `page`, `each`,
+-- `doc`, `example`, `defaults`), describing the operation the method calls,
+-- plus: `params`, a list of `{ name, type, text, opt = true }` replacing the
+-- positional parameters `args`, `body` and `query` would give (a parameter
+-- named `fields` or `params` still lists the operation's body fields or
+-- query parameters, less those in `except`); `list`, the name of a body
+-- field the method takes as a plain list; `returns_text`, a list of
+-- "type text" lines when it returns what no declaration says.
+function M.doc(class, mname, d)
+  class._docs[mname] = d
 end
 
 M.copy = copy

@@ -1,5 +1,6 @@
 --- RESP2, the wire protocol of Redis: a minimal client for the Redis store (ghl.store.redis)
 -- over LuaSocket in scripts, ngx.socket.tcp inside nginx. Only what the store needs.
+-- @internal ghl.resp
 local M = {}
 
 local function socket_for_host()

@@ -4,6 +4,7 @@
 -- calls in flight, renewed once when they expire; the store's lock makes
 -- that once across processes too). The app (ghl.oauth) reads and writes
 -- the store. The table of who sends what is in doc/tokens.md.
+-- @internal ghl.tokens
 local core = require "ghl.core"
 local errors = require "ghl.errors"
 
@@ -76,9 +77,10 @@ end
 -- locationId (`opts` as for request). Returns user_type, id, or nil and
 -- an `auth` error (reason "needs_agency_token" or "needs_location_token")
 -- that says what to give the client.
---   location op: the client's location_id; a client with company_id mints
---                the token of the request's locationId (or of location_id)
---   agency op:   the client's company_id; without one, refused
+--
+-- - location op: the client's location_id; a client with company_id mints
+--   the token of the request's locationId (or of location_id)
+-- - agency op: the client's company_id; without one, refused
 function M.which(client, t, opts)
   local k = kinds(t)
   local auth = client._auth

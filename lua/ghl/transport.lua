@@ -2,6 +2,7 @@
 -- cosockets (ghl.transport.ngx) inside nginx, or an object of your own with
 -- perform(req). Every transport makes one attempt per perform and reports
 -- what happened; ghl.driver decides what comes next.
+-- @internal ghl.transport
 local core = require "ghl.core"
 local errors = require "ghl.errors"
 

@@ -1,4 +1,5 @@
 --- Resources return the object inside GHL's wrapper ({contact = {...}}).
+-- @internal ghl.unwrap
 local errors = require "ghl.errors"
 
 --- `body[field]` when the call succeeded and the field is an object;

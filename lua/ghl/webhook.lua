@@ -1,14 +1,15 @@
 --- ghl.webhook: receive GHL's webhook deliveries: signatures checked
--- (failing closed), replays refused, every event handled once (facts:
--- ghl-api.md §10). GHL delivers again only after a 429, up to six times
--- about ten minutes apart, with the same payload; so a delivery is claimed,
--- handled, then committed or given back (429: deliver again).
+-- (failing closed), replays refused, every event handled once. GHL delivers
+-- again only after a 429, up to six times about ten minutes apart, with the
+-- same payload (GHL's Webhook Integration Guide for Marketplace apps and its
+-- "Automated Webhook Retries" article); so a delivery is claimed, handled,
+-- then committed or given back (429: deliver again).
 --
---   local status, reply = ghl.webhook.receive(raw_body, headers, function(event)
---     ... return true end, { store = ghl.store.shm("ghl_webhooks") })
---   -- answer `status` with `reply` (JSON)
+--     local status, reply = ghl.webhook.receive(raw_body, headers, function(event)
+--       ... return true end, { store = ghl.store.shm("ghl_webhooks") })
+--     -- answer `status` with `reply` (JSON)
 --
---   local event, err = ghl.webhook.verify(raw_body, headers)  -- the pieces
+--     local event, err = ghl.webhook.verify(raw_body, headers)  -- the pieces
 --
 -- x-ghl-signature: Ed25519 over the raw body bytes (base64). x-wh-signature:
 -- the legacy RSA-SHA256 (PKCS#1 v1.5). With both, only Ed25519 counts (no
@@ -335,11 +336,13 @@ local default_store
 --- Receive a delivery: the one call a receiver needs. Returns the HTTP
 -- status to answer and a small table to answer as JSON (never the
 -- handler's error text: that goes to opts.on_error).
---   401 (413 too large, 400 not a JSON object): refused, handler not called
---   200 handled (handler returned true), or handled before (handler not called)
---   429 the handler failed (returned nil/false, or raised): GHL delivers again;
---       also while another worker or host handles the same delivery, and
---       when the store cannot be reached
+--
+-- - 401 (413 too large, 400 not a JSON object): refused, handler not called
+-- - 200 handled (handler returned true), or handled before (handler not called)
+-- - 429 the handler failed (returned nil/false, or raised): GHL delivers again;
+--   also while another worker or host handles the same delivery, and
+--   when the store cannot be reached
+--
 -- handler: function(event) -> true | nil, err, or a table of them by
 -- event type ("*" for the rest; a type without one is done at once).
 -- opts: those of verify, and store (where deliveries are claimed: default

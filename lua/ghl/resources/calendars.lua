@@ -55,32 +55,46 @@ local function notes_page(_, parts)
   if q.offset == nil then q.offset = 0 end
 end
 
+local WINDOW_DOC = " Give exactly one of `calendarId`, `userId` or `groupId`, and `startTime` and `endTime` as" ..
+  " `os.time()` seconds or epoch milliseconds (GHL gets milliseconds)."
+
 local Calendars = resource.define("calendars", {
-  list = { op = "calendars.get-calendars", query = true, returns = "calendars" },
+  list = { op = "calendars.get-calendars", query = true, returns = "calendars",
+           doc = "The calendars of the location. `groupId` keeps those of one group; `showDrafted` adds drafts." },
   get = { op = "calendars.get-calendar", args = { "calendarId" }, returns = "calendar" },
   create = { op = "calendars.create-calendar", body = true, returns = "calendar" },
   update = { op = "calendars.update-calendar", args = { "calendarId" }, body = true, returns = "calendar" },
   delete = { op = "calendars.delete-calendar", args = { "calendarId" }, returns = true },
 
-  list_groups = { op = "calendars.get-groups", returns = "groups" },
+  list_groups = { op = "calendars.get-groups", returns = "groups", doc = "The calendar groups of the location." },
   create_group = { op = "calendars.create-calendar-group", body = true, returns = "group" },
   update_group = { op = "calendars.edit-group", args = { "groupId" }, body = true, returns = "group" },
   delete_group = { op = "calendars.delete-group", args = { "groupId" }, returns = true },
 
-  events = { op = "calendars.get-calendar-events", query = true, returns = "events", prepare = window },
-  blocked_slots = { op = "calendars.get-blocked-slots", query = true, returns = "events", prepare = window },
+  events = { op = "calendars.get-calendar-events", query = true, returns = "events", prepare = window,
+             doc = "The appointments of a calendar, a user or a group between two times." .. WINDOW_DOC,
+             example = "local events = assert(client.calendars:events{ calendarId = calendar_id,\n" ..
+               "  startTime = os.time(), endTime = os.time() + 7 * 86400 })\n" ..
+               "for _, ev in ipairs(events) do print(ev.startTime, ev.title) end" },
+  blocked_slots = { op = "calendars.get-blocked-slots", query = true, returns = "events", prepare = window,
+                    doc = "The block slots of a calendar, a user or a group between two times." .. WINDOW_DOC,
+                    example = "local slots = assert(client.calendars:blocked_slots{ userId = user_id,\n" ..
+                      "  startTime = os.time(), endTime = os.time() + 7 * 86400 })" },
 
   get_appointment = { op = "calendars.get-appointment", args = { "eventId" }, returns = "event" },
   create_appointment = { op = "calendars.create-appointment", body = true },
   update_appointment = { op = "calendars.edit-appointment", args = { "eventId" }, body = true },
   create_block_slot = { op = "calendars.create-block-slot", body = true },
   update_block_slot = { op = "calendars.edit-block-slot", args = { "eventId" }, body = true },
-  delete_event = { op = "calendars.delete-event", args = { "eventId" }, returns = true },
+  delete_event = { op = "calendars.delete-event", args = { "eventId" }, returns = true,
+                   doc = "Delete an appointment or a block slot." },
 
   list_appointment_notes = { op = "calendars.get-appointment-notes", args = { "appointmentId" }, query = true,
-                             page = true, prepare = notes_page },
+                             page = true, prepare = notes_page, defaults = { limit = 20, offset = 0 },
+                             doc = "One page of the notes of an appointment. `limit` defaults to 20, `offset` to 0." },
   each_appointment_note = { op = "calendars.get-appointment-notes", args = { "appointmentId" }, query = true,
-                            each = true, prepare = notes_page },
+                            each = true, prepare = notes_page, defaults = { limit = 20, offset = 0 },
+                            doc = "Every note of an appointment, across all pages (20 a page unless `limit` says)." },
   create_appointment_note = { op = "calendars.create-appointment-note", args = { "appointmentId" }, body = true,
                               returns = "note" },
   update_appointment_note = { op = "calendars.update-appointment-note", args = { "appointmentId", "noteId" },
@@ -88,6 +102,11 @@ local Calendars = resource.define("calendars", {
   delete_appointment_note = { op = "calendars.delete-appointment-note", args = { "appointmentId", "noteId" },
                               returns = true },
 })
+
+resource.about(Calendars, [[
+Calendars and calendar groups, appointments and block slots, appointment notes, and the free
+slots to book. Calendar operations send Version `2021-04-15`. Times may be `os.time()` seconds or
+epoch milliseconds; GHL gets milliseconds.]])
 
 local slots = resource.define("calendars.free_slots", {
   run = { op = "calendars.get-slots", args = { "calendarId" }, query = true },
@@ -135,5 +154,22 @@ function Calendars:free_slots(calendar_id, params)
   last_resp.body = nil
   return merged, last_resp
 end
+resource.doc(Calendars, "free_slots", {
+  op = "calendars.get-slots", args = { "calendarId" },
+  doc = "The free slots of a calendar between two dates, by day. `startDate` and `endDate` may be" ..
+    " `os.time()` seconds or epoch milliseconds. GHL answers at most 31 days a call: a longer range is" ..
+    " fetched 31 days at a time and the days merged (each day's slots sorted, none twice).",
+  params = {
+    { "calendarId", "string", "the `{calendarId}` of the path: the calendar id" },
+    { "params", "table", "query parameters; `startDate` and `endDate` are required" },
+  },
+  returns_text = {
+    "table the days: `{ [\"2026-12-01\"] = { slots = { \"2026-12-01T09:00:00-05:00\", ... } }, ... }`",
+    "table `resp` of the last call: `status`, `headers`, `trace_id`, `attempts`",
+  },
+  example = "local days = assert(client.calendars:free_slots(calendar_id, {\n" ..
+    "  startDate = os.time(), endDate = os.time() + 7 * 86400, timezone = \"America/New_York\" }))\n" ..
+    "for day, v in pairs(days) do print(day, #v.slots) end",
+})
 
 return Calendars

@@ -37,14 +37,29 @@ local Conversations = resource.define("conversations", {
   search = { op = "conversations.search-conversation", query = true, page = true },
   each = { op = "conversations.search-conversation", query = true, each = true },
   pages = { op = "conversations.search-conversation", query = true, pages = true },
-  messages = { op = "conversations.get-messages", args = { "conversationId" }, query = true, each = true },
-  send = { op = "conversations.send-a-new-message", body = true, prepare = check_send },
-  message = { op = "conversations.get-message", args = { "id" }, returns = "message?" },
-  export = { op = "conversations.export-messages-by-location", query = true, each = true },
-  cancel_scheduled = { op = "conversations.cancel-scheduled-message", args = { "messageId" }, returns = true },
+  messages = { op = "conversations.get-messages", args = { "conversationId" }, query = true, each = true,
+               doc = "Every message of a conversation, across all pages. The walk continues from" ..
+                 " `lastMessageId`; GHL's double-wrapped answer (`{ messages = { messages = {...} } }`) is read too.",
+               example = "for msg in client.conversations:messages(conversation_id) do\n" ..
+                 "  print(msg.direction, msg.body)\nend" },
+  send = { op = "conversations.send-a-new-message", body = true, prepare = check_send,
+           doc = "Send a message: SMS, Email, WhatsApp, ... `type` and `contactId` are required, and the" ..
+             " content: `message`, `html`, `attachments` or `templateId`; these are checked before anything is sent.",
+           example = "local sent = assert(client.conversations:send{ type = \"SMS\", contactId = contact_id,\n" ..
+             "  message = \"Your appointment is tomorrow at 10.\" })\nprint(sent.messageId)" },
+  message = { op = "conversations.get-message", args = { "id" }, returns = "message?", doc = "One message by its id." },
+  export = { op = "conversations.export-messages-by-location", query = true, each = true,
+             doc = "Every message of the location, across all pages (by `cursor`); `channel`, `contactId`," ..
+               " `startDate` and `endDate` narrow them." },
+  cancel_scheduled = { op = "conversations.cancel-scheduled-message", args = { "messageId" }, returns = true,
+                       doc = "Cancel a scheduled message." },
   cancel_scheduled_email = { op = "conversations.cancel-scheduled-email-message", args = { "emailMessageId" },
-                             returns = true },
+                             returns = true, doc = "Cancel a scheduled email." },
 })
+
+resource.about(Conversations, [[
+Conversations and their messages: find, read, send, export, cancel what is scheduled, set a
+message's status. Conversation operations send Version `2021-04-15`.]])
 
 local status = resource.define("conversations.update_message_status", {
   run = { op = "conversations.update-message-status", args = { "messageId" }, body = true },
@@ -59,5 +74,15 @@ function Conversations:update_message_status(message_id, new_status, fields)
   body.status = new_status
   return status.new(self.client):run(message_id, body)
 end
+resource.doc(Conversations, "update_message_status", {
+  op = "conversations.update-message-status", args = { "messageId" }, body = "optional", except = { "status" },
+  doc = "Set a message's delivery status (`delivered`, `failed`, `read`, ...).",
+  params = {
+    { "messageId", "string", "the `{messageId}` of the path: the message id" },
+    { "status", "string", "the new status: the body's `status`" },
+    { "fields", "table", "more of the body", opt = true },
+  },
+  example = "assert(client.conversations:update_message_status(message_id, \"delivered\"))",
+})
 
 return Conversations

@@ -17,11 +17,23 @@ local Opportunities = resource.define("opportunities", {
   update = { op = "opportunities.update-opportunity", args = { "id" }, body = true, returns = "opportunity" },
   delete = { op = "opportunities.delete-opportunity", args = { "id" }, returns = true },
   upsert = { op = "opportunities.Upsert-opportunity", body = true, returns = "opportunity" },
-  search = { op = "opportunities.search-opportunity", query = true, page = true },
-  each = { op = "opportunities.search-opportunity", query = true, each = true },
+  search = { op = "opportunities.search-opportunity", query = true, page = true,
+             doc = "One page of the opportunities that match. GHL's names here are snake_case (`location_id`," ..
+               " `pipeline_id`, `pipeline_stage_id`, `contact_id`, `status`, `q`, `limit`).",
+             example = "local opps = assert(client.opportunities:search{ pipeline_id = pipeline_id, status = \"open\" })" },
+  each = { op = "opportunities.search-opportunity", query = true, each = true,
+           doc = "Every opportunity that matches, across all pages. The walk continues from `meta.startAfter` and" ..
+             " `meta.startAfterId` (never `meta.nextPageUrl`, whose host is not GHL's).",
+           example = "for opp in client.opportunities:each{ status = \"open\", max_items = 500 } do\n" ..
+             "  print(opp.id, opp.monetaryValue)\nend" },
   pages = { op = "opportunities.search-opportunity", query = true, pages = true },
-  pipelines = { op = "opportunities.get-pipelines", returns = "pipelines" },
+  pipelines = { op = "opportunities.get-pipelines", returns = "pipelines",
+                doc = "The pipelines of the location, with their stages." },
 })
+
+resource.about(Opportunities, [[
+Opportunities (deals) in the location's pipelines: find, create, update, move, set their status,
+and their followers.]])
 
 local status = resource.define("opportunities.update_status", {
   run = { op = "opportunities.update-opportunity-status", args = { "id" }, body = true, returns = true },
@@ -32,6 +44,15 @@ function Opportunities:update_status(id, new_status)
   check.id(new_status, "opportunities:update_status", "status")
   return status.new(self.client):run(id, { status = new_status })
 end
+resource.doc(Opportunities, "update_status", {
+  op = "opportunities.update-opportunity-status", args = { "id" }, returns = true,
+  doc = "Set the status of an opportunity.",
+  params = {
+    { "id", "string", "the `{id}` of the path: the opportunity id" },
+    { "status", "string", "`open`, `won`, `lost` or `abandoned`: the body's `status`" },
+  },
+  example = "assert(client.opportunities:update_status(opportunity_id, \"won\"))",
+})
 
 local followers = resource.define("opportunities.followers", {
   add = { op = "opportunities.add-followers-opportunity", args = { "id" }, body = true, returns = "followers" },
@@ -47,5 +68,15 @@ function Opportunities:remove_followers(id, user_ids)
   check.table(user_ids, "opportunities:remove_followers", "followers")
   return followers.new(self.client):remove(id, { followers = user_ids })
 end
+resource.doc(Opportunities, "add_followers", {
+  op = "opportunities.add-followers-opportunity", args = { "id" }, list = "followers", returns = "followers",
+  doc = "Add followers (user ids) to an opportunity.",
+  example = "assert(client.opportunities:add_followers(opportunity_id, { user_id }))",
+})
+resource.doc(Opportunities, "remove_followers", {
+  op = "opportunities.remove-followers-opportunity", args = { "id" }, list = "followers", returns = "followers",
+  doc = "Take followers (user ids) off an opportunity.",
+  example = "assert(client.opportunities:remove_followers(opportunity_id, { user_id }))",
+})
 
 return Opportunities

@@ -5,7 +5,7 @@
 --   users:each{...}     every match (skip + limit)
 local resource = require "ghl.resource"
 
-return resource.define("users", {
+local Users = resource.define("users", {
   get = { op = "users.get-user", args = { "userId" } },
   create = { op = "users.create-user", body = true },
   update = { op = "users.update-user", args = { "userId" }, body = true },
@@ -14,3 +14,9 @@ return resource.define("users", {
   each = { op = "users.search-users", query = true, each = true },
   pages = { op = "users.search-users", query = true, pages = true },
 })
+
+resource.about(Users, [[
+The users of an agency and its locations. GHL answers with the user itself, not wrapped;
+searches need the agency's `companyId`: the client's `company_id` unless given.]])
+
+return Users

@@ -10,19 +10,22 @@ local errors = require "ghl.errors"
 local File = {}
 File.__index = File
 
+local OPTIONS = { lock_timeout_ms = "number", allow_shared_folder = "boolean" }
+
 --- Make a file store (what `ghl.store.file` returns).
 -- @tparam string path the JSON file; its lock files sit next to it:
--- path..".lock", and one path..".refresh-"..key per key (characters other
--- than letters, digits, "_" and "-" of the key become "_")
--- @tparam[opt] table opts `lock_timeout_ms`: how long to wait for a lock
--- (default 30000); `allow_shared_folder`: true to accept a folder that its
+-- `path..".lock"`, and one `path..".refresh-"..key` per key (characters other
+-- than letters, digits, `_` and `-` of the key become `_`)
+-- @tparam[opt] table opts
+-- @tparam[opt=30000] number opts.lock_timeout_ms how long to wait for a lock
+-- @tparam[opt=false] bool opts.allow_shared_folder true to accept a folder that its
 -- group or other users can write to (they could then take the tokens)
 -- @treturn File
 -- @raise an `invalid_argument` error when path is not a non-empty string,
 -- an option is unknown or of the wrong type, or the folder is writable by
 -- others (or owned by another user) and allow_shared_folder is not set
-local OPTIONS = { lock_timeout_ms = "number", allow_shared_folder = "boolean" }
-
+-- @usage local app = ghl.oauth{ client_id = id, client_secret = secret,
+--   store = ghl.store.file("/var/lib/myapp/tokens.json") }
 function File.new(path, opts)
   if type(path) ~= "string" or path == "" then
     errors.invalid("ghl.store.file: path must be a non-empty string, got %s", type(path))

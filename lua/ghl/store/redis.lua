@@ -33,15 +33,20 @@ local function new_lease()
   return ("%s.%s.%d"):format(tostring(clock.now_ms()), tostring({}):match("0x%x+") or "", math.random(1, 1e9))
 end
 
---- Make a Redis store (what `ghl.store.redis` returns). Each call opens a
--- connection (pooled inside nginx) through ghl.resp.
--- @tparam[opt] table opts `host` (default "127.0.0.1"), `port` (6379),
--- `prefix` of every key (default "ghl:"), `timeout_ms` per connection
--- (2000), `lock_timeout_ms` (30000), `password` (sent with AUTH)
--- @treturn Redis
 local OPTIONS = { host = "string", port = "number", prefix = "string", timeout_ms = "number",
                   lock_timeout_ms = "number", password = "string" }
 
+--- Make a Redis store (what `ghl.store.redis` returns). Each call opens a
+-- connection (pooled inside nginx) through ghl.resp.
+-- @tparam[opt] table opts
+-- @tparam[opt="127.0.0.1"] string opts.host
+-- @tparam[opt=6379] number opts.port
+-- @tparam[opt="ghl:"] string opts.prefix of every key
+-- @tparam[opt=2000] number opts.timeout_ms per connection
+-- @tparam[opt=30000] number opts.lock_timeout_ms how long to wait for a lock
+-- @tparam[opt] string opts.password sent with AUTH
+-- @treturn Redis
+-- @usage local store = ghl.store.redis{ host = "10.0.0.5", prefix = "myapp:ghl:" }
 function Redis.new(opts)
   opts = check.options("ghl.store.redis", opts, OPTIONS)
   return setmetatable({

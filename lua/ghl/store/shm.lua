@@ -1,6 +1,7 @@
 --- ghl.store.shm(dict_name): tokens in an nginx lua_shared_dict, shared by
 -- every worker; the refresh lock is an add() with an expiry.
---   http { lua_shared_dict ghl_tokens 1m; }
+--
+--     http { lua_shared_dict ghl_tokens 1m; }
 local clock = require "ghl.clock"
 local errors = require "ghl.errors"
 

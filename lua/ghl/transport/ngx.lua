@@ -11,8 +11,11 @@
 -- retried at once; a POST or PATCH that may have been read never is).
 --
 -- TLS is verified unless ssl_verify = false; nginx needs the CAs to trust:
---   lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
--- and a resolver for host names:   resolver 127.0.0.53 ipv6=off;
+--
+--     lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
+--
+-- and a resolver for host names: `resolver 127.0.0.53 ipv6=off;`.
+-- @internal ghl.transport.ngx
 local core = require "ghl.core"
 
 local M = {}

@@ -7,6 +7,7 @@
 -- The store needs `add(key, value, ttl_ms)` (atomic set-if-absent with an
 -- expiry) and, to give a claim back safely, `delete_if(key, value)`;
 -- ghl.store.memory, shm and redis have both (see lua/ghl/store.lua).
+-- @internal ghl.webhook.claims
 local clock = require "ghl.clock"
 
 local M = {}
