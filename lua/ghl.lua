@@ -93,6 +93,10 @@ ghl.unchecked = mark(require("ghl.operations").UNCHECKED, "unchecked")
 -- @tparam[opt=10000] number opts.retry_max_delay_ms the longest of those waits
 -- @tparam[opt] func opts.on_retry `function(info)` called before each retry: `attempt`, `delay_ms`,
 -- `kind`, `status`, `message`, `method`, `path`, `error` (never a header or token)
+-- @tparam[opt] func opts.on_wait `function(info)` called when the pacer holds a call back: `wait_ms`,
+-- `reason` (`rate_limit`; `probe` while another call learns the budget), `method`, `path`,
+-- `remaining` (left, after this call, in the window it is placed in), `max`, `interval_ms`,
+-- `daily_remaining`
 -- @tparam[opt=true] bool opts.pacing slow down before GHL's rate limit; `false` turns it off
 -- @tparam[opt] string opts.pacing_dict inside nginx: a `lua_shared_dict` through which all workers
 -- share one budget

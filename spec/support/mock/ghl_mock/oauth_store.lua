@@ -9,7 +9,7 @@ local cjson = require "cjson.safe"
 
 local M = {}
 
--- GHL's numbers (ghl-api.md §3): an access token lives a day less a second;
+-- GHL's numbers (GHL's OAuth docs): an access token lives a day less a second;
 -- the same refresh token presented again within 30 s gets the same pair
 -- (concurrent refreshes of a distributed client must not lock it out).
 -- Location tokens minted from an agency token carry a refresh token since

@@ -1,4 +1,4 @@
--- GHL's rate limits (ghl-api.md §9): a burst budget per fixed window and a
+-- GHL's rate limits (GHL's rate-limit docs): a burst budget per fixed window and a
 -- daily budget, one bucket per token (a token maps to one location, and
 -- GHL counts per app and location). Every authenticated answer carries the
 -- five X-RateLimit-* headers; a spent budget answers 429 before anything is
@@ -12,7 +12,7 @@ local M = {}
 local DEFAULTS = { max = 100, interval_ms = 10000, daily = 200000, daily_interval_ms = 86400000,
                    retry_after = false }
 
--- No spec or doc gives the 429 body (ghl-api.md §9, §12): the shape of GHL's
+-- No spec or doc gives the 429 body (GHL's rate-limit and error docs): the shape of GHL's
 -- other errors, {statusCode, message, error}, and no traceId.
 local BODY_429 = '{"statusCode":429,"message":"Too many requests","error":"Too Many Requests"}'
 
