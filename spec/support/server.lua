@@ -7,7 +7,9 @@
 --   ...
 --   srv:stop()
 --
--- Run as a script (`make mock`) it serves in the foreground until Ctrl-C.
+-- Run as a script (`make mock`) it serves in the foreground until Ctrl-C,
+-- SIGTERM or SIGHUP, or until make goes (spec/support/mock_guard.sh stops
+-- nginx and removes its folder then).
 local socket = require "socket"
 
 local M = {
@@ -89,16 +91,25 @@ end
 local Server = {}
 Server.__index = Server
 
-local function wait_ready(port, seconds)
+-- An answer from 127.0.0.1:port: a connection taken, or with `path` an HTTP
+-- status line for a GET of it.
+local function answers(port, path)
+  local c = socket.tcp()
+  c:settimeout(1)
+  local ok = c:connect("127.0.0.1", port)
+  if ok and path then
+    ok = c:send(("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"):format(path))
+    local line = ok and c:receive("*l")
+    ok = line and line:match("^HTTP/1%.%d %d%d%d") ~= nil
+  end
+  c:close()
+  return ok and true or false
+end
+
+local function wait_ready(port, seconds, path)
   local deadline = socket.gettime() + seconds
   repeat
-    local c = socket.tcp()
-    c:settimeout(0.2)
-    if c:connect("127.0.0.1", port) then
-      c:close()
-      return true
-    end
-    c:close()
+    if answers(port, path) then return true end
     socket.sleep(0.02)
   until socket.gettime() > deadline
   return false
@@ -113,19 +124,87 @@ local function make_cert(prefix)
   return prefix .. "/tls.crt"
 end
 
+-- Whether 127.0.0.1:port can be listened on: true, or nil and why.
+local function can_listen(port)
+  local s, err = socket.bind("127.0.0.1", port)
+  if not s then return nil, tostring(err) end
+  s:close()
+  return true
+end
+
+-- A port to suggest instead of a busy one: the first free one from 9000.
+local function other_port(busy)
+  for port = 9000, 9099 do
+    if port ~= busy and can_listen(port) then return port end
+  end
+  return M.free_port()
+end
+
+-- This process's pid and its parent's (from /proc; the parent nil without it).
+local function self_and_parent()
+  local stat = read("/proc/self/stat")
+  local pid, ppid = (stat or ""):match("^(%d+) %b() %S+ (%d+)")
+  if pid then return pid, ppid end
+  local p = io.popen("echo $PPID")
+  pid = p:read("*l")
+  p:close()
+  return pid, nil
+end
+
+-- Serve in the foreground until told to stop: spec/support/mock_guard.sh
+-- stops nginx and removes its folder on SIGINT, SIGTERM or SIGHUP, and when
+-- this process (or make, when make runs it) goes. io.popen, not os.execute:
+-- system() would have this process ignore SIGINT while the guard runs.
+local function serve(srv)
+  local pid, ppid = self_and_parent()
+  local watched = pid
+  if ppid and (read("/proc/" .. ppid .. "/comm") or "") == "make\n" then watched = watched .. " " .. ppid end
+  local nginx_pid = assert((read(srv.prefix .. "/logs/nginx.pid") or ""):match("%d+"), "nginx wrote no pid file")
+  local guard = abs(here() .. "/mock_guard.sh")
+  local p = assert(io.popen(("exec sh %s %s %s %s"):format(sys.q(guard), sys.q(srv.prefix), nginx_pid, watched)))
+  local guard_pid = p:read("*l")
+  -- Ctrl-C: lua5.4's read is interrupted and "interrupted!" raised here
+  local ok = pcall(function() return p:read("*a") end)
+  if not ok then
+    srv.interrupted = true
+    if guard_pid then sh("kill -TERM " .. guard_pid .. " 2>/dev/null") end
+  end
+  local _, _, code = p:close()
+  if code == 1 then srv.error = "nginx exited by itself" end
+  srv.stopped = true
+end
+
 --- Start a server. opts: `port` (default: a free one), `tls` (also listen
 -- with HTTPS on `tls_port`, self-signed certificate at `ca_file`), `tokens`
 -- (PITs: list of {token=, locationId=}, or {token=, userType = "Company",
 -- companyId=} for an agency PIT), `oauth` ({client_id=, client_secret=},
 -- default M.CLIENT_ID/M.CLIENT_SECRET; may also set access_ttl_s,
 -- repeat_window_s, token_style, which /_mock/reset then goes back to),
--- `foreground` (block until nginx exits).
+-- `foreground` (serve until SIGINT, SIGTERM or SIGHUP, or until the process
+-- that called ends; the export lines go to stderr once it answers; returns
+-- the stopped server, with `error` set when it did not start or nginx
+-- exited by itself, and `interrupted` after a Ctrl-C), `busy_hint` (with
+-- foreground: what to run instead when the port is taken, a format for the
+-- other port; default "ghl mock %d").
 function M.start(opts)
   opts = opts or {}
   local oauth = {}
   for k, v in pairs(opts.oauth or {}) do oauth[k] = v end
   oauth.client_id = oauth.client_id or M.CLIENT_ID
   oauth.client_secret = oauth.client_secret or M.CLIENT_SECRET
+  if opts.foreground and opts.port then
+    -- a busy port is said first, before anything is started or printed
+    local ok, why = can_listen(opts.port)
+    if not ok then
+      local msg
+      if why:find("in use", 1, true) then
+        msg = ("port %d is in use; %s"):format(opts.port, (opts.busy_hint or "ghl mock %d"):format(other_port(opts.port)))
+      else
+        msg = ("cannot listen on 127.0.0.1:%d: %s"):format(opts.port, why)
+      end
+      return setmetatable({ error = msg, stopped = true, last_log = "[emerg] " .. msg }, Server)
+    end
+  end
   local mock_dir = abs(here() .. "/mock")
   local template = assert(read(mock_dir .. "/nginx.conf.in"))
   local p = io.popen("mktemp -d /tmp/ghl-mock.XXXXXX")
@@ -144,9 +223,9 @@ function M.start(opts)
   })
 
   local ca_file = opts.tls and make_cert(prefix)
-  local srv = M.nginx{
+  local ok, srv = pcall(M.nginx, {
     prefix = prefix, template = template, port = opts.port, tls_port = opts.tls and (opts.tls_port or true),
-    foreground = opts.foreground, what = "the local GHL server",
+    what = "the local GHL server", ready_path = "/_mock/state",
     vars = function(port, tls_port)
       return {
         MOCK_DIR = mock_dir,
@@ -154,24 +233,33 @@ function M.start(opts)
           .. "ssl_certificate_key %s/tls.key;"):format(tls_port, prefix, prefix) or "",
       }
     end,
-    banner = function(s)
-      -- shell lines to paste into another terminal (test credentials of this server only)
-      return ("local GHL server on %s; in another shell:\n  export GHL_BASE_URL=%s\n  export GHL_TOKEN=%s\n"
-        .. "  export GHL_LOCATION_ID=%s\n  export GHL_CLIENT_ID=%s\n  export GHL_CLIENT_SECRET=%s\n")
-        :format(s.url, s.url, M.TOKEN, M.LOCATION_ID, oauth.client_id, oauth.client_secret)
-    end,
-  }
+  })
+  if not ok then
+    if not opts.foreground then error(srv, 0) end
+    local msg = tostring(srv)
+    return setmetatable({ error = msg, stopped = true, last_log = msg }, Server)
+  end
   srv.token, srv.location_id = M.TOKEN, M.LOCATION_ID
   srv.client_id, srv.client_secret, srv.company_id = oauth.client_id, oauth.client_secret, M.COMPANY_ID
   srv.ca_file = ca_file
+  if opts.foreground then
+    -- shell lines to paste into another terminal (test credentials of this server only), once it answers
+    io.stderr:write(("local GHL server on %s; in another shell:\n  export GHL_BASE_URL=%s\n  export GHL_TOKEN=%s\n"
+      .. "  export GHL_LOCATION_ID=%s\n  export GHL_CLIENT_ID=%s\n  export GHL_CLIENT_SECRET=%s\n"
+      .. "Ctrl-C (or SIGTERM, SIGHUP) stops it.\n")
+      :format(srv.url, srv.url, M.TOKEN, M.LOCATION_ID, oauth.client_id, oauth.client_secret))
+    io.stderr:flush()
+    serve(srv)
+  end
   return srv
 end
 
 --- Start nginx with a configuration template of ours. opts: `template`
 -- (text, with @NAME@ placeholders), `prefix` (a fresh folder, default: made
 -- here), `port` (default: a free one), `tls_port` (a number, or true for a
--- free one), `vars(port, tls_port)` (more placeholders), `foreground`,
--- `banner(srv)`, `what` (for errors). @PREFIX@, @PORT@, @TLS_PORT@ and
+-- free one), `vars(port, tls_port)` (more placeholders), `what` (for
+-- errors), `ready_path` (started once a GET of it is answered; default:
+-- once the port takes a connection). @PREFIX@, @PORT@, @TLS_PORT@ and
 -- @LOAD_MODULES@ are always filled.
 function M.nginx(opts)
   local nginx = find_nginx()
@@ -194,19 +282,14 @@ function M.nginx(opts)
     write(prefix .. "/nginx.conf", conf)
     -- run as root, nginx's workers would become "nobody", who may not read a
     -- checkout in a private folder (a clone under mktemp -d): keep them root
-    local globals = (AS_ROOT and "user root;" or "") .. (opts.foreground and " daemon off;" or "")
+    local globals = AS_ROOT and "user root;" or ""
     local cmd = ("'%s' -p '%s' -c '%s/nginx.conf' -e '%s/logs/error.log'%s"):format(
       nginx, prefix, prefix, prefix, globals ~= "" and (" -g '" .. globals .. "'") or "")
     local srv = setmetatable({
       url = "http://127.0.0.1:" .. port, port = port, prefix = prefix, nginx = nginx,
       tls_port = tls_port, tls_url = tls_port and ("https://127.0.0.1:" .. tls_port),
     }, Server)
-    if opts.foreground then
-      if opts.banner then io.stderr:write(opts.banner(srv)) end
-      sh(cmd)
-      return srv
-    end
-    if sh(cmd .. " 2>>'" .. prefix .. "/logs/start.log'") and wait_ready(port, 10) then
+    if sh(cmd .. " 2>>'" .. prefix .. "/logs/start.log'") and wait_ready(port, 10, opts.ready_path) then
       return srv
     end
     local log = (read(prefix .. "/logs/error.log") or "") .. (read(prefix .. "/logs/start.log") or "")
@@ -237,13 +320,21 @@ end
 
 --- The server's error log (for diagnosing a failed test).
 function Server:log()
-  return read(self.prefix .. "/logs/error.log") or ""
+  return self.prefix and read(self.prefix .. "/logs/error.log") or self.last_log or ""
 end
 
--- run as a script: serve in the foreground
+-- run as a script: serve in the foreground.
+--   lua5.4 spec/support/server.lua [--make] [port]     (--make: run by `make mock`)
 if not pcall(debug.getlocal, 4, 1) then
-  local port = tonumber(arg and arg[1] or os.getenv("GHL_MOCK_PORT") or "")
-  M.start{ foreground = true, port = port or 8080 }
+  local via_make, port = false, nil
+  for _, a in ipairs(arg or {}) do
+    if a == "--make" then via_make = true else port = port or tonumber(a) end
+  end
+  port = port or tonumber(os.getenv("GHL_MOCK_PORT") or "") or 8080
+  local srv = M.start{ foreground = true, port = port,
+                       busy_hint = via_make and "make mock MOCK_PORT=%d" or "lua5.4 spec/support/server.lua %d" }
+  if srv.error then io.stderr:write(srv.error, "\n") os.exit(1) end
+  if srv.interrupted then os.exit(130) end
 end
 
 return M
