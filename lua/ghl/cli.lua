@@ -38,6 +38,7 @@ usage: ghl <command> [arguments]
   ghl ops [filter] [--json]
   ghl login [--store path] [--scope a,b,...]
   ghl mock [port]
+  ghl webhook key FILE | ghl webhook sign [--key FILE] [--send URL] [name=value ...]
   ghl version | ghl help
 ]]
 
@@ -80,6 +81,8 @@ commands:
   mock [port]
         The local GHL server with its seed data in the foreground (default
         port 8080; from a source checkout). Ctrl-C stops it.
+  webhook key FILE | webhook sign [--key FILE] [--send URL] [name=value ...]
+        Signed test webhooks for a receiver of yours (`ghl webhook help`).
   version, help
 
 values:
@@ -538,6 +541,12 @@ function commands.mock(ctx, args)
   return 0
 end
 
+-- signed test webhooks: lua/ghl/cli/webhook.lua
+function commands.webhook(ctx, args)
+  return require("ghl.cli.webhook").run(ctx, args, { take_flags = take_flags, misuse = misuse, parse_pair = M.parse_pair,
+                                                     fail = function(...) usage_error(nil, ...) end })
+end
+
 -- main --------------------------------------------------------------------
 
 local function context(ctx)
@@ -583,7 +592,7 @@ local function run(ctx, args)
   if cmd == "version" or cmd == "--version" then return commands.version(ctx) end
   if commands[cmd] then return commands[cmd](ctx, rest) end
   if is_resource(cmd) then return run_resource(ctx, cmd, rest) end
-  misuse("unknown command '%s'; commands: call ops login mock version help, or a resource: %s", cmd,
+  misuse("unknown command '%s'; commands: call ops login mock webhook version help, or a resource: %s", cmd,
     table.concat(M.RESOURCES, " "))
 end
 
