@@ -137,6 +137,40 @@ describe("make mock #nginx", function()
     end)
   end
 
+  local early = {
+    { "Ctrl-C (SIGINT to the process group)", "group", "INT" },
+    { "SIGTERM to the server's Lua process", "lua", "TERM" },
+    { "SIGHUP to make alone", "make", "HUP" },
+  }
+  for _, case in ipairs(early) do
+    local what, target, sig = case[1], case[2], case[3]
+    it("leaves nothing behind on " .. what .. " while it starts, before the export lines", function()
+      local port = server.free_port()
+      local log = ("%s/early-%d.log"):format(tmp, port)
+      local pid = capture(("setsid env --default-signal=INT,HUP,TERM make -s mock MOCK_PORT=%d >%s 2>&1 </dev/null & echo $!")
+        :format(port, q(log))):match("%d+")
+      local run = { make = pid, port = port }
+      local ok, err = pcall(function()
+        -- the port takes connections: nginx listens, its workers may not answer yet, and the
+        -- server's Lua process is making sure they do before it prints the export lines
+        local deadline = socket.gettime() + 90
+        while refuses(port) and not gone(pid) and socket.gettime() < deadline do socket.sleep(0.002) end
+        for _, c in ipairs(children(pid)) do
+          if comm(c):match("^lua") then run.lua = c end
+        end
+        local to = target == "lua" and run.lua or target == "group" and ("-" .. pid) or pid
+        assert.is_truthy(to, "no Lua process under make")
+        assert(sh(("kill -%s %s"):format(sig, to)))
+        run.prefix = prefix_of(port)
+        assert.is_truthy(wait_until(10, function() return gone(pid) end), "make mock did not stop")
+        assert.is_truthy(wait_until(5, function() return refuses(port) end), "nginx still answers")
+        assert.is_truthy(wait_until(5, function() return not prefix_of(port) end), "its folder is still there")
+      end)
+      finish(run)
+      assert(ok, tostring(err) .. "\n" .. (read(log) or ""))
+    end)
+  end
+
   it("refuses a busy port first and clearly: no export line, a non-zero exit", function()
     local busy = assert(socket.bind("127.0.0.1", 0))
     local _, port = busy:getsockname()

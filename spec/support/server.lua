@@ -115,6 +115,13 @@ local function wait_ready(port, seconds, path)
   return false
 end
 
+-- Run a shell command: true when it exited 0; then whether SIGINT ended it.
+local function run(cmd)
+  local a, how, code = os.execute(cmd)
+  if type(a) == "number" then return a == 0, a % 128 == 2 end -- Lua 5.1 / LuaJIT: the wait status
+  return a == true and (code == 0 or code == nil), how == "signal" and code == 2
+end
+
 -- A self-signed certificate for 127.0.0.1, made with the openssl command.
 local function make_cert(prefix)
   local cmd = ("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
@@ -151,27 +158,38 @@ local function self_and_parent()
   return pid, nil
 end
 
--- Serve in the foreground until told to stop: spec/support/mock_guard.sh
--- stops nginx and removes its folder on SIGINT, SIGTERM or SIGHUP, and when
--- this process (or make, when make runs it) goes. io.popen, not os.execute:
--- system() would have this process ignore SIGINT while the guard runs.
-local function serve(srv)
+-- The guard of a server in the foreground (spec/support/mock_guard.sh), started
+-- before nginx: it stops nginx and removes its folder on SIGINT, SIGTERM or
+-- SIGHUP, and when this process (or make, when make runs it) goes, also
+-- while nginx is still starting. io.popen, not os.execute: system() would
+-- have this process ignore SIGINT while the guard runs.
+local function start_guard(prefix)
   local pid, ppid = self_and_parent()
   local watched = pid
   if ppid and (read("/proc/" .. ppid .. "/comm") or "") == "make\n" then watched = watched .. " " .. ppid end
-  local nginx_pid = assert((read(srv.prefix .. "/logs/nginx.pid") or ""):match("%d+"), "nginx wrote no pid file")
   local guard = abs(here() .. "/mock_guard.sh")
-  local p = assert(io.popen(("exec sh %s %s %s %s"):format(sys.q(guard), sys.q(srv.prefix), nginx_pid, watched)))
-  local guard_pid = p:read("*l")
-  -- Ctrl-C: lua5.4's read is interrupted and "interrupted!" raised here
-  local ok = pcall(function() return p:read("*a") end)
+  local p = assert(io.popen(("exec sh %s %s %s"):format(sys.q(guard), sys.q(prefix), watched)))
+  return { p = p, pid = p:read("*l") }
+end
+
+-- Stop the guard (it stops nginx and removes the folder) and wait for it.
+local function stop_guard(g)
+  if g.pid then sh("kill -TERM " .. g.pid .. " 2>/dev/null") end
+  g.p:close()
+end
+
+-- Serve until the guard ends. Returns how: "stopped", "interrupted" (Ctrl-C
+-- here) or "nginx exited"; the caller stops what the guard may have left.
+local function serve(srv, g)
+  write(srv.prefix .. "/serving", "")
+  -- Ctrl-C: lua5.4's read is interrupted and "interrupted!" raised in here
+  local ok = pcall(function() return g.p:read("*a") end)
   if not ok then
-    srv.interrupted = true
-    if guard_pid then sh("kill -TERM " .. guard_pid .. " 2>/dev/null") end
+    stop_guard(g)
+    return "interrupted"
   end
-  local _, _, code = p:close()
-  if code == 1 then srv.error = "nginx exited by itself" end
-  srv.stopped = true
+  local _, _, code = g.p:close()
+  return code == 1 and "nginx exited" or "stopped"
 end
 
 --- Start a server. opts: `port` (default: a free one), `tls` (also listen
@@ -223,6 +241,7 @@ function M.start(opts)
   })
 
   local ca_file = opts.tls and make_cert(prefix)
+  local guard = opts.foreground and start_guard(prefix)
   local ok, srv = pcall(M.nginx, {
     prefix = prefix, template = template, port = opts.port, tls_port = opts.tls and (opts.tls_port or true),
     what = "the local GHL server", ready_path = "/_mock/state",
@@ -236,20 +255,35 @@ function M.start(opts)
   })
   if not ok then
     if not opts.foreground then error(srv, 0) end
+    -- interrupted while nginx was starting: what started goes too
+    setmetatable({ prefix = prefix }, Server):stop()
+    stop_guard(guard)
     local msg = tostring(srv)
+    if msg:find("interrupted!$") then return setmetatable({ interrupted = true, stopped = true }, Server) end
     return setmetatable({ error = msg, stopped = true, last_log = msg }, Server)
   end
   srv.token, srv.location_id = M.TOKEN, M.LOCATION_ID
   srv.client_id, srv.client_secret, srv.company_id = oauth.client_id, oauth.client_secret, M.COMPANY_ID
   srv.ca_file = ca_file
   if opts.foreground then
-    -- shell lines to paste into another terminal (test credentials of this server only), once it answers
-    io.stderr:write(("local GHL server on %s; in another shell:\n  export GHL_BASE_URL=%s\n  export GHL_TOKEN=%s\n"
-      .. "  export GHL_LOCATION_ID=%s\n  export GHL_CLIENT_ID=%s\n  export GHL_CLIENT_SECRET=%s\n"
-      .. "Ctrl-C (or SIGTERM, SIGHUP) stops it.\n")
-      :format(srv.url, srv.url, M.TOKEN, M.LOCATION_ID, oauth.client_id, oauth.client_secret))
-    io.stderr:flush()
-    serve(srv)
+    local fine, how = pcall(function()
+      -- shell lines to paste into another terminal (test credentials of this server only), once it answers
+      io.stderr:write(("local GHL server on %s; in another shell:\n  export GHL_BASE_URL=%s\n  export GHL_TOKEN=%s\n"
+        .. "  export GHL_LOCATION_ID=%s\n  export GHL_CLIENT_ID=%s\n  export GHL_CLIENT_SECRET=%s\n"
+        .. "Ctrl-C (or SIGTERM, SIGHUP) stops it.\n")
+        :format(srv.url, srv.url, M.TOKEN, M.LOCATION_ID, oauth.client_id, oauth.client_secret))
+      io.stderr:flush()
+      return serve(srv, guard)
+    end)
+    if not fine then
+      pcall(stop_guard, guard)
+      if tostring(how):find("interrupted!$") then srv.interrupted = true else srv.error = tostring(how) end
+    elseif how == "interrupted" then
+      srv.interrupted = true
+    elseif how == "nginx exited" then
+      srv.error = "nginx exited by itself"
+    end
+    srv:stop() -- nothing left to do when the guard did it; all of it when the guard died first
   end
   return srv
 end
@@ -289,12 +323,17 @@ function M.nginx(opts)
       url = "http://127.0.0.1:" .. port, port = port, prefix = prefix, nginx = nginx,
       tls_port = tls_port, tls_url = tls_port and ("https://127.0.0.1:" .. tls_port),
     }, Server)
-    if sh(cmd .. " 2>>'" .. prefix .. "/logs/start.log'") and wait_ready(port, 10, opts.ready_path) then
+    local started, interrupted = run(cmd .. " 2>>'" .. prefix .. "/logs/start.log'")
+    if started and wait_ready(port, 10, opts.ready_path) then
       return srv
     end
     local log = (read(prefix .. "/logs/error.log") or "") .. (read(prefix .. "/logs/start.log") or "")
-    if (opts.port and opts.tls_port ~= true) or not log:find("Address already in use", 1, true) then
-      sh(("rm -rf '%s'"):format(prefix))
+    if interrupted or (opts.port and opts.tls_port ~= true) or not log:find("Address already in use", 1, true) then
+      -- a Ctrl-C kills the shell, not nginx, which may be running now or soon (its pid file says)
+      local deadline = socket.gettime() + 0.5
+      while not read(prefix .. "/logs/nginx.pid") and socket.gettime() < deadline do socket.sleep(0.02) end
+      srv:stop()
+      if interrupted then error("interrupted!", 0) end
       error(what .. " did not start:\n" .. log)
     end
   end
