@@ -140,7 +140,7 @@ check-catalog:
 
 MOCK_PORT ?= 8080
 mock: build
-	LUA_PATH_5_4='$(LUA_PATH_DEV)' lua5.4 spec/support/server.lua $(MOCK_PORT)
+	@exec env LUA_PATH_5_4='$(LUA_PATH_DEV)' lua5.4 spec/support/server.lua --make $(MOCK_PORT)
 
 # make install PREFIX=/usr/local (LUA=luajit for nginx's LuaJIT): the Lua modules, the C
 # modules and the ghl command. The installed command is told where the modules went, so

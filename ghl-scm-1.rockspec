@@ -40,6 +40,7 @@ build = {
     ["ghl.cli.output"] = "lua/ghl/cli/output.lua",
     ["ghl.cli.progress"] = "lua/ghl/cli/progress.lua",
     ["ghl.cli.terminal"] = "lua/ghl/cli/terminal.lua",
+    ["ghl.cli.webhook"] = "lua/ghl/cli/webhook.lua",
     ["ghl.client"] = "lua/ghl/client.lua",
     ["ghl.clock"] = "lua/ghl/clock.lua",
     ["ghl.driver"] = "lua/ghl/driver.lua",

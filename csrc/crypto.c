@@ -8,6 +8,11 @@
  *   local bytes = crypto.base64_decode(s)     -- strict; nil for garbage
  *   local hex = crypto.sha256_hex(data)       -- the dedupe key of an event without an id
  *
+ *   -- test webhooks (ghl webhook sign): a key pair, and a body signed as GHL does
+ *   local private_pem, public_raw = crypto.ed25519_keypair()
+ *   local sig_raw, public_raw = crypto.ed25519_sign(private_pem, data)
+ *   local s = crypto.base64_encode(bytes)
+ *
  * Ed25519 signs the raw body (x-ghl-signature); the legacy scheme is
  * RSA-SHA256 with PKCS#1 v1.5 (x-wh-signature). Verification never raises
  * for bad input: it answers false and why.
@@ -32,6 +37,8 @@
 #define GHL_KEY_MT "ghl.PublicKey"
 #define MAX_KEY_TEXT 16384
 #define MAX_SIG_B64 4096
+#define ED25519_LEN 32
+#define ED25519_SIG_LEN 64
 
 /***
  * Webhook signature checks with OpenSSL's libcrypto.
@@ -324,11 +331,191 @@ static int sha256_hex_l(lua_State *L) {
     return 1;
 }
 
+/* ------------------------------------------------ signing (test webhooks) */
+
+/* A private key from a PEM file never asks for a passphrase on the terminal. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u) {
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return 0;
+}
+
+/* An Ed25519 private key from PEM (PKCS#8 "BEGIN PRIVATE KEY", as openssl
+ * genpkey writes it) or its 32-byte seed in base64 or hex; NULL and *why. */
+static EVP_PKEY *parse_private(const char *text, size_t len, const char **why) {
+    EVP_PKEY *pkey = NULL;
+    ghl_buf raw = {0, 0, 0};
+    text = trimmed(text, &len);
+    if (len == 0 || len > MAX_KEY_TEXT) {
+        *why = "the private key is empty or too long";
+        return NULL;
+    }
+    if (len > 10 && memcmp(text, "-----BEGIN", 10) == 0) {
+        BIO *bio = BIO_new_mem_buf(text, (int)len);
+        if (!bio) {
+            *why = "out of memory";
+            return NULL;
+        }
+        pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+        BIO_free(bio);
+        if (!pkey) {
+            *why = "not a PEM private key (BEGIN PRIVATE KEY, without a passphrase)";
+            return NULL;
+        }
+    } else {
+        unsigned char seed[ED25519_LEN];
+        size_t i = 0;
+        if (len == 2 * ED25519_LEN) {
+            for (i = 0; i < ED25519_LEN; i++) {
+                int hi = hex_value((unsigned char)text[2 * i]), lo = hex_value((unsigned char)text[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                    break;
+                seed[i] = (unsigned char)(hi << 4 | lo);
+            }
+        }
+        if (i != ED25519_LEN) {
+            if (ghl_base64_decode(text, len, &raw) != 0 || raw.len != ED25519_LEN) {
+                ghl_buf_free(&raw);
+                *why = "not a PEM private key or a 32-byte Ed25519 seed (base64 or hex)";
+                return NULL;
+            }
+            memcpy(seed, raw.data, ED25519_LEN);
+            OPENSSL_cleanse(raw.data, raw.len);
+            ghl_buf_free(&raw);
+        }
+        pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, ED25519_LEN);
+        OPENSSL_cleanse(seed, sizeof seed);
+        if (!pkey) {
+            *why = "not an Ed25519 seed";
+            return NULL;
+        }
+    }
+    if (EVP_PKEY_base_id(pkey) != EVP_PKEY_ED25519) {
+        EVP_PKEY_free(pkey);
+        *why = "only Ed25519 private keys sign test webhooks";
+        return NULL;
+    }
+    return pkey;
+}
+
+/* Pushes the raw 32-byte public key of pkey; 0, or -1. */
+static int push_public(lua_State *L, EVP_PKEY *pkey) {
+    unsigned char pub[ED25519_LEN];
+    size_t n = sizeof pub;
+    if (EVP_PKEY_get_raw_public_key(pkey, pub, &n) != 1 || n != ED25519_LEN)
+        return -1;
+    lua_pushlstring(L, (const char *)pub, n);
+    return 0;
+}
+
+/***
+ * A new Ed25519 key pair, to sign test webhooks with (`ghl webhook sign`).
+ * @function ed25519_keypair
+ * @treturn string the private key, PEM (PKCS#8 "BEGIN PRIVATE KEY", as
+ * `openssl genpkey -algorithm ed25519` writes it)
+ * @treturn string the public key: its raw 32 bytes
+ * @raise when libcrypto cannot make a key
+ */
+static int ed25519_keypair(lua_State *L) {
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+    EVP_PKEY *pkey = NULL;
+    BIO *bio = NULL;
+    char *pem = NULL;
+    long n = 0;
+    int ok = ctx && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_keygen(ctx, &pkey) == 1;
+    if (ctx)
+        EVP_PKEY_CTX_free(ctx);
+    if (ok) {
+        bio = BIO_new(BIO_s_mem());
+        ok = bio && PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) == 1 &&
+             (n = BIO_get_mem_data(bio, &pem)) > 0 && pem;
+    }
+    if (ok) {
+        lua_pushlstring(L, pem, (size_t)n);
+        OPENSSL_cleanse(pem, (size_t)n);
+        ok = push_public(L, pkey) == 0;
+    }
+    if (bio)
+        BIO_free(bio);
+    if (pkey)
+        EVP_PKEY_free(pkey);
+    if (!ok)
+        return luaL_error(L, "ghl.crypto: libcrypto could not make an Ed25519 key");
+    return 2;
+}
+
+/***
+ * Sign data with an Ed25519 private key, as GHL signs x-ghl-signature:
+ * over the raw bytes, no digest first.
+ * @function ed25519_sign
+ * @tparam string private the private key: PEM (PKCS#8, no passphrase), or
+ * the 32-byte seed in base64 or hex
+ * @tparam string data the bytes to sign (the request body)
+ * @treturn[1] string the signature: 64 raw bytes (base64 it for the header)
+ * @treturn[1] string the public key: its raw 32 bytes
+ * @treturn[2] nil
+ * @treturn[2] string why the key was refused
+ */
+static int ed25519_sign(lua_State *L) {
+    size_t klen, dlen, siglen = ED25519_SIG_LEN;
+    const char *text = luaL_checklstring(L, 1, &klen);
+    const char *data = luaL_checklstring(L, 2, &dlen);
+    const char *why = "unsupported key";
+    unsigned char sig[ED25519_SIG_LEN];
+    EVP_MD_CTX *ctx;
+    EVP_PKEY *pkey = parse_private(text, klen, &why);
+    int ok;
+    if (!pkey) {
+        lua_pushnil(L);
+        lua_pushstring(L, why);
+        return 2;
+    }
+    ctx = EVP_MD_CTX_new();
+    ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, pkey) == 1 &&
+         EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)data, dlen) == 1 && siglen == ED25519_SIG_LEN;
+    if (ctx)
+        EVP_MD_CTX_free(ctx);
+    if (ok) {
+        lua_pushlstring(L, (const char *)sig, siglen);
+        ok = push_public(L, pkey) == 0;
+    }
+    EVP_PKEY_free(pkey);
+    if (!ok)
+        return luaL_error(L, "ghl.crypto: libcrypto could not sign");
+    return 2;
+}
+
+/***
+ * Standard base64 with padding, on one line.
+ * @function base64_encode
+ * @tparam string bytes
+ * @treturn string
+ */
+static int base64_encode_l(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    ghl_buf out = {0, 0, 0};
+    int n;
+    if (len > 0x3fffffff)
+        return luaL_error(L, "ghl.crypto: too long to encode");
+    if (ghl_buf_reserve(&out, (len + 2) / 3 * 4 + 1))
+        return luaL_error(L, "ghl.crypto: out of memory");
+    n = EVP_EncodeBlock((unsigned char *)out.data, (const unsigned char *)s, (int)len);
+    lua_pushlstring(L, out.data, n > 0 ? (size_t)n : 0);
+    ghl_buf_free(&out);
+    return 1;
+}
+
 GHL_EXPORT int luaopen_ghl_crypto(lua_State *L) {
     static const luaL_Reg funcs[] = {{"load_key", load_key},
                                      {"verify", verify},
                                      {"base64_decode", base64_decode_l},
+                                     {"base64_encode", base64_encode_l},
                                      {"sha256_hex", sha256_hex_l},
+                                     {"ed25519_keypair", ed25519_keypair},
+                                     {"ed25519_sign", ed25519_sign},
                                      {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", key_gc}, {"__tostring", key_tostring}, {NULL, NULL}};
     ghl_new_class(L, GHL_KEY_MT, meta, NULL, 0);

@@ -7,6 +7,10 @@
 --                                 in the foreground: run in the background, and
 --                                 the `export` lines it prints become the
 --                                 environment of every block after it
+--   <!-- readme: serve PORT -->   a shell block that ends in a server of its own
+--                                 in the foreground (another terminal, for the
+--                                 reader): run in the background until
+--                                 127.0.0.1:PORT answers, stopped at the end
 --   <!-- readme: client -->       a Lua fragment about `client` (and `ghl`):
 --                                 run after two lines that make them from
 --                                 that environment
@@ -72,7 +76,7 @@ local function run(dir, cmd, vars)
 end
 
 describe("README", function()
-  local dir, mock_pid, vars = nil, nil, {}
+  local dir, vars, groups = nil, {}, {} -- groups: process groups started in the background
 
   setup(function()
     dir = sys.capture("mktemp -d /tmp/ghl-readme.XXXXXX"):gsub("%s+$", "")
@@ -82,8 +86,9 @@ describe("README", function()
   end)
 
   teardown(function()
-    if mock_pid then
-      sys.sh(("kill -TERM -- -%d 2>/dev/null; sleep 1; kill -KILL -- -%d 2>/dev/null"):format(mock_pid, mock_pid))
+    for i = #groups, 1, -1 do
+      -- (sh is dash here: no `--` in its kill)
+      sys.sh(("kill -TERM -%d 2>/dev/null; sleep 1; kill -KILL -%d 2>/dev/null"):format(groups[i], groups[i]))
     end
     if dir then sys.sh("rm -rf " .. sys.q(dir)) end
   end)
@@ -104,7 +109,7 @@ describe("README", function()
           local log = dir .. "/mock.log"
           local pid = sys.capture(("cd %s && %s MOCK_PORT=%d setsid bash block-mock.sh >%s 2>&1 </dev/null & echo $!")
             :format(sys.q(dir), env_prefix(vars), free_port(), sys.q(log)))
-          mock_pid = assert(tonumber(pid:match("%d+")))
+          groups[#groups + 1] = assert(tonumber(pid:match("%d+")))
           local text
           for _ = 1, 1200 do -- make demo may build first
             text = sys.read(log) or ""
@@ -116,6 +121,26 @@ describe("README", function()
           assert.matches("^http://127%.0%.0%.1:%d+$", vars.GHL_BASE_URL)
           assert.is_truthy(vars.GHL_TOKEN, text)
           assert.is_truthy(vars.GHL_LOCATION_ID, text)
+        end)
+      elseif b.mark == "serve" then
+        it(where .. " serves on 127.0.0.1:" .. b.why, function()
+          local port = assert(tonumber(b.why), where .. ": serve PORT")
+          local socket = require "socket"
+          sys.write(dir .. "/block-serve.sh", b.text)
+          local log = dir .. "/serve.log"
+          local pid = sys.capture(("cd %s && %s setsid bash block-serve.sh >%s 2>&1 </dev/null & echo $!")
+            :format(sys.q(dir), env_prefix(vars), sys.q(log)))
+          groups[#groups + 1] = assert(tonumber(pid:match("%d+")))
+          local up = false
+          for _ = 1, 1200 do
+            local c = socket.tcp()
+            c:settimeout(0.2)
+            up = c:connect("127.0.0.1", port) == 1
+            c:close()
+            if up then break end
+            socket.sleep(0.1)
+          end
+          assert.is_true(up, where .. ": nothing answers on " .. port .. ":\n" .. (sys.read(log) or ""))
         end)
       elseif b.lang == "sh" then
         it(where .. " runs", function()

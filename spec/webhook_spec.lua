@@ -176,6 +176,105 @@ describe("webhook keys", function()
   end)
 end)
 
+describe("test webhooks: ghl.crypto's signing, ghl webhook key and sign", function()
+  local crypto = require "ghl.crypto"
+  local cli_webhook = require "ghl.cli.webhook"
+  local sys = require "spec.support.sys"
+
+  it("signs as openssl does (Ed25519 over the raw bytes), with a new pair or an openssl key", function()
+    local k = signing.keys()
+    local body = signing.event()
+    -- Ed25519 is deterministic: the same key gives openssl's very signature
+    local sig, pub = crypto.ed25519_sign(sys.slurp(k.dir .. "/ed.pem"), body)
+    assert.are.equal(signing.ed25519(body), crypto.base64_encode(sig))
+    assert.are.equal(cli_webhook.public_text(pub, true), (k.ed_public:gsub("%s+$", "")))
+    assert.is_table(webhook.verify(body, { ["x-ghl-signature"] = crypto.base64_encode(sig) },
+      { keys = { crypto.base64_encode(pub) }, seen = false }))
+
+    local private, public = crypto.ed25519_keypair()
+    assert.matches("^%-%-%-%-%-BEGIN PRIVATE KEY%-%-%-%-%-\n", private)
+    assert.are.equal(32, #public)
+    local sig2, pub2 = crypto.ed25519_sign(private, body)
+    assert.are.equal(64, #sig2)
+    assert.are.equal(public, pub2)
+    local o = { keys = { crypto.base64_encode(public) }, seen = false }
+    assert.is_table(webhook.verify(body, { ["x-ghl-signature"] = crypto.base64_encode(sig2) }, o))
+    local _, err = webhook.verify(body .. " ", { ["x-ghl-signature"] = crypto.base64_encode(sig2) }, o)
+    assert.are.equal("bad_signature", err.reason)
+  end)
+
+  it("takes a 32-byte seed in base64 or hex, and refuses anything else", function()
+    local seed = ("\7"):rep(32)
+    local hex = seed:gsub(".", function(c) return ("%02x"):format(c:byte()) end)
+    local a, pa = crypto.ed25519_sign(crypto.base64_encode(seed), "x")
+    local b, pb = crypto.ed25519_sign(hex, "x")
+    assert.are.equal(a, b)
+    assert.are.equal(pa, pb)
+    for _, bad in ipairs{ "", "nope", crypto.base64_encode(("\7"):rep(31)), signing.keys().ed_public,
+                          sys.slurp(signing.keys().dir .. "/rsa.pem") } do
+      local none, why = crypto.ed25519_sign(bad, "x")
+      assert.is_nil(none)
+      assert.is_string(why)
+    end
+    assert.are.equal("", crypto.base64_encode(""))
+    assert.are.equal("YWJj", crypto.base64_encode("abc"))
+    assert.are.equal("YWI=", crypto.base64_encode("ab"))
+  end)
+
+  it("ghl webhook key makes the pair once (mode 0600) and prints its public key; sign builds the event", function()
+    local dir = h.private_dir()
+    local path = dir .. "/test.key"
+    local cli = require "ghl.cli"
+    local function run(args, env)
+      local out, err = {}, {}
+      local function sink(t)
+        return { write = function(self, ...)
+                   for _, v in ipairs{ ... } do t[#t + 1] = v end
+                   return self
+                 end,
+                 flush = function() end }
+      end
+      local code = cli.main(args, { stdout = sink(out), stderr = sink(err), stdout_tty = false, stderr_tty = false,
+                                    getenv = function(k) return (env or {})[k] end })
+      return code, table.concat(out), table.concat(err)
+    end
+    local code, pub, err = run{ "webhook", "key", path }
+    assert.are.equal(0, code, err)
+    assert.matches("made the key pair", err)
+    assert.are.equal("600", sys.capture("stat -c %a " .. sys.q(path)):match("%d+"))
+    local again
+    code, again, err = run{ "webhook", "key", path }
+    assert.are.equal(0, code)
+    assert.are.equal(pub, again)
+    assert.matches("the key pair in", err)
+
+    local curl
+    code, curl, err = run({ "webhook", "sign", "--key", path, "--url", "http://127.0.0.1:1/h", "id=C1", "n:=5",
+                            "timestamp:=null" }, { GHL_LOCATION_ID = "LocX" })
+    assert.are.equal(0, code, err)
+    assert.is_truthy(err:find("trust this public key: " .. pub:gsub("\n", ""), 1, true), err)
+    local body = curl:match("%-%-data%-binary '([^']*)'")
+    local sig = curl:match("'x%-ghl%-signature: ([^']*)'")
+    local ev = cjson.decode(body)
+    assert.are.same({ "ContactCreate", "C1", 5, "LocX" }, { ev.type, ev.id, ev.n, ev.locationId })
+    assert.is_nil(ev.timestamp)
+    assert.matches("^test%-%x+$", ev.webhookId)
+    assert.is_table(webhook.verify(body, { ["x-ghl-signature"] = sig }, { keys = { (pub:gsub("\n", "")) }, seen = false }))
+    assert.matches("'http://127.0.0.1:1/h'\n$", curl)
+
+    -- --body as it is; misuse is exit 2
+    code, curl = run{ "webhook", "sign", "--key", path, "--body", '{"type":"X"}' }
+    assert.are.equal(0, code)
+    assert.is_truthy(curl:find([[--data-binary '{"type":"X"}' ']] .. cli_webhook.DEFAULT_URL, 1, true), curl)
+    for _, args in ipairs{ { "webhook" }, { "webhook", "nope" }, { "webhook", "key" },
+                           { "webhook", "sign", "--body", "{}", "a=b" }, { "webhook", "sign", "bare" },
+                           { "webhook", "sign", "--key", dir .. "/none/x.key" } } do
+      assert.are.equal(2, (run(args)), table.concat(args, " "))
+    end
+    sys.sh("rm -rf " .. sys.q(dir))
+  end)
+end)
+
 describe("webhook.dispatch and install handlers", function()
   it("calls the handler of the event type, or *", function()
     local got

@@ -53,14 +53,27 @@ local function raw_body()
   return data
 end
 
--- the public keys to trust: a file of PEM keys, or GHL's published ones;
--- deliveries are claimed in a lua_shared_dict, so every worker handles each once
+-- the public keys to trust: GHL_WEBHOOK_PUBLIC_KEY (one key, e.g. the test key of
+-- `ghl webhook key FILE`) and a file of PEM keys (GHL_WEBHOOK_KEYS), or else GHL's
+-- published ones; deliveries are claimed in a lua_shared_dict, so every worker
+-- handles each once
+local function trusted_keys()
+  local keys
+  local path = os.getenv("GHL_WEBHOOK_KEYS")
+  if path and path ~= "" then keys = assert(ghl.webhook.read_keys(path)) end
+  local key = os.getenv("GHL_WEBHOOK_PUBLIC_KEY")
+  if key and key ~= "" then
+    keys = keys or {}
+    keys[#keys + 1] = key
+  end
+  return keys
+end
+
 local receive_opts
 local function webhook_opts()
   if not receive_opts then
-    local path = os.getenv("GHL_WEBHOOK_KEYS")
     receive_opts = {
-      keys = path and assert(ghl.webhook.read_keys(path)) or nil,
+      keys = trusted_keys(),
       store = ghl.store.shm("ghl_webhooks"),
       run_later = os.getenv("GHL_WEBHOOK_LATER") == "1",
       on_error = function(info) ngx.log(ngx.ERR, "webhook ", info.stage, " ", info.key, ": ", info.message) end,

@@ -41,6 +41,7 @@ usage: ghl <command> [arguments]
   ghl ops [filter] [--json]
   ghl login [--store path] [--scope a,b,...]
   ghl mock [port]
+  ghl webhook key FILE | ghl webhook sign [--key FILE] [--send URL] [name=value ...]
   ghl version | ghl help [resource|operation]
 ]]
 
@@ -68,7 +69,10 @@ commands:
         OAuth for a Marketplace app: prints the authorize URL, reads the
         redirect URL on stdin, stores the tokens (mode 0600).
   mock [port]
-        The local GHL server with seed data (source checkout; default 8080).
+        The local GHL server with its seed data in the foreground (default
+        port 8080; from a source checkout). Ctrl-C stops it.
+  webhook key FILE | webhook sign [--key FILE] [--send URL] [name=value ...]
+        Signed test webhooks for a receiver of yours (`ghl webhook help`).
   version, help [resource|operation]
 
 values:
@@ -681,6 +685,12 @@ function commands.mock(ctx, args)
   return 0
 end
 
+-- signed test webhooks: lua/ghl/cli/webhook.lua
+function commands.webhook(ctx, args)
+  return require("ghl.cli.webhook").run(ctx, args, { take_flags = take_flags, misuse = misuse, parse_pair = M.parse_pair,
+                                                     fail = function(...) usage_error(nil, ...) end })
+end
+
 -- main --------------------------------------------------------------------
 
 local function context(ctx)
@@ -731,13 +741,13 @@ local function run(ctx, args)
   if cmd == "version" or cmd == "--version" then return commands.version(ctx) end
   if commands[cmd] then return commands[cmd](ctx, rest) end
   if is_resource(cmd) then return run_resource(ctx, cmd, rest) end
-  local names = { "call", "ops", "login", "mock", "version", "help" }
+  local names = { "call", "ops", "login", "mock", "webhook", "version", "help" }
   for _, r in ipairs(M.RESOURCES) do names[#names + 1] = r end
   local near = messages.suggest(cmd, names)
   if #near > 0 then
     refuse("ghl: `ghl help` lists the commands", "unknown command '%s'%s", cmd, messages.did_you_mean(near))
   end
-  misuse("unknown command '%s'; commands: call ops login mock version help, or a resource: %s", cmd,
+  misuse("unknown command '%s'; commands: call ops login mock webhook version help, or a resource: %s", cmd,
     table.concat(M.RESOURCES, " "))
 end
 

@@ -7,7 +7,9 @@
 --   ...
 --   srv:stop()
 --
--- Run as a script (`make mock`) it serves in the foreground until Ctrl-C.
+-- Run as a script (`make mock`) it serves in the foreground until Ctrl-C,
+-- SIGTERM or SIGHUP, or until make goes (spec/support/mock_guard.sh stops
+-- nginx and removes its folder then).
 local socket = require "socket"
 
 local M = {
@@ -89,19 +91,35 @@ end
 local Server = {}
 Server.__index = Server
 
-local function wait_ready(port, seconds)
+-- An answer from 127.0.0.1:port: a connection taken, or with `path` an HTTP
+-- status line for a GET of it.
+local function answers(port, path)
+  local c = socket.tcp()
+  c:settimeout(1)
+  local ok = c:connect("127.0.0.1", port)
+  if ok and path then
+    ok = c:send(("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"):format(path))
+    local line = ok and c:receive("*l")
+    ok = line and line:match("^HTTP/1%.%d %d%d%d") ~= nil
+  end
+  c:close()
+  return ok and true or false
+end
+
+local function wait_ready(port, seconds, path)
   local deadline = socket.gettime() + seconds
   repeat
-    local c = socket.tcp()
-    c:settimeout(0.2)
-    if c:connect("127.0.0.1", port) then
-      c:close()
-      return true
-    end
-    c:close()
+    if answers(port, path) then return true end
     socket.sleep(0.02)
   until socket.gettime() > deadline
   return false
+end
+
+-- Run a shell command: true when it exited 0; then whether SIGINT ended it.
+local function run(cmd)
+  local a, how, code = os.execute(cmd)
+  if type(a) == "number" then return a == 0, a % 128 == 2 end -- Lua 5.1 / LuaJIT: the wait status
+  return a == true and (code == 0 or code == nil), how == "signal" and code == 2
 end
 
 -- A self-signed certificate for 127.0.0.1, made with the openssl command.
@@ -113,19 +131,98 @@ local function make_cert(prefix)
   return prefix .. "/tls.crt"
 end
 
+-- Whether 127.0.0.1:port can be listened on: true, or nil and why.
+local function can_listen(port)
+  local s, err = socket.bind("127.0.0.1", port)
+  if not s then return nil, tostring(err) end
+  s:close()
+  return true
+end
+
+-- A port to suggest instead of a busy one: the first free one from 9000.
+local function other_port(busy)
+  for port = 9000, 9099 do
+    if port ~= busy and can_listen(port) then return port end
+  end
+  return M.free_port()
+end
+
+-- This process's pid and its parent's (from /proc; the parent nil without it).
+local function self_and_parent()
+  local stat = read("/proc/self/stat")
+  local pid, ppid = (stat or ""):match("^(%d+) %b() %S+ (%d+)")
+  if pid then return pid, ppid end
+  local p = io.popen("echo $PPID")
+  pid = p:read("*l")
+  p:close()
+  return pid, nil
+end
+
+-- The guard of a server in the foreground (spec/support/mock_guard.sh), started
+-- before nginx: it stops nginx and removes its folder on SIGINT, SIGTERM or
+-- SIGHUP, and when this process (or make, when make runs it) goes, also
+-- while nginx is still starting. io.popen, not os.execute: system() would
+-- have this process ignore SIGINT while the guard runs.
+local function start_guard(prefix)
+  local pid, ppid = self_and_parent()
+  local watched = pid
+  if ppid and (read("/proc/" .. ppid .. "/comm") or "") == "make\n" then watched = watched .. " " .. ppid end
+  local guard = abs(here() .. "/mock_guard.sh")
+  local p = assert(io.popen(("exec sh %s %s %s"):format(sys.q(guard), sys.q(prefix), watched)))
+  return { p = p, pid = p:read("*l") }
+end
+
+-- Stop the guard (it stops nginx and removes the folder) and wait for it.
+local function stop_guard(g)
+  if g.pid then sh("kill -TERM " .. g.pid .. " 2>/dev/null") end
+  g.p:close()
+end
+
+-- Serve until the guard ends. Returns how: "stopped", "interrupted" (Ctrl-C
+-- here) or "nginx exited"; the caller stops what the guard may have left.
+local function serve(srv, g)
+  write(srv.prefix .. "/serving", "")
+  -- Ctrl-C: lua5.4's read is interrupted and "interrupted!" raised in here
+  local ok = pcall(function() return g.p:read("*a") end)
+  if not ok then
+    stop_guard(g)
+    return "interrupted"
+  end
+  local _, _, code = g.p:close()
+  return code == 1 and "nginx exited" or "stopped"
+end
+
 --- Start a server. opts: `port` (default: a free one), `tls` (also listen
 -- with HTTPS on `tls_port`, self-signed certificate at `ca_file`), `tokens`
 -- (PITs: list of {token=, locationId=}, or {token=, userType = "Company",
 -- companyId=} for an agency PIT), `oauth` ({client_id=, client_secret=},
 -- default M.CLIENT_ID/M.CLIENT_SECRET; may also set access_ttl_s,
 -- repeat_window_s, token_style, which /_mock/reset then goes back to),
--- `foreground` (block until nginx exits).
+-- `foreground` (serve until SIGINT, SIGTERM or SIGHUP, or until the process
+-- that called ends; the export lines go to stderr once it answers; returns
+-- the stopped server, with `error` set when it did not start or nginx
+-- exited by itself, and `interrupted` after a Ctrl-C), `busy_hint` (with
+-- foreground: what to run instead when the port is taken, a format for the
+-- other port; default "ghl mock %d").
 function M.start(opts)
   opts = opts or {}
   local oauth = {}
   for k, v in pairs(opts.oauth or {}) do oauth[k] = v end
   oauth.client_id = oauth.client_id or M.CLIENT_ID
   oauth.client_secret = oauth.client_secret or M.CLIENT_SECRET
+  if opts.foreground and opts.port then
+    -- a busy port is said first, before anything is started or printed
+    local ok, why = can_listen(opts.port)
+    if not ok then
+      local msg
+      if why:find("in use", 1, true) then
+        msg = ("port %d is in use; %s"):format(opts.port, (opts.busy_hint or "ghl mock %d"):format(other_port(opts.port)))
+      else
+        msg = ("cannot listen on 127.0.0.1:%d: %s"):format(opts.port, why)
+      end
+      return setmetatable({ error = msg, stopped = true, last_log = "[emerg] " .. msg }, Server)
+    end
+  end
   local mock_dir = abs(here() .. "/mock")
   local template = assert(read(mock_dir .. "/nginx.conf.in"))
   local p = io.popen("mktemp -d /tmp/ghl-mock.XXXXXX")
@@ -144,9 +241,10 @@ function M.start(opts)
   })
 
   local ca_file = opts.tls and make_cert(prefix)
-  local srv = M.nginx{
+  local guard = opts.foreground and start_guard(prefix)
+  local ok, srv = pcall(M.nginx, {
     prefix = prefix, template = template, port = opts.port, tls_port = opts.tls and (opts.tls_port or true),
-    foreground = opts.foreground, what = "the local GHL server",
+    what = "the local GHL server", ready_path = "/_mock/state",
     vars = function(port, tls_port)
       return {
         MOCK_DIR = mock_dir,
@@ -154,24 +252,48 @@ function M.start(opts)
           .. "ssl_certificate_key %s/tls.key;"):format(tls_port, prefix, prefix) or "",
       }
     end,
-    banner = function(s)
-      -- shell lines to paste into another terminal (test credentials of this server only)
-      return ("local GHL server on %s; in another shell:\n  export GHL_BASE_URL=%s\n  export GHL_TOKEN=%s\n"
-        .. "  export GHL_LOCATION_ID=%s\n  export GHL_CLIENT_ID=%s\n  export GHL_CLIENT_SECRET=%s\n")
-        :format(s.url, s.url, M.TOKEN, M.LOCATION_ID, oauth.client_id, oauth.client_secret)
-    end,
-  }
+  })
+  if not ok then
+    if not opts.foreground then error(srv, 0) end
+    -- interrupted while nginx was starting: what started goes too
+    setmetatable({ prefix = prefix }, Server):stop()
+    stop_guard(guard)
+    local msg = tostring(srv)
+    if msg:find("interrupted!$") then return setmetatable({ interrupted = true, stopped = true }, Server) end
+    return setmetatable({ error = msg, stopped = true, last_log = msg }, Server)
+  end
   srv.token, srv.location_id = M.TOKEN, M.LOCATION_ID
   srv.client_id, srv.client_secret, srv.company_id = oauth.client_id, oauth.client_secret, M.COMPANY_ID
   srv.ca_file = ca_file
+  if opts.foreground then
+    local fine, how = pcall(function()
+      -- shell lines to paste into another terminal (test credentials of this server only), once it answers
+      io.stderr:write(("local GHL server on %s; in another shell:\n  export GHL_BASE_URL=%s\n  export GHL_TOKEN=%s\n"
+        .. "  export GHL_LOCATION_ID=%s\n  export GHL_CLIENT_ID=%s\n  export GHL_CLIENT_SECRET=%s\n"
+        .. "Ctrl-C (or SIGTERM, SIGHUP) stops it.\n")
+        :format(srv.url, srv.url, M.TOKEN, M.LOCATION_ID, oauth.client_id, oauth.client_secret))
+      io.stderr:flush()
+      return serve(srv, guard)
+    end)
+    if not fine then
+      pcall(stop_guard, guard)
+      if tostring(how):find("interrupted!$") then srv.interrupted = true else srv.error = tostring(how) end
+    elseif how == "interrupted" then
+      srv.interrupted = true
+    elseif how == "nginx exited" then
+      srv.error = "nginx exited by itself"
+    end
+    srv:stop() -- nothing left to do when the guard did it; all of it when the guard died first
+  end
   return srv
 end
 
 --- Start nginx with a configuration template of ours. opts: `template`
 -- (text, with @NAME@ placeholders), `prefix` (a fresh folder, default: made
 -- here), `port` (default: a free one), `tls_port` (a number, or true for a
--- free one), `vars(port, tls_port)` (more placeholders), `foreground`,
--- `banner(srv)`, `what` (for errors). @PREFIX@, @PORT@, @TLS_PORT@ and
+-- free one), `vars(port, tls_port)` (more placeholders), `what` (for
+-- errors), `ready_path` (started once a GET of it is answered; default:
+-- once the port takes a connection). @PREFIX@, @PORT@, @TLS_PORT@ and
 -- @LOAD_MODULES@ are always filled.
 function M.nginx(opts)
   local nginx = find_nginx()
@@ -194,24 +316,24 @@ function M.nginx(opts)
     write(prefix .. "/nginx.conf", conf)
     -- run as root, nginx's workers would become "nobody", who may not read a
     -- checkout in a private folder (a clone under mktemp -d): keep them root
-    local globals = (AS_ROOT and "user root;" or "") .. (opts.foreground and " daemon off;" or "")
+    local globals = AS_ROOT and "user root;" or ""
     local cmd = ("'%s' -p '%s' -c '%s/nginx.conf' -e '%s/logs/error.log'%s"):format(
       nginx, prefix, prefix, prefix, globals ~= "" and (" -g '" .. globals .. "'") or "")
     local srv = setmetatable({
       url = "http://127.0.0.1:" .. port, port = port, prefix = prefix, nginx = nginx,
       tls_port = tls_port, tls_url = tls_port and ("https://127.0.0.1:" .. tls_port),
     }, Server)
-    if opts.foreground then
-      if opts.banner then io.stderr:write(opts.banner(srv)) end
-      sh(cmd)
-      return srv
-    end
-    if sh(cmd .. " 2>>'" .. prefix .. "/logs/start.log'") and wait_ready(port, 10) then
+    local started, interrupted = run(cmd .. " 2>>'" .. prefix .. "/logs/start.log'")
+    if started and wait_ready(port, 10, opts.ready_path) then
       return srv
     end
     local log = (read(prefix .. "/logs/error.log") or "") .. (read(prefix .. "/logs/start.log") or "")
-    if (opts.port and opts.tls_port ~= true) or not log:find("Address already in use", 1, true) then
-      sh(("rm -rf '%s'"):format(prefix))
+    if interrupted or (opts.port and opts.tls_port ~= true) or not log:find("Address already in use", 1, true) then
+      -- a Ctrl-C kills the shell, not nginx, which may be running now or soon (its pid file says)
+      local deadline = socket.gettime() + 0.5
+      while not read(prefix .. "/logs/nginx.pid") and socket.gettime() < deadline do socket.sleep(0.02) end
+      srv:stop()
+      if interrupted then error("interrupted!", 0) end
       error(what .. " did not start:\n" .. log)
     end
   end
@@ -237,13 +359,21 @@ end
 
 --- The server's error log (for diagnosing a failed test).
 function Server:log()
-  return read(self.prefix .. "/logs/error.log") or ""
+  return self.prefix and read(self.prefix .. "/logs/error.log") or self.last_log or ""
 end
 
--- run as a script: serve in the foreground
+-- run as a script: serve in the foreground.
+--   lua5.4 spec/support/server.lua [--make] [port]     (--make: run by `make mock`)
 if not pcall(debug.getlocal, 4, 1) then
-  local port = tonumber(arg and arg[1] or os.getenv("GHL_MOCK_PORT") or "")
-  M.start{ foreground = true, port = port or 8080 }
+  local via_make, port = false, nil
+  for _, a in ipairs(arg or {}) do
+    if a == "--make" then via_make = true else port = port or tonumber(a) end
+  end
+  port = port or tonumber(os.getenv("GHL_MOCK_PORT") or "") or 8080
+  local srv = M.start{ foreground = true, port = port,
+                       busy_hint = via_make and "make mock MOCK_PORT=%d" or "lua5.4 spec/support/server.lua %d" }
+  if srv.error then io.stderr:write(srv.error, "\n") os.exit(1) end
+  if srv.interrupted then os.exit(130) end
 end
 
 return M

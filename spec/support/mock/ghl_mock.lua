@@ -33,12 +33,26 @@ local function load_routes()
     require("ghl_mock." .. name).register(route)
   end
   -- every other paged operation of the specs: generic spec-shaped pages
+  local hand_written = #routes
   require("ghl_mock.paged").register(route, function(method, template)
     for _, r in ipairs(routes) do
       if r.method == method and r.template == template then return true end
     end
     return false
   end)
+  for i = hand_written + 1, #routes do routes[i].generic = true end
+end
+
+--- The routes served, for GET /_mock/routes: {method, path, generic}
+-- (generic: a spec-shaped page of paged.lua), sorted by path and method.
+function M.routes()
+  local out = {}
+  for i, r in ipairs(routes) do out[i] = { method = r.method, path = r.template, generic = r.generic == true } end
+  table.sort(out, function(a, b)
+    if a.path ~= b.path then return a.path < b.path end
+    return a.method < b.method
+  end)
+  return out
 end
 
 function M.init(config)

@@ -23,6 +23,8 @@
 --   GET  /_mock/paged              {ops = {key = {requests, count}}} since the reset
 --   POST /_mock/oauth/revoke       {"locationId":} or {"companyId":}: their refresh tokens die
 --                                  (a reconnect, a revoked install) -> {ok, revoked}
+--   GET  /_mock/routes             {routes = [{method, path, generic}]}: what the server serves
+--                                  (generic: spec-shaped pages of paged.lua), by path
 -- The reset also empties the fault queue, puts GHL's rate limits back and
 -- forgets OAuth codes, tokens, counters and settings. The request log shows
 -- bodies with OAuth secrets replaced (redact.lua).
@@ -155,6 +157,8 @@ function M.handle(method, path)
     ngx.update_time()
     return http.reply(200, { ok = true, added = n, contacts = #state.index("contacts", location),
                              ms = math.floor((ngx.now() - t) * 1000) })
+  elseif path == "/_mock/routes" and method == "GET" then
+    return http.reply(200, { routes = require("ghl_mock").routes() })
   elseif path == "/_mock/state" and method == "GET" then
     return http.reply(200, state.counts())
   elseif path == "/_mock/requests" and method == "GET" then
