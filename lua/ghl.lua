@@ -100,6 +100,8 @@ ghl.unchecked = mark(require("ghl.operations").UNCHECKED, "unchecked")
 -- @tparam[opt=true] bool opts.pacing slow down before GHL's rate limit; `false` turns it off
 -- @tparam[opt] string opts.pacing_dict inside nginx: a `lua_shared_dict` through which all workers
 -- share one budget
+-- @tparam[opt] table opts.pacing_store a `ghl.store.redis{...}` or `ghl.store.shm(dict)`: one
+-- rate-limit budget for every process and host that uses it (`pacing_dict` is short for the shm one)
 -- @tparam[opt] string opts.ca_file PEM file of the CAs to trust (default: the system's)
 -- @tparam[opt] string opts.proxy such as `http://proxy:3128`; default: the environment's
 -- (`https_proxy`, `http_proxy`, `all_proxy`, `no_proxy`, as libcurl reads them), read when the

@@ -93,6 +93,8 @@ environment:
   GHL_CLIENT_ID, GHL_CLIENT_SECRET, GHL_REDIRECT_URI
                      the OAuth app of `ghl login` (used when GHL_TOKEN is unset)
   GHL_TOKEN_STORE    the OAuth token file (default ~/.config/ghl/tokens.json)
+  GHL_PACING_REDIS   redis://host:port: pace against one rate-limit budget with every process
+                     using that Redis (ghl.new's pacing_store)
   GHL_DEBUG=1        an unexpected error prints its Lua traceback too
 ]]
 
