@@ -19,8 +19,9 @@
 --       pacing_store shared with the other processes; "none": this process paces on its own)
 --         ghl_bench.lua w6 <base_url> <n> <store>
 --
--- Prints one line: ok= failed= items= requests= retries= elapsed_ms= (elapsed: first request
--- to last answer, in this process; retries: attempts the on_retry hook saw). Exits 1 when a
+-- Prints one line: ok= failed= items= requests= retries= elapsed_ms= cpu_ms= (elapsed: first
+-- request to last answer, in this process; cpu: this process's CPU time meanwhile, os.clock;
+-- retries: attempts the on_retry hook saw). Exits 1 when a
 -- call failed in w1-w3 or a walk saw the wrong number of contacts; in w4-w6 failed calls are
 -- the measurement and are only reported.
 
@@ -92,7 +93,7 @@ local function complain(what, err)
   if failed <= 3 then io.stderr:write("ghl_bench: ", what, ": ", tostring(err), "\n") end
 end
 
-local t0 = now_ms()
+local t0, c0 = now_ms(), os.clock()
 if workload == "w1" or workload == "w4" then
   for i = 1, n do
     local id = id_of(i)
@@ -150,9 +151,9 @@ else
   io.stderr:write("ghl_bench: unknown workload ", workload, "\n")
   os.exit(2)
 end
-local elapsed = now_ms() - t0
+local elapsed, cpu = now_ms() - t0, (os.clock() - c0) * 1000
 client:close()
 
-print(("ok=%d failed=%d items=%d requests=%d retries=%d elapsed_ms=%.1f"):format(ok, failed, items, requests,
-  retries, elapsed))
+print(("ok=%d failed=%d items=%d requests=%d retries=%d elapsed_ms=%.1f cpu_ms=%.1f"):format(ok, failed, items,
+  requests, retries, elapsed, cpu))
 if failed > 0 and (workload == "w1" or workload == "w2" or workload == "w3") then os.exit(1) end

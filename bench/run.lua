@@ -6,7 +6,7 @@
 --   lua5.4 bench/run.lua --smoke    tiny run  -> build/bench/smoke.md, smoke.png     (make bench-smoke)
 --
 -- Environment: BENCH_REPS (repetitions of W1-W3; full 5, smoke 1), BENCH_REPS_W4 (1, also
--- W5 and W6), BENCH_OUT / BENCH_CHART (output paths), BENCH_ONLY (say W5,W6: only these
+-- W5), BENCH_REPS_W6 (full 3, smoke 1), BENCH_OUT / BENCH_CHART (output paths), BENCH_ONLY (say W5,W6: only these
 -- workloads, for working on them; the others show n/a). Exits 1 when a contender failed.
 -- W6 starts a redis-server of its own on a free 127.0.0.1 port (Debian package redis-server).
 -- Nothing is sent anywhere but 127.0.0.1: proxy variables are removed for the contenders.
@@ -52,6 +52,8 @@ local function env_int(name, default)
 end
 local REPS = env_int("BENCH_REPS", SMOKE and 1 or 5)
 local REPS_W4 = env_int("BENCH_REPS_W4", 1)
+-- W6: 4 processes whose runs vary more (their windows fall as the scheduler lets them)
+local REPS_W6 = env_int("BENCH_REPS_W6", SMOKE and 1 or 3)
 local ONLY
 if (os.getenv("BENCH_ONLY") or "") ~= "" then
   ONLY = {}
@@ -296,7 +298,7 @@ local function outcome_of(f)
     wall = tonumber(wall), cpu = user and (tonumber(user) + tonumber(sys)), rss_mb = rss and tonumber(rss) / 1024,
     ok = tonumber(out:match("ok=(%d+)")), failed = tonumber(out:match("failed=(%d+)")),
     items = tonumber(out:match("items=(%d+)")), loop_ms = tonumber(out:match("elapsed_ms=([%d.]+)")),
-    retries = tonumber(out:match("retries=(%d+)")),
+    retries = tonumber(out:match("retries=(%d+)")), loop_cpu_ms = tonumber(out:match("cpu_ms=([%d.]+)")),
   }
 end
 
@@ -357,7 +359,16 @@ local function run_group(srv, w, contender, rep, redis)
   local key = w.key .. "-" .. w.store
   local limit_s = SMOKE and 40 or 300
   local store = w.store == "redis" and ("redis:" .. redis.port) or "none"
-  if redis then sh(("redis-cli -p %d FLUSHALL >/dev/null 2>&1"):format(redis.port)) end
+  -- Redis commands the run sent: the server's count around it (each INFO counts itself)
+  local function redis_commands()
+    local s = capture(("redis-cli -p %d INFO stats"):format(redis.port))
+    return tonumber(s:match("total_commands_processed:(%d+)"))
+  end
+  local commands0
+  if redis then
+    sh(("redis-cli -p %d FLUSHALL >/dev/null 2>&1"):format(redis.port))
+    commands0 = redis_commands()
+  end
   local parts, files = {}, {}
   for p = 1, w.procs do
     local tag = ("%s-%s-%d-p%d"):format(key, contender.name, rep, p)
@@ -373,10 +384,12 @@ local function run_group(srv, w, contender, rep, redis)
   sh(table.concat(parts, " ") .. " wait")
   local group_wall = socket.gettime() - t0
   local cpu1, rcpu1 = worker_cpu(srv), redis and cpu_of(redis.pid)
+  local commands1 = redis and redis_commands()
   local r = { key = key, contender = contender.name, rep = rep, n = w.procs * w.per, wall = group_wall,
-              cpu = 0, rss_mb = 0, ok = 0, failed = 0, items = 0, retries = 0, loop_ms = 0 }
+              cpu = 0, rss_mb = 0, ok = 0, failed = 0, items = 0, retries = 0, loop_ms = 0, loop_cpu_ms = 0 }
   r.srv_cpu = cpu0 and cpu1 and (cpu1 - cpu0) or nil
   r.redis_cpu = rcpu0 and rcpu1 and (rcpu1 - rcpu0) or nil
+  r.redis_commands = commands0 and commands1 and (commands1 - commands0 - 1) or nil
   server_fields(r, stats(srv))
   local problem, err_file
   for p, f in ipairs(files) do
@@ -392,6 +405,7 @@ local function run_group(srv, w, contender, rep, redis)
       r.cpu, r.ok, r.failed = r.cpu + o.cpu, r.ok + o.ok, r.failed + (o.failed or 0)
       r.items, r.retries = r.items + (o.items or 0), r.retries + (o.retries or 0)
       r.rss_mb, r.loop_ms = math.max(r.rss_mb, o.rss_mb or 0), math.max(r.loop_ms, o.loop_ms or 0)
+      r.loop_cpu_ms = r.loop_cpu_ms + (o.loop_cpu_ms or 0)
     end
   end
   if r.unsupported then
@@ -453,7 +467,7 @@ local function run_all(srv)
     "the warm-up walk failed")
   for _, wl in ipairs(WORKLOADS) do
     if ONLY and not ONLY[wl.key] then goto next_workload end
-    local reps = (wl.key == "W4" or wl.key == "W5" or wl.key == "W6") and REPS_W4 or REPS
+    local reps = wl.key == "W6" and REPS_W6 or (wl.key == "W4" or wl.key == "W5") and REPS_W4 or REPS
     say("%s: %d repetition%s", wl.key, reps, reps == 1 and "" or "s")
     local redis = wl.group and start_redis()
     if redis then say("redis-server: 127.0.0.1:%d", redis.port) end
@@ -630,7 +644,7 @@ local function report(sdk_version, total_s)
     or ("`@gohighlevel/api-client` " .. tostring(sdk_version) .. " (axios)"))
   add("| libcurl | %s (raw and ghl) |", I.libcurl)
   add("| server | nginx %s + Lua module, 1 worker, loopback, keep-alive, no gzip |", I.nginx)
-  add("| repetitions | W1–W3: %d each (medians); W4–W6: %d |", REPS, REPS_W4)
+  add("| repetitions | W1–W3: %d each (medians); W4, W5: %d; W6: %d |", REPS, REPS_W4, REPS_W6)
   add("")
 
   -- W1
@@ -863,14 +877,14 @@ local function report(sdk_version, total_s)
   add("%d repetition%s. The %d processes start together. `redis`: each client has "
     .. "`pacing_store = ghl.store.redis{...}` on a redis-server the benchmark started on the loopback, so the "
     .. "four pace against one budget; `none`: each paces on its own (ghl's default), as four cron jobs would.",
-    REPS_W4, REPS_W4 == 1 and "" or "s (medians)", W6.procs)
+    REPS_W6, REPS_W6 == 1 and "" or "s (medians)", W6.procs)
   add("")
   do
     local head = "| contender | store | goodput | % of " .. ("%.0f/s"):format(W6.limit_per_s)
       .. " | failed calls | 429s answered | retries | server: span | CPU (all processes) | CPU per call "
-      .. "| redis-server CPU | peak RSS (largest) |"
+      .. "(in the loop) | Redis commands per call | redis-server CPU | peak RSS (largest) |"
     add(head)
-    add("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    add("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for _, g in ipairs{ "ghl", "ghl-luajit" } do
       for _, store in ipairs{ "redis", "none" } do
         local key = "W6-" .. store
@@ -879,17 +893,20 @@ local function report(sdk_version, total_s)
           if r.key == key and r.contender == g and r.unsupported then unsupported = true end
         end
         if unsupported then
-          add("| `%s` | %s | skipped: this ghl has no `pacing_store` | | | | | | | | | |", g, store)
+          add("| `%s` | %s | skipped: this ghl has no `pacing_store` | | | | | | | | | | |", g, store)
         else
           local gp, pct = span_goodput(key, g, W6.limit_per_s)
           local rej, rpct = share_429(key, g)
-          local cpr = cpu_per_call(key, g)
-          add("| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", g, store,
+          local lc, okn = med(key, g, "loop_cpu_ms"), med(key, g, "ok")
+          local cpr = lc and okn and okn > 0 and lc * 1000 / okn or nil
+          local rc = med(key, g, "redis_commands")
+          add("| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", g, store,
             gp and ("%.2f/s"):format(gp) or "n/a", pct and ("%.1f%%"):format(pct) or "n/a",
             fmt(med(key, g, "failed"), "%.0f"),
             rej and ("%.0f (%.1f%% of %.0f)"):format(rej, rpct or 0, med(key, g, "srv_requests") or 0) or "n/a",
             fmt(med(key, g, "retries"), "%.0f"), fmt(med(key, g, "span_ms"), "%.0f ms"),
             fmt(med(key, g, "cpu"), "%.3f s"), cpr and ("%.0f µs"):format(cpr) or "n/a",
+            store == "redis" and rc and okn and okn > 0 and ("%.1f"):format(rc / okn) or "–",
             store == "redis" and fmt(med(key, g, "redis_cpu"), "%.2f s") or "–", fmt(med(key, g, "rss_mb"), "%.1f MB"))
         end
       end
@@ -898,7 +915,9 @@ local function report(sdk_version, total_s)
   end
   local w6_calls = W6.procs * N.w6_per
   local w6_windows = math.max(1, math.ceil(w6_calls / W6.max) - 1)
-  add("Goodput is successful calls of all %d processes per second of the server's span. A client that spends "
+  add("Goodput is successful calls of all %d processes per second of the server's span. CPU per call is the "
+    .. "processes' CPU time during their loops (`os.clock`, start-up left out) over the calls that succeeded; "
+    .. "Redis commands are the redis-server's count over the run. A client that spends "
     .. "each window at once needs just over %d windows for %d calls, so the ceiling is %.0f%%.",
     W6.procs, w6_windows, w6_calls, 100 * w6_calls / (w6_windows * W6.interval_ms / 1000) / W6.limit_per_s)
   add("")
@@ -1029,8 +1048,8 @@ local function chart(path)
   local g = {
     "set terminal pngcairo size 1500,1350 font 'DejaVu Sans,10'",
     ("set output '%s'"):format(path),
-    ("set multiplot layout 3,3 title 'ghl benchmark%s: medians of %d repetition(s) (W4–W6: %d), %s'"):format(
-      SMOKE and " (smoke)" or "", REPS, REPS_W4, os.date("!%Y-%m-%d")),
+    ("set multiplot layout 3,3 title 'ghl benchmark%s: medians of %d repetition(s) (W4, W5: %d; W6: %d), %s'"):format(
+      SMOKE and " (smoke)" or "", REPS, REPS_W4, REPS_W6, os.date("!%Y-%m-%d")),
     "set style fill solid 0.8 border -1",
     "set boxwidth 0.6",
     "set grid ytics",
