@@ -328,7 +328,8 @@ local function run_one(srv, w, contender, rep)
   configure(srv, w)
   local tag = ("%s-%s-%d"):format(w.key, contender.name, rep)
   -- a contender that hangs is killed (exit 124) and counts as failed
-  local limit_s = SMOKE and 30 or (w.key == "W4" and math.max(120, w.n // LIMIT_PER_S * 4) or 300)
+  local limit_s = SMOKE and 30 or (w.key == "W4" and math.max(120, w.n // LIMIT_PER_S * 4))
+    or (w.key == "W5" and 180) or 300
   local cmd, f = contender_cmd(srv, w, contender, tag, limit_s)
   local cpu0 = worker_cpu(srv)
   local exited_ok, code = sh(cmd)
@@ -947,7 +948,13 @@ local function report(sdk_version, total_s)
     .. "`contacts.getContact`, `contacts.searchContactsAdvanced` in a loop carrying `searchAfter`, "
     .. "a pool of %d async workers over `Promise.all`; axios with Node's keep-alive global agent.",
     CONCURRENCY, CONCURRENCY, CONCURRENCY)
-  add("- Every contender's answers are checked (the contact id asked for; the number of contacts walked).")
+  add("- `lua-curl` (bench/luacurl_bench.lua, W1 only): Lua 5.1, Debian's lua-curl binding, one reused easy "
+    .. "handle, the status from the status line, the body decoded by lua-cjson.")
+  add("- W5 and W6 run on the per-location port; the server's span (first request's arrival to the last answer) "
+    .. "is their time, its 429 count theirs. W6 starts the %d processes at once from one shell and, with `redis`, "
+    .. "a redis-server of its own on a free loopback port (no persistence), flushed before each run.", W6.procs)
+  add("- Every contender's answers are checked (the contact id asked for; the number of contacts walked; the "
+    .. "location of the tags).")
   add("")
   add("![wall time per workload](%s)", SMOKE and "smoke.png" or "chart.png")
   add("")
