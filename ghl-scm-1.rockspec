@@ -48,6 +48,7 @@ build = {
     ["ghl.store.file"] = "lua/ghl/store/file.lua",
     ["ghl.store.memory"] = "lua/ghl/store/memory.lua",
     ["ghl.store.redis"] = "lua/ghl/store/redis.lua",
+    ["ghl.store.redis_pacer"] = "lua/ghl/store/redis_pacer.lua",
     ["ghl.store.shm"] = "lua/ghl/store/shm.lua",
     ["ghl.tokens"] = "lua/ghl/tokens.lua",
     ["ghl.transport"] = "lua/ghl/transport.lua",

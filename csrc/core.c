@@ -52,6 +52,8 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
     lua_setfield(L, -2, "pager");
     ghl_pacer_open(L); /* pushes core.pacer */
     lua_setfield(L, -2, "pacer");
+    ghl_ratelimit_headers_open(L); /* pushes core.ratelimit_headers */
+    lua_setfield(L, -2, "ratelimit_headers");
     ghl_fileio_open(L);
     ghl_json_encode_open(L);
     lua_pushlightuserdata(L, NULL); /* JSON null: the same value as lua-cjson's cjson.null */
@@ -262,6 +264,20 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  * (from 0 up to, not including, 1; default 0.2) requests are spread out;
  * other values are ignored
  * @treturn Pacer
+ */
+
+/***
+ * The X-RateLimit-* values of a raw response head, as a pacer takes them:
+ * an interval over 60 s as 60 s, a Remaining over the Max as the Max. For
+ * pacers whose state lives in a store (ghl.store.redis decides in Redis).
+ * Never raises for what the head holds.
+ * @function ratelimit_headers
+ * @string head the raw response head
+ * @treturn number max (-1 for each value absent or not a count)
+ * @treturn number remaining
+ * @treturn number interval_ms
+ * @treturn number daily_limit
+ * @treturn number daily_remaining
  */
 
 /***

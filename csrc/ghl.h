@@ -84,6 +84,7 @@ void ghl_fileio_open(lua_State *L);
 
 /* pacer.c */
 void ghl_pacer_open(lua_State *L);
+void ghl_ratelimit_headers_open(lua_State *L);
 
 /* client.c */
 ghl_client *ghl_check_client(lua_State *L, int idx);

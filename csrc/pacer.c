@@ -122,6 +122,30 @@ static void scan_head(const char *head, size_t len, double v[5]) {
     }
 }
 
+/* The five values as the pacer takes them: an interval over
+ * MAX_INTERVAL_MS as that, a Remaining over the Max as the Max. */
+static void scan_clamped(const char *head, size_t len, double v[5]) {
+    scan_head(head, len, v);
+    if (v[2] > MAX_INTERVAL_MS)
+        v[2] = MAX_INTERVAL_MS;
+    if (v[0] > 0 && v[1] > v[0])
+        v[1] = v[0];
+}
+
+/* core.ratelimit_headers(head) -> max, remaining, interval_ms, daily_limit,
+ * daily_remaining (-1 for each one absent or not a count): what a pacer
+ * whose state lives elsewhere (ghl.store.redis) sends to decide there. */
+static int ratelimit_headers(lua_State *L) {
+    size_t len;
+    const char *head = luaL_checklstring(L, 1, &len);
+    double v[5];
+    int i;
+    scan_clamped(head, len, v);
+    for (i = 0; i < 5; i++)
+        lua_pushnumber(L, v[i]);
+    return 5;
+}
+
 /* p:update(head, now_ms [, sent_ms]); head: the raw response head; nil: a call ended without
  * an answer (it still ends a probe: the next call probes instead of waiting).
  * sent_ms, when the request went out: an answer to a request sent before we
@@ -129,7 +153,7 @@ static void scan_head(const char *head, size_t len, double v[5]) {
  * nothing about where the new window starts. */
 static int pacer_update(lua_State *L) {
     ghl_pacer *l = check_pacer(L);
-    double now = luaL_checknumber(L, 3), sent = luaL_optnumber(L, 4, -1), max, rem, interval, dlimit, drem;
+    double now = luaL_checknumber(L, 3), sent = luaL_optnumber(L, 4, -1), max, rem, interval, dlimit, drem, others;
     double v[5];
     if (lua_type(L, 2) != LUA_TSTRING) { /* no answer: this probe is over */
         if (l->probes > 0)
@@ -139,14 +163,12 @@ static int pacer_update(lua_State *L) {
     {
         size_t len;
         const char *head = lua_tolstring(L, 2, &len);
-        scan_head(head, len, v);
+        scan_clamped(head, len, v);
     }
     max = v[0], rem = v[1], interval = v[2], dlimit = v[3], drem = v[4];
-    if (interval > MAX_INTERVAL_MS)
-        interval = MAX_INTERVAL_MS;
-    if (max > 0 && rem > max)
-        rem = max;
     l->headerless = (max < 0 && rem < 0 && interval < 0 && dlimit < 0 && drem < 0);
+    /* the first answer: the other probes still out may not be counted in its Remaining */
+    others = l->max <= 0 && l->probes > 1 ? l->probes - 1 : 0;
     l->probe_until_ms = l->probes = 0;
     if (max > 0 && rem >= 0 && interval > 0 &&
         !(sent >= 0 && sent < l->opened_ms && max == l->max && interval == l->interval_ms)) {
@@ -164,7 +186,9 @@ static int pacer_update(lua_State *L) {
         if (new_window) {
             l->window_start_ms = now;
             /* calls we sent in a window we opened are not all counted yet */
-            l->remaining = provisional && l->remaining >= 0 && l->remaining < rem ? l->remaining : rem;
+            l->remaining = provisional && l->remaining >= 0 && l->remaining < rem ? l->remaining
+                           : rem > others                                           ? rem - others
+                                                                                    : 0;
         } else if (rem < l->remaining) {
             /* requests of others (or in flight) may have been counted since */
             l->remaining = rem;
@@ -353,3 +377,6 @@ void ghl_pacer_open(lua_State *L) {
     ghl_new_class(L, GHL_PACER_MT, NULL, methods, 0);
     lua_pushcfunction(L, pacer_new);
 }
+
+/* Pushes core.ratelimit_headers. */
+void ghl_ratelimit_headers_open(lua_State *L) { lua_pushcfunction(L, ratelimit_headers); }

@@ -69,7 +69,11 @@ ghl.unchecked = mark(require("ghl.operations").UNCHECKED, "unchecked")
 -- @tparam table opts `token` (Private Integration Token or OAuth access
 -- token), `location_id`, `base_url`, `version`, `timeout_ms`,
 -- `connect_timeout_ms`, `max_retries`, `ca_file`, `proxy`, `ssl_verify`,
--- `max_body_bytes`, `transport`. Unknown keys are an error.
+-- `max_body_bytes`, `transport`, `pacing` (false: off), `pacing_store` (a
+-- `ghl.store.redis{...}` or `ghl.store.shm(dict)`: one rate-limit budget
+-- for every process and host that uses it), `pacing_dict` (short for
+-- `pacing_store = ghl.store.shm(name)`), `on_wait`, `on_retry`; the README's
+-- table has them all. Unknown keys are an error.
 -- @return a client
 function ghl.new(opts)
   return Client.new(options.check(opts))

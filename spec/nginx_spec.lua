@@ -299,4 +299,31 @@ describe("inside nginx #nginx", function()
     assert.are.equal(0, rejected, cjson.encode(rl))
     assert.is_true(elapsed >= 2.5, ("40 requests at 10 per second took %.2f s"):format(elapsed))
   end)
+
+  for _, via in ipairs{ "shm", "redis" } do
+    it("4 workers share one budget through pacing_store = ghl.store." .. via .. " too", function()
+      h.rate_limit(mock, { max = 10, interval_ms = 1000 })
+      local redis = via == "redis" and require("spec.support.redis").start()
+      local url = redis and app4.url .. "/t/pace_redis?port=" .. redis.port or app4.url .. "/t/pace_store"
+      local t0 = socket.gettime()
+      local results = background(url, 40)()
+      local elapsed = socket.gettime() - t0
+      if redis then -- the state is in Redis: the workers did not fall back to pacing alone
+        local conn = assert(require("ghl.resp").connect("127.0.0.1", redis.port, 2000))
+        local keys = conn:call("KEYS", "ngx:pace:*")
+        conn:close()
+        redis.stop()
+        assert.are.equal(1, #keys)
+      end
+      for _, s in ipairs(results) do
+        assert.are.equal(200, s.code, s.body)
+        assert.is_true(cjson.decode(s.body).ok, s.body)
+      end
+      local rl = h.admin(mock, "GET", "/_mock/ratelimit")
+      local rejected = 0
+      for _, t in ipairs(rl.tokens) do rejected = rejected + (t.rejected or 0) end
+      assert.are.equal(0, rejected, cjson.encode(rl))
+      assert.is_true(elapsed >= 2.5, ("40 requests at 10 per second took %.2f s"):format(elapsed))
+    end)
+  end
 end)

@@ -282,6 +282,24 @@ describe("pacer", function()
     assert.are.equal(0, lim:acquire(1011))
   end)
 
+  it("takes the first answer's Remaining less the other probes still out", function()
+    local lim = core.pacer()
+    for i = 1, 4 do lim:acquire(1000 + i) end
+    -- the first answer may have been counted before the 3 others reached the server
+    lim:update(headers(10, 9, 1000), 1010)
+    assert.are.equal(6, lim:state().remaining)
+    lim:update(headers(10, 7, 1000), 1011) -- a later one: lower, taken
+    assert.are.equal(6, lim:state().remaining)
+  end)
+
+  it("gives the X-RateLimit-* values of a head as it takes them (core.ratelimit_headers)", function()
+    assert.are.same({ 10, 10, 60000, 200000, 5 }, -- a Remaining over the Max: the Max; an hour: 60 s
+      { core.ratelimit_headers(head{ ["x-ratelimit-max"] = "10", ["x-ratelimit-remaining"] = "99",
+                                     ["x-ratelimit-interval-milliseconds"] = "3600000",
+                                     ["x-ratelimit-limit-daily"] = "200000", ["x-ratelimit-daily-remaining"] = "5" }) })
+    assert.are.same({ -1, -1, -1, -1, -1 }, { core.ratelimit_headers(head{ ["x-ratelimit-max"] = "ten" }) })
+  end)
+
   it("does not let probes that never answered hold the others back for long", function()
     local lim = core.pacer()
     for i = 1, 8 do lim:acquire(1000 + i) end

@@ -8,8 +8,12 @@
 --                  after the other on the nginx transport
 --   in order       a transport of your own: one call after the other
 --
--- At most `concurrency` calls are active (in flight, pacing or backing off)
--- at once, so a call's budget starts when it does, not when the batch did.
+-- At most `concurrency` calls are active at once, so a call's budget starts
+-- when it does, not when the batch did. Calls are paced per location (an
+-- agency OAuth client's calls for many locations: one budget each): a call
+-- that waits for its location's budget, or before a retry, leaves its slot
+-- to calls of other locations, and while it waits no other call of its
+-- location starts, so a spent location holds up no other.
 -- OAuth: one token cache for the batch, so the token is fetched once and a
 -- token that expires mid-batch is renewed once.
 local core = require "ghl.core"
@@ -40,17 +44,82 @@ local function outcome(what, x, y)
   return { nil, x }
 end
 
+-- The calls not started yet, per pacer (one budget: a location), each
+-- queue in input order. `take(held)` gives the first call, in input order,
+-- of a pacer none of whose calls is held back (`held[pacer]`), or nil: a
+-- location that waits does not hold up the others, and only one of its
+-- calls at a time waits for its budget, so the others' budgets (their
+-- timeout_ms) have not begun yet. Calls without a pacer are never held.
+local function queues_of(calls)
+  local queues, order = {}, {}
+  for i = 1, #calls do
+    local p = calls[i].pacer or false
+    local q = queues[p]
+    if not q then
+      q = { head = 1, pacer = p }
+      queues[p] = q
+      order[#order + 1] = q
+    end
+    q[#q + 1] = i
+  end
+  local function take(held)
+    local best, bq, k = nil, nil, 1
+    while k <= #order do
+      local q = order[k]
+      local i = q[q.head]
+      if i == nil then -- this queue is done: drop it
+        order[k] = order[#order]
+        order[#order] = nil
+      else
+        if (best == nil or i < best) and not (q.pacer and held[q.pacer]) then best, bq = i, q end
+        k = k + 1
+      end
+    end
+    if bq then bq.head = bq.head + 1 end
+    return best
+  end
+  return take
+end
+
 -- curl multi: step every active call whose time has come; start what is
 -- to be sent; poll the transfers; feed what finished back to its call.
+-- A call that waits (for its pacer, or before a retry) gives its slot up
+-- (it is parked) and takes one again when its time comes, before any call
+-- not started yet; at most `concurrency` calls hold a slot (in flight or
+-- about to be sent), so no more transfers than that run at once.
 local function over_multi(client, calls, concurrency)
   local multi = client:_multi_for(concurrency)
-  local n, results, active, next_i, done, inflight = #calls, {}, {}, 1, 0, 0
+  local n, results, active, done, inflight = #calls, {}, {}, 0, 0
+  local parked, held, take = {}, {}, queues_of(calls)
+  local function finish(i, what, x, y)
+    results[i] = outcome(what, x, y)
+    done = done + 1
+  end
   while done < n do
-    while #active < concurrency and next_i <= n do
-      active[#active + 1] = next_i
-      next_i = next_i + 1
+    local now, soonest = now_ms(), math.huge
+    -- parked calls whose time has come first, then calls not started yet
+    local k = 1
+    while k <= #parked do
+      local i = parked[k]
+      local call = calls[i]
+      if call.at > now then
+        if call.at < soonest then soonest = call.at end
+        k = k + 1
+      elseif #active < concurrency then
+        table.remove(parked, k)
+        local p = call.pacer
+        held[p] = held[p] > 1 and held[p] - 1 or nil
+        active[#active + 1] = i
+      else
+        k = k + 1 -- due, and waits for a slot
+      end
     end
-    local now, soonest, k = now_ms(), math.huge, 1
+    while #active < concurrency do
+      local i = take(held)
+      if not i then break end
+      active[#active + 1] = i
+    end
+    k = 1
     while k <= #active do
       local i = active[k]
       local call = calls[i]
@@ -59,16 +128,24 @@ local function over_multi(client, calls, concurrency)
         if what == "send" then
           assert(multi:start(i, x))
           inflight = inflight + 1
+          k = k + 1
         elseif what == "wait" then
           if call.at < soonest then soonest = call.at end
+          local p = call.pacer
+          if p then -- its slot goes to another call meanwhile
+            table.remove(active, k)
+            parked[#parked + 1] = i
+            held[p] = (held[p] or 0) + 1
+          else
+            k = k + 1
+          end
         else -- "fail" before sending (a token, the pacer's budget)
-          results[i] = outcome(what, x, y)
-          done = done + 1
+          finish(i, what, x, y)
           table.remove(active, k)
-          k = k - 1
         end
+      else
+        k = k + 1
       end
-      k = k + 1
     end
     if inflight > 0 then
       local timeout = math.max(0, math.min(soonest - now_ms(), 100))
@@ -77,8 +154,7 @@ local function over_multi(client, calls, concurrency)
         inflight = inflight - 1
         local what, x, y = driver.feed(calls[i], r[2], r[3], r[4], r[5])
         if what == "done" or what == "fail" then
-          results[i] = outcome(what, x, y)
-          done = done + 1
+          finish(i, what, x, y)
           for k2 = 1, #active do
             if active[k2] == i then table.remove(active, k2) break end
           end
@@ -91,16 +167,26 @@ local function over_multi(client, calls, concurrency)
   return results
 end
 
--- nginx: light threads that take the next call until none is left.
+-- nginx: light threads that take the next call until none is left; a
+-- thread takes a call of a location none of whose calls waits for its
+-- budget when there is one (see queues_of), else the next call.
 local function in_threads(client, calls, concurrency)
-  local n, results, next_i, raised = #calls, {}, 0, nil
+  local n, results, raised = #calls, {}, nil
   local transport, sleep = client._transport, client._sleep
+  local held, take, taken = {}, queues_of(calls), 0
+  local none = {}
   local function worker()
-    while true do
-      next_i = next_i + 1
-      local i = next_i
-      if i > n then return end
-      local ok, a, b = pcall(driver.run, calls[i], transport, sleep)
+    while taken < n do
+      local i = take(held) or take(none)
+      taken = taken + 1
+      local call = calls[i]
+      local p = call.pacer
+      local function wait(ms) -- while it waits, its location's other calls go to other threads
+        if p then held[p] = (held[p] or 0) + 1 end
+        sleep(ms)
+        if p then held[p] = held[p] > 1 and held[p] - 1 or nil end
+      end
+      local ok, a, b = pcall(driver.run, call, transport, wait)
       if ok then results[i] = { a, b } else raised = raised or a; results[i] = { nil, a } end
     end
   end

@@ -107,6 +107,8 @@ environment:
   GHL_REDIRECT_URI   OAuth redirect URI (default https://localhost/oauth/callback)
   GHL_TOKEN_STORE    the OAuth token file (default $XDG_CONFIG_HOME/ghl/tokens.json
                      or ~/.config/ghl/tokens.json)
+  GHL_PACING_REDIS   redis://host:port: pace against one rate-limit budget with every process
+                     using that Redis (ghl.new's pacing_store)
   GHL_DEBUG=1        an unexpected error prints its Lua traceback too (for a bug report)
 ]]
 

@@ -49,12 +49,11 @@ function Client.new(o)
   self._budget_ms = math.min(o.timeout_ms or 30000, o.max_retry_time_ms or 60000)
   if o.pacing ~= false then
     -- GHL counts per app and location/company: an OAuth client's tokens change, its app does not
-    local who = o.oauth and ("app:" .. o.oauth.client_id) or self._core:fingerprint()
-    if o.pacing_dict then
-      self._pacer = pacer.shared(o.pacing_dict, who, o.location_id or o.company_id)
-    else
-      self._pacer = pacer.get(who, o.location_id or o.company_id)
-    end
+    self._pacing_who = o.oauth and ("app:" .. o.oauth.client_id) or self._core:fingerprint()
+    self._pacing_dict, self._pacing_store = o.pacing_dict, o.pacing_store
+    self._pacer_resource = o.location_id or o.company_id
+    self._pacer = self:_new_pacer(self._pacer_resource)
+    self._pacers = {} -- an agency OAuth client's other locations: one budget each
   end
   self.location_id = o.location_id
   self.company_id = o.company_id
@@ -65,6 +64,27 @@ function Client.new(o)
 end
 
 Client.closed_error = driver.closed_error
+
+function Client:_new_pacer(resource)
+  local who = self._pacing_who
+  if self._pacing_store then return pacer.stored(self._pacing_store, who, resource) end
+  if self._pacing_dict then return pacer.shared(self._pacing_dict, who, resource) end
+  return pacer.get(who, resource)
+end
+
+-- The pacer of a call: an OAuth client's calls are counted per location or
+-- company of the token they send (an agency client mints for many
+-- locations: each has its own budget); a token's calls by the client's.
+function Client:_pacer_for(resource)
+  local p = self._pacer
+  if not p or not self._auth or resource == nil or resource == self._pacer_resource then return p end
+  p = self._pacers[resource]
+  if not p then
+    p = self:_new_pacer(resource)
+    self._pacers[resource] = p
+  end
+  return p
+end
 
 --- Call any endpoint.
 -- @string method GET, POST, PUT, PATCH or DELETE
@@ -91,23 +111,42 @@ end
 
 -- Tells the on_wait hook that the pacer holds a call back, why and for how
 -- long, with the budget as GHL last reported it.
-function Client:_notify_wait(wait_ms, reason, req)
+function Client:_notify_wait(wait_ms, reason, req, p, message)
   local hook = self._on_wait
   if hook then
-    local st, floor = self._pacer:state(), math.floor
+    local st, floor = (p or self._pacer):state(), math.floor
     local function count(v) return v and floor(v) end -- the pacer keeps doubles
-    hook{ wait_ms = count(wait_ms), reason = reason, method = req.method, path = req.path,
+    hook{ wait_ms = count(wait_ms), reason = reason, message = message, method = req.method, path = req.path,
           remaining = count(st.remaining), max = count(st.max), interval_ms = count(st.interval_ms),
           daily_remaining = count(st.daily_remaining) }
   end
 end
 
+-- The pacing store could not be asked (p.unreachable holds why): the call
+-- paces in this process alone. Said once per client, through on_wait
+-- (reason "store_unreachable", wait_ms 0), or else in nginx's error log or
+-- on stderr.
+function Client:_store_unreachable(p, req)
+  local why = p.unreachable
+  p.unreachable = nil
+  if self._told_unreachable then return end
+  self._told_unreachable = true
+  local message = ("the pacing store could not be asked (%s): this process paces on its own, "
+    .. "not against the shared budget, until it answers again"):format(tostring(why))
+  if self._on_wait then return self:_notify_wait(0, "store_unreachable", req, p, message) end
+  local line = "ghl: " .. message
+  local nginx = rawget(_G, "ngx")
+  if nginx and nginx.log then nginx.log(nginx.WARN, line) else io.stderr:write(line, "\n") end
+end
+
 --- The rate-limit budget as GHL last reported it, and the pacing so far:
 -- { max, remaining, interval_ms, daily_limit, daily_remaining,
 --   window_reset_ms, daily_reset_ms, paced, waits, waited_ms }.
--- Empty until a response carried the X-RateLimit-* headers.
-function Client:rate_limit()
-  return self._pacer and self._pacer:state() or {}
+-- Empty until a response carried the X-RateLimit-* headers. `resource`: a
+-- location (or company) id, for an agency OAuth client's other budgets.
+function Client:rate_limit(resource)
+  local p = self:_pacer_for(resource)
+  return p and p:state() or {}
 end
 
 -- The request of an operation of the catalogue: method, path, opts (its

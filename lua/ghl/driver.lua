@@ -43,11 +43,11 @@ function M.new(client, method, path, opts, token_type, tokens)
   if call then -- the last finished call of this client, reused: no table per call
     client._spare_call = nil
     call.req, call.state, call.attempt, call.started, call.at, call.sent_at = req, "pace", 1, 0, 0, 0
-    call.reconnected, call.token_type = nil, token_type
+    call.reconnected, call.token_type, call.pacer = nil, token_type, client._pacer
   else
     -- every call's fields up front: a table that grows rehashes
     call = { client = client, req = req, state = "pace", attempt = 1, started = 0, at = 0, sent_at = 0,
-             token_type = token_type }
+             token_type = token_type, pacer = client._pacer }
   end
   if client._auth then
     call.method, call.path, call.opts = method, path, opts
@@ -57,6 +57,7 @@ function M.new(client, method, path, opts, token_type, tokens)
       return call
     end
     call.user_type, call.resource = user_type, id
+    call.pacer = client:_pacer_for(id) -- GHL counts per location (or company)
     call.tokens = tokens or tokens_of.new(client)
     call.can_refresh, call.state = true, "token"
   elseif client._pit and token_type then
@@ -100,19 +101,20 @@ local function step(call, now)
     if what then return what, err end
     state, now = "pace", now_ms() -- a renewal takes time
   end
-  local pacer = client._pacer
+  local pacer = call.pacer
   if state == "pace" and pacer then
     -- never wait past the call's budget: fail at once, nothing sent
     local ms, again = pacer:acquire(now, client._budget_ms - (now - call.started))
+    if pacer.unreachable then client:_store_unreachable(pacer, call.req) end
     if not ms then return fail(call, again) end
     if again == true then
       call.state = "pace" -- a probe is out: ask again after the wait
-      client:_notify_wait(ms, "probe", call.req)
+      client:_notify_wait(ms, "probe", call.req, pacer)
       return wait(call, now, ms)
     end
     if ms > 0 then
       call.state = "send"
-      client:_notify_wait(ms, "rate_limit", call.req)
+      client:_notify_wait(ms, "rate_limit", call.req, pacer)
       return wait(call, now, ms)
     end
   end
@@ -128,8 +130,11 @@ M.step = step
 local function feed(call, status, head, body, facts)
   local client, now = call.client, now_ms()
   if status and type(head) == "table" then head = head_of(head) end
-  local pacer = client._pacer
-  if pacer then pacer:update(status and head or nil, now, call.sent_at) end
+  local pacer = call.pacer
+  if pacer then
+    pacer:update(status and head or nil, now, call.sent_at)
+    if pacer.unreachable then client:_store_unreachable(pacer, call.req) end
+  end
   local c = client._core
   if call.access then c:set_token(call.access) end -- the token to redact is this call's
   local action, x, y = c:interpret(call, status, head, body, facts)

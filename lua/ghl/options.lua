@@ -21,6 +21,7 @@ local SCHEMA = {
   on_wait = "function",
   pacing = "boolean",
   pacing_dict = "string", -- nginx: share pacing across workers through this lua_shared_dict
+  pacing_store = "pacing_store", -- share pacing across processes and hosts: ghl.store.redis{}, ghl.store.shm(dict)
   ca_file = "file",
   proxy = "string",
   ssl_verify = "boolean",
@@ -77,6 +78,15 @@ local function check_value(name, kind, v)
     if (t ~= "table" and t ~= "userdata") or type(v.token) ~= "function" or type(v.renew) ~= "function" then
       errors.invalid("ghl.new: option 'oauth' must be an app made by ghl.oauth{...}")
     end
+  elseif kind == "pacing_store" then
+    if t ~= "table" and t ~= "userdata" then
+      errors.invalid("ghl.new: option 'pacing_store' must be a store (ghl.store.redis{...} or ghl.store.shm(dict)), "
+        .. "got %s", t)
+    end
+    if type(v.pacer) ~= "function" then
+      errors.invalid("ghl.new: option 'pacing_store': this store cannot pace (it has no pacer method); "
+        .. "ghl.store.redis{...} and ghl.store.shm(dict) can, ghl.store.memory() and ghl.store.file() cannot")
+    end
   elseif kind == "transport" then
     local ok = v == "curl" or v == "ngx"
       or ((t == "table" or t == "userdata") and type(v.perform) == "function")
@@ -105,6 +115,10 @@ function M.check(opts)
       errors.invalid("ghl.new: give max_retry_time_ms or max_retry_time, not both")
     end
     out.max_retry_time_ms, out.max_retry_time = out.max_retry_time, nil
+  end
+  if out.pacing_store ~= nil and out.pacing_dict ~= nil then
+    errors.invalid("ghl.new: give pacing_store or pacing_dict, not both (pacing_dict = name is "
+      .. "pacing_store = ghl.store.shm(name))")
   end
   if out.token == nil and out.oauth == nil then
     errors.invalid("ghl.new: option 'token' is required (a Private Integration Token or an OAuth access token), or 'oauth'")

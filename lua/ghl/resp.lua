@@ -18,7 +18,9 @@ function M.connect(host, port, timeout_ms)
   if is_ngx then sock:settimeout(timeout_ms) else sock:settimeout(timeout_ms / 1000) end
   local ok, err = sock:connect(host, port)
   if not ok then return nil, ("redis %s:%d: %s"):format(host, port, tostring(err)) end
-  return setmetatable({ sock = sock, is_ngx = is_ngx }, Conn)
+  -- reused: a connection from nginx's pool (it has been authenticated already)
+  local reused = is_ngx and (sock:getreusedtimes() or 0) > 0
+  return setmetatable({ sock = sock, is_ngx = is_ngx, reused = reused }, Conn)
 end
 
 local function read_reply(sock)
@@ -26,7 +28,7 @@ local function read_reply(sock)
   if not line then return nil, "redis: " .. tostring(err) end
   local kind, rest = line:sub(1, 1), line:sub(2)
   if kind == "+" then return rest end
-  if kind == "-" then return nil, "redis: " .. rest end
+  if kind == "-" then return nil, "redis: " .. rest, true end -- an error reply: the connection is fine
   if kind == ":" then return tonumber(rest) end
   if kind == "$" then
     local n = tonumber(rest)
@@ -49,7 +51,8 @@ local function read_reply(sock)
   return nil, "redis: unexpected reply " .. line:sub(1, 40)
 end
 
---- conn:call("SET", "k", "v") -> reply (false for a nil reply) | nil, err
+--- conn:call("SET", "k", "v") -> reply (false for a nil reply) | nil, err [, true when Redis
+-- answered with an error (the connection can go on)]
 function Conn:call(...)
   local args = { ... }
   local parts = { "*" .. #args .. "\r\n" }

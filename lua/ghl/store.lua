@@ -21,6 +21,14 @@
 --   store:delete_if(key, value) -> true | false | nil, err   (optional) delete only while the
 --                                                       key holds value, atomically: a webhook
 --                                                       claim given back never drops another's
+--   store:pacer(key, fallback) -> pacer   (optional) a rate-limit pacer whose state lives in the
+--                                                       store under key (a token fingerprint and a
+--                                                       location): pacing_store of ghl.new. The pacer
+--                                                       answers acquire/update/state as the C pacer
+--                                                       does (csrc/pacer.c), or nil and a message (a
+--                                                       string) when the store cannot be asked: the
+--                                                       call then paces with `fallback`, this
+--                                                       process's pacer of the same budget
 --
 -- The OAuth app takes the lock around a refresh and reads again inside it,
 -- so one refresh happens per expiry however many callers find the token
@@ -28,8 +36,8 @@
 --
 --   ghl.store.memory()                      one process
 --   ghl.store.file(path)                    one host: flock, atomic rename, mode 0600
---   ghl.store.shm(dict_name)                one nginx: lua_shared_dict
---   ghl.store.redis{host=, port=, prefix=}  many hosts: a lease that expires
+--   ghl.store.shm(dict_name)                one nginx: lua_shared_dict (pacing too)
+--   ghl.store.redis{host=, port=, prefix=}  many hosts: a lease that expires (pacing too: a script)
 local M = {}
 
 function M.memory(opts) return require("ghl.store.memory").new(opts) end

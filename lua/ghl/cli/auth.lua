@@ -63,6 +63,26 @@ local function oauth_app(ctx, path)
   }
 end
 
+--- The pacing store of GHL_PACING_REDIS (redis://[:password@]host[:port][/0]):
+-- every `ghl` process (and script) that uses it paces against one budget.
+-- Returns store | nil (unset) | nil, message (misuse).
+function M.pacing_store(ctx)
+  local url = env(ctx, "GHL_PACING_REDIS")
+  if not url then return nil end
+  local rest = url:match("^redis://(.*)$")
+  local password, host, port, db
+  if rest then
+    local auth, hostpart = rest:match("^(.*)@([^@]*)$")
+    if auth then password, rest = auth:match("^[^:]*:(.*)$") or auth, hostpart end
+    host, port, db = rest:match("^([%w%.%-]+):?(%d*)/?(%d*)$")
+  end
+  if not host or (db ~= "" and tonumber(db) ~= 0) then
+    return nil, "GHL_PACING_REDIS must look like redis://host:port (or redis://:password@host:port/0; "
+      .. "only database 0)"
+  end
+  return ghl.store.redis{ host = host, port = tonumber(port) or 6379, password = password ~= "" and password or nil }
+end
+
 local NO_CREDENTIALS = "no credentials: set GHL_TOKEN (a Private Integration Token) and GHL_LOCATION_ID, "
   .. "or set GHL_CLIENT_ID and GHL_CLIENT_SECRET and run `ghl login`"
 
@@ -72,9 +92,12 @@ local NO_CREDENTIALS = "no credentials: set GHL_TOKEN (a Private Integration Tok
 function M.client(ctx)
   local base_url = env(ctx, "GHL_BASE_URL")
   local location_id, company_id = env(ctx, "GHL_LOCATION_ID"), env(ctx, "GHL_COMPANY_ID")
+  local pacing_store, why = M.pacing_store(ctx)
+  if why then return nil, why end
   local token = env(ctx, "GHL_TOKEN")
   if token then
-    return ghl.new{ token = token, location_id = location_id, company_id = company_id, base_url = base_url }
+    return ghl.new{ token = token, location_id = location_id, company_id = company_id, base_url = base_url,
+                    pacing_store = pacing_store }
   end
   local client_id, secret = env(ctx, "GHL_CLIENT_ID"), env(ctx, "GHL_CLIENT_SECRET")
   if not (client_id and secret) then return nil, NO_CREDENTIALS end
@@ -101,7 +124,8 @@ function M.client(ctx)
     local s = sessions[1]
     if s.user_type == "Company" then company_id = s.id else location_id = s.id end
   end
-  return ghl.new{ oauth = app, location_id = location_id, company_id = company_id, base_url = base_url }
+  return ghl.new{ oauth = app, location_id = location_id, company_id = company_id, base_url = base_url,
+                  pacing_store = pacing_store }
 end
 
 -- A random state for the authorize URL (16 bytes of /dev/urandom, hex).

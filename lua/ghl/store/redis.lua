@@ -37,17 +37,19 @@ end
 -- connection (pooled inside nginx) through ghl.resp.
 -- @tparam[opt] table opts `host` (default "127.0.0.1"), `port` (6379),
 -- `prefix` of every key (default "ghl:"), `timeout_ms` per connection
--- (2000), `lock_timeout_ms` (30000), `password` (sent with AUTH)
+-- (2000), `lock_timeout_ms` (30000), `password` (sent with AUTH),
+-- `pacing_timeout_ms` (500): how long a pacing decision (`pacing_store`)
+-- waits for Redis before the call paces in its process alone
 -- @treturn Redis
 local OPTIONS = { host = "string", port = "number", prefix = "string", timeout_ms = "number",
-                  lock_timeout_ms = "number", password = "string" }
+                  lock_timeout_ms = "number", password = "string", pacing_timeout_ms = "number" }
 
 function Redis.new(opts)
   opts = check.options("ghl.store.redis", opts, OPTIONS)
   return setmetatable({
     host = opts.host or "127.0.0.1", port = opts.port or 6379, prefix = opts.prefix or "ghl:",
     timeout_ms = opts.timeout_ms or 2000, lock_timeout_ms = opts.lock_timeout_ms or 30000,
-    password = opts.password,
+    password = opts.password, pacing_timeout_ms = opts.pacing_timeout_ms or 500,
   }, Redis)
 end
 
@@ -71,8 +73,65 @@ function Redis:_call(...)
   return res
 end
 
+-- Pacing runs a command per request, so its connection stays open between
+-- calls (outside nginx; inside, nginx's pool keeps it). A kept connection
+-- found dead (Redis restarted) is replaced once. reply | nil, err [, true
+-- when Redis answered with an error]
+function Redis:_pace_call(...)
+  for _ = 1, 2 do
+    local conn, reused = self._pace_conn, true
+    if not conn then
+      local err
+      conn, err = redis.connect(self.host, self.port, self.pacing_timeout_ms)
+      if not conn then return nil, "redis store: " .. err end
+      reused = conn.reused
+      if self.password and not reused then
+        local ok, aerr = conn:call("AUTH", self.password)
+        if not ok then
+          conn:close()
+          return nil, "redis store: " .. tostring(aerr)
+        end
+      end
+    end
+    local res, err, replied = conn:call(...)
+    if res ~= nil or replied then
+      if conn.is_ngx then conn:release() else self._pace_conn = conn end
+      if res == nil then return nil, "redis store: " .. tostring(err), true end
+      return res
+    end
+    conn:close() -- it may still get its reply: never used again
+    self._pace_conn = nil
+    if not reused then return nil, "redis store: " .. tostring(err) end
+  end
+end
+
+-- The pacing script (ghl.store.redis_pacer): EVALSHA, the script loaded
+-- once per process, sent whole (EVAL) after a NOSCRIPT.
+function Redis:_pace_script(key, ...)
+  local rp = require "ghl.store.redis_pacer"
+  if not rp.sha then
+    local sha, err = self:_pace_call("SCRIPT", "LOAD", rp.SCRIPT)
+    if not sha then return nil, err end
+    rp.sha = sha
+  end
+  local r, err, replied = self:_pace_call("EVALSHA", rp.sha, 1, key, ...)
+  if r == nil and replied and tostring(err):find("NOSCRIPT", 1, true) then
+    r, err = self:_pace_call("EVAL", rp.SCRIPT, 1, key, ...)
+  end
+  return r, err
+end
+
 --- A store in Redis, shared by many hosts.
 -- @type Redis
+
+--- A rate-limit pacer whose state is the Redis hash `prefix.."pace:"..key`
+-- (`pacing_store` of ghl.new; key: a token fingerprint and a location,
+-- never a token). One round trip per decision (see ghl.store.redis_pacer).
+-- @string key
+-- @return the pacer
+function Redis:pacer(key)
+  return require("ghl.store.redis_pacer").new(self, self.prefix .. "pace:" .. key)
+end
 
 --- Read a value (GET).
 -- @string key

@@ -76,6 +76,18 @@ function Shm:delete(key)
   return true
 end
 
+--- A rate-limit pacer whose state lives in this dict under
+-- "ghl:pace:"..key, shared by every worker (`pacing_store` of ghl.new; what
+-- `pacing_dict` makes): the C pacer imports, decides and exports it under a
+-- short lock, no I/O.
+-- @string key a token fingerprint and a location, never a token
+-- @param fallback this process's pacer of the same budget: it decides
+-- while another worker holds the lock too long
+-- @return the pacer
+function Shm:pacer(key, fallback)
+  return require("ghl.pacer").in_dict(self.dict, "ghl:pace:" .. key, fallback)
+end
+
 --- Take the refresh lock of a key: an add of key..":lock" that expires,
 -- retried (ngx.sleep) for up to `lock_timeout_ms`.
 -- @string key

@@ -267,6 +267,21 @@ function handlers.pace()
   return { ok = contact ~= nil, kind = err and err.kind, status = err and err.status, pid = ngx.worker.pid() }
 end
 
+-- the same through pacing_store = ghl.store.shm(dict), which pacing_dict is short for
+function handlers.pace_store()
+  local c = client{ pacing_store = ghl.store.shm("ghl_pacing"), max_retries = 0 }
+  local contact, err = c.contacts:get(C1)
+  return { ok = contact ~= nil, kind = err and err.kind, status = err and err.status, pid = ngx.worker.pid() }
+end
+
+-- and through a Redis pacing_store (?port=): cosockets, nginx's connection pool
+function handlers.pace_redis()
+  local args = ngx.req.get_uri_args()
+  local c = client{ pacing_store = ghl.store.redis{ port = tonumber(args.port), prefix = "ngx:" }, max_retries = 0 }
+  local contact, err = c.contacts:get(C1)
+  return { ok = contact ~= nil, kind = err and err.kind, status = err and err.status, pid = ngx.worker.pid() }
+end
+
 -- One call of the fault matrix (spec/fault_matrix_spec.lua) through the
 -- nginx transport. Query: method, path (concrete), body (JSON), timeout_ms,
 -- base (another base URL: a closed port), warm_method, warm_path, warm_body
