@@ -5,8 +5,8 @@
 --   lua5.4 bench/run.lua            full run  -> bench/results.md, bench/chart.png   (make bench)
 --   lua5.4 bench/run.lua --smoke    tiny run  -> build/bench/smoke.md, smoke.png     (make bench-smoke)
 --
--- Environment: BENCH_REPS (repetitions of W1-W3; full 5, smoke 1), BENCH_REPS_W4 (1, also
--- W5), BENCH_REPS_W6 (full 3, smoke 1), BENCH_OUT / BENCH_CHART (output paths), BENCH_ONLY (say W5,W6: only these
+-- Environment: BENCH_REPS (repetitions of W1-W3; full 5, smoke 1), BENCH_REPS_W4 (1),
+-- BENCH_REPS_W5 and BENCH_REPS_W6 (full 3, smoke 1; node-sdk runs W5 once), BENCH_OUT / BENCH_CHART (output paths), BENCH_ONLY (say W5,W6: only these
 -- workloads, for working on them; the others show n/a). Exits 1 when a contender failed.
 -- W6 starts a redis-server of its own on a free 127.0.0.1 port (Debian package redis-server).
 -- Nothing is sent anywhere but 127.0.0.1: proxy variables are removed for the contenders.
@@ -52,7 +52,9 @@ local function env_int(name, default)
 end
 local REPS = env_int("BENCH_REPS", SMOKE and 1 or 5)
 local REPS_W4 = env_int("BENCH_REPS_W4", 1)
--- W6: 4 processes whose runs vary more (their windows fall as the scheduler lets them)
+-- W5 (node-sdk once: it takes about 70 s) and W6 (4 processes whose windows fall as the
+-- scheduler lets them): one run is at the mercy of the machine's other load
+local REPS_W5 = env_int("BENCH_REPS_W5", SMOKE and 1 or 3)
 local REPS_W6 = env_int("BENCH_REPS_W6", SMOKE and 1 or 3)
 local ONLY
 if (os.getenv("BENCH_ONLY") or "") ~= "" then
@@ -438,7 +440,8 @@ local WORKLOADS = {
                contenders = { "ghl", "ghl-luajit", "node-sdk" } } } },
   { key = "W5", runs = { { key = "W5", mode = "w5", variant = "agency", n = W5_CALLS, items = W5_CALLS,
                args = ("%d %d %d"):format(N.w5_locations, W5.concurrency, N.w5_per), agency = W5,
-               failures_measured = true, contenders = { "ghl", "ghl-luajit", "node-sdk" } } } },
+               failures_measured = true, contenders = { "ghl", "ghl-luajit", "node-sdk" },
+               once = { ["node-sdk"] = true } } } },
   { key = "W6", group = true, runs = {
       { key = "W6", store = "redis", mode = "w6", variant = "agency", procs = W6.procs, per = N.w6_per,
         agency = W6, contenders = { "ghl", "ghl-luajit" } },
@@ -468,7 +471,7 @@ local function run_all(srv)
     "the warm-up walk failed")
   for _, wl in ipairs(WORKLOADS) do
     if ONLY and not ONLY[wl.key] then goto next_workload end
-    local reps = wl.key == "W6" and REPS_W6 or (wl.key == "W4" or wl.key == "W5") and REPS_W4 or REPS
+    local reps = wl.key == "W6" and REPS_W6 or wl.key == "W5" and REPS_W5 or wl.key == "W4" and REPS_W4 or REPS
     say("%s: %d repetition%s", wl.key, reps, reps == 1 and "" or "s")
     local redis = wl.group and start_redis()
     if redis then say("redis-server: 127.0.0.1:%d", redis.port) end
@@ -479,7 +482,7 @@ local function run_all(srv)
           w.reps = reps
           for _, name in ipairs(w.contenders) do
             local c = BY_NAME[name]
-            if not c.skip then
+            if not c.skip and not (rep > 1 and w.once and w.once[name]) then
               if wl.group then run_group(srv, w, c, rep, redis) else run_one(srv, w, c, rep) end
             end
           end
@@ -645,7 +648,8 @@ local function report(sdk_version, total_s)
     or ("`@gohighlevel/api-client` " .. tostring(sdk_version) .. " (axios)"))
   add("| libcurl | %s (raw and ghl) |", I.libcurl)
   add("| server | nginx %s + Lua module, 1 worker, loopback, keep-alive, no gzip |", I.nginx)
-  add("| repetitions | W1–W3: %d each (medians); W4, W5: %d; W6: %d |", REPS, REPS_W4, REPS_W6)
+  add("| repetitions | W1–W3: %d each (medians); W4: %d; W5: %d (node-sdk: 1); W6: %d |", REPS, REPS_W4, REPS_W5,
+    REPS_W6)
   add("")
 
   -- W1
@@ -846,7 +850,8 @@ local function report(sdk_version, total_s)
     .. "(the server answers mints at once and does not count them). "
     .. "node-sdk: `locations.getLocationTags({locationId})` with one token, from a pool of %d async workers over "
     .. "`Promise.all`, `rateLimitRetry: true` (it waits `X-RateLimit-Interval-Milliseconds` after a 429, 3 retries).",
-    REPS_W4, REPS_W4 == 1 and "" or "s (medians)", W5.concurrency, W5.concurrency)
+    REPS_W5, REPS_W5 == 1 and "" or "s (medians; node-sdk once, it takes about a minute)", W5.concurrency,
+    W5.concurrency)
   add("")
   contender_table(out, "W5", {
     { "goodput", function(key, name)
@@ -999,7 +1004,7 @@ local function chart(path)
         end
         return rows
       end },
-    { title = "W5 and W6: answers 429", small = true, rows = function()
+    { title = "W5 and W6: answers 429", small = true, font = 8, rows = function()
         local rows = {}
         for _, name in ipairs{ "ghl", "ghl-luajit", "node-sdk" } do
           rows[#rows + 1] = { ("W5\\n%s"):format(name == "ghl-luajit" and "luajit" or name), med("W5", name, "srv_rejected") }
@@ -1055,8 +1060,8 @@ local function chart(path)
   local g = {
     "set terminal pngcairo size 1500,1350 font 'DejaVu Sans,10'",
     ("set output '%s'"):format(path),
-    ("set multiplot layout 3,3 title 'ghl benchmark%s: medians of %d repetition(s) (W4, W5: %d; W6: %d), %s'"):format(
-      SMOKE and " (smoke)" or "", REPS, REPS_W4, REPS_W6, os.date("!%Y-%m-%d")),
+    ("set multiplot layout 3,3 title 'ghl benchmark%s: medians of %d repetition(s) (W4: %d, W5: %d, W6: %d), %s'")
+      :format(SMOKE and " (smoke)" or "", REPS, REPS_W4, REPS_W5, REPS_W6, os.date("!%Y-%m-%d")),
     "set style fill solid 0.8 border -1",
     "set boxwidth 0.6",
     "set grid ytics",
@@ -1066,7 +1071,7 @@ local function chart(path)
   for i, p in ipairs(panels) do
     g[#g + 1] = ("set title '%s'"):format(p.title)
     g[#g + 1] = ("set yrange [0:%g]"):format(tops[i])
-    g[#g + 1] = p.small and "set xtics font ',9'" or "set xtics font ',10'"
+    g[#g + 1] = ("set xtics font ',%d'"):format(p.font or (p.small and 9 or 10))
     g[#g + 1] = "set bmargin 3.5"
     local plot = ("plot '%s' index %d using 0:2:xtic(1) with boxes lc rgb '#4477aa' notitle, "
       .. "'' index %d using 0:2:(sprintf('%%.3g', $2)) with labels offset 0,0.8 notitle"):format(dat, i - 1, i - 1)
@@ -1093,9 +1098,9 @@ local function main()
   snapshot()
   W6.has_store = (read(SNAPSHOT .. "/lua/ghl/options.lua") or ""):find("pacing_store", 1, true) ~= nil
   say("ghl benchmark%s: W1 %d, W2 %d (and %d), W3 %d at concurrency %d, W4 %d at %d/s, W5 %d locations × %d "
-    .. "at %d per %d ms each, W6 %d processes × %d at %d per %d ms; %d repetition(s), W4-W6 %d",
+    .. "at %d per %d ms each, W6 %d processes × %d at %d per %d ms; %d repetition(s), W4 %d, W5 %d, W6 %d",
     SMOKE and " (smoke)" or "", N.w1, N.w2, N.w2small, N.w3, CONCURRENCY, N.w4, LIMIT_PER_S, N.w5_locations,
-    N.w5_per, W5.max, W5.interval_ms, W6.procs, N.w6_per, W6.max, W6.interval_ms, REPS, REPS_W4)
+    N.w5_per, W5.max, W5.interval_ms, W6.procs, N.w6_per, W6.max, W6.interval_ms, REPS, REPS_W4, REPS_W5, REPS_W6)
   local srv = start_server()
   say("server: fast %s, slow %s, rate-limited %s, per location %s", srv.urls.fast, srv.urls.slow,
     srv.urls.limited, srv.urls.agency)
