@@ -1079,7 +1079,7 @@ local function chart(path)
     g[#g + 1] = ("set xtics font ',%d'"):format(p.font or (p.small and 9 or 10))
     g[#g + 1] = "set bmargin 3.5"
     local plot = ("plot '%s' index %d using 0:2:xtic(1) with boxes lc rgb '#4477aa' notitle, "
-      .. "'' index %d using 0:2:(sprintf('%%.3g', $2)) with labels offset 0,0.8 notitle"):format(dat, i - 1, i - 1)
+      .. "'' index %d using 0:2:(sprintf('%%.4g', $2)) with labels offset 0,0.8 notitle"):format(dat, i - 1, i - 1)
     if p.line then
       plot = plot .. (", %g with lines lw 2 dt 2 lc rgb '#cc3311' title '%s'"):format(p.line, p.line_title)
       g[#g + 1] = "set key top left"
