@@ -196,9 +196,11 @@ build/fuzz/webhook: fuzz/fuzz_webhook.c fuzz/harness.h $(CORE_SRC) csrc/crypto.c
 fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	@tools/run-fuzzers $(FUZZ_SECONDS) $(FUZZERS)
 
-# Benchmark (bench/): raw libcurl, ghl under Lua 5.4 and LuaJIT, and the official Node SDK
-# against one local nginx server; medians and ratios in bench/results.md, chart in
-# bench/chart.png. BENCH_REPS (5) and BENCH_REPS_W4 (1) set the repetitions.
+# Benchmark (bench/): raw libcurl, Lua 5.1 + lua-curl + lua-cjson (the do-it-yourself peer of
+# W1), ghl under Lua 5.4 and LuaJIT, and the official Node SDK against one local nginx server
+# (W5, W6: a limit per location and 50 ms latency; W6 also starts a redis-server on the
+# loopback); medians and ratios in bench/results.md, chart in bench/chart.png. BENCH_REPS (5)
+# and BENCH_REPS_W4 (1, also W5 and W6) set the repetitions; BENCH_ONLY=W5,W6 runs only those.
 # bench-smoke: tiny counts, 1 repetition, table in build/bench/smoke.md; node-sdk only if
 # it is already installed; fails when a contender fails.
 BENCH_RAW := build/bench/raw

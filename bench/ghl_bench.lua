@@ -9,10 +9,21 @@
 --   w3  client:batch(n GETs, {concurrency = c})        (curl multi when the transport has it,
 --       otherwise ghl's own fallback)
 --   w4  n sequential client.contacts:get(id) with the default pacing, against a rate limit
+--   w5  "agency": n locations, <per> GET /locations/{locationId}/tags each (location by
+--       location, as a job lists them), one client:batch at <concurrency> of an agency OAuth
+--       client (the bench server mints each location's token at once), against a limit per
+--       location
+--         ghl_bench.lua w5 <base_url> <locations> <concurrency> <per>
+--   w6  "many processes": n sequential client.locations:list_tags() of one location (a
+--       Private Integration Token), paced through <store> ("redis:<port>": a Redis
+--       pacing_store shared with the other processes; "none": this process paces on its own)
+--         ghl_bench.lua w6 <base_url> <n> <store>
 --
--- Prints one line: ok= failed= items= requests= elapsed_ms= (elapsed: first request to last
--- answer, in this process). Exits 1 when a call failed in w1-w3 or a walk saw the wrong
--- number of contacts; in w4 failed calls are the measurement and are only reported.
+-- Prints one line: ok= failed= items= requests= retries= elapsed_ms= cpu_ms= (elapsed: first
+-- request to last answer, in this process; cpu: this process's CPU time meanwhile, os.clock;
+-- retries: attempts the on_retry hook saw). Exits 1 when a
+-- call failed in w1-w3 or a walk saw the wrong number of contacts; in w4-w6 failed calls are
+-- the measurement and are only reported.
 
 -- ghl from this checkout: lua/ and the C modules built for this interpreter
 -- (bench/run.lua points GHL_BENCH_GHL_ROOT at a snapshot of both, taken when the run
@@ -28,17 +39,53 @@ local core = require "ghl.core"
 
 local TOKEN = "pit-bench-00000000-0000-4000-8000-000000000000"
 local LOCATION_ID = "LocBench000000000001"
+local COMPANY_ID = "CompBench00000000001" -- the agency of W5 (bench/server/bench_server.lua)
 
-local workload, base_url, n, concurrency = arg[1], arg[2], tonumber(arg[3]), tonumber(arg[4] or "20")
+local workload, base_url, n = arg[1], arg[2], tonumber(arg[3])
+local concurrency = workload ~= "w6" and tonumber(arg[4] or "20") or nil
 if not (workload and base_url and n) then
-  io.stderr:write("usage: ghl_bench.lua w1|w2|w3|w4 <base_url> <n> [concurrency]\n")
+  io.stderr:write("usage: ghl_bench.lua w1|w2|w3|w4 <base_url> <n> [concurrency]\n"
+    .. "       ghl_bench.lua w5 <base_url> <locations> <concurrency> <per location>\n"
+    .. "       ghl_bench.lua w6 <base_url> <n> redis:<port>|none\n")
   os.exit(2)
 end
 
 local function id_of(i) return ("Ct%018d"):format(i) end
+local function location_of(i) return ("LocAgency%011d"):format(i) end
 
 local now_ms = core.now_ms
-local client = ghl.new{ token = TOKEN, location_id = LOCATION_ID, base_url = base_url }
+local retries = 0
+local opts = { token = TOKEN, location_id = LOCATION_ID, base_url = base_url }
+if workload == "w4" or workload == "w5" or workload == "w6" then
+  opts.on_retry = function() retries = retries + 1 end
+end
+if workload == "w5" then
+  -- the agency's job: an agency install of an OAuth app (the code exchanged for the agency's
+  -- tokens), a client of its company; every call names its location, whose token is minted
+  -- from the agency's when first needed
+  local app = ghl.oauth{ client_id = "64f0c1d2e3a4b5c6d7e8f999-benchapp", client_secret = "bench-secret",
+                         user_type = "Company", base_url = base_url }
+  local session, err = app:exchange("bench-code")
+  if not session then
+    io.stderr:write("ghl_bench: exchange: ", tostring(err), "\n")
+    os.exit(2)
+  end
+  opts.token, opts.location_id, opts.oauth, opts.company_id = nil, nil, app, COMPANY_ID
+elseif workload == "w6" then
+  local store = arg[4] or "none"
+  local port = store:match("^redis:(%d+)$")
+  if port then
+    opts.pacing_store = ghl.store.redis{ host = "127.0.0.1", port = tonumber(port), prefix = "ghl-bench:" }
+  elseif store ~= "none" then
+    io.stderr:write("ghl_bench: w6 store must be redis:<port> or none, got ", store, "\n")
+    os.exit(2)
+  end
+end
+local made, client = pcall(ghl.new, opts)
+if not made then
+  io.stderr:write("ghl_bench: ghl.new: ", tostring(client), "\n")
+  os.exit(3) -- this build of ghl cannot run the workload (pacing_store unknown)
+end
 
 local ok, failed, items, requests = 0, 0, 0, -1 -- requests: -1 when only the server knows
 local function complain(what, err)
@@ -46,7 +93,7 @@ local function complain(what, err)
   if failed <= 3 then io.stderr:write("ghl_bench: ", what, ": ", tostring(err), "\n") end
 end
 
-local t0 = now_ms()
+local t0, c0 = now_ms(), os.clock()
 if workload == "w1" or workload == "w4" then
   for i = 1, n do
     local id = id_of(i)
@@ -74,12 +121,39 @@ elseif workload == "w3" then
     if c and c.id == id_of(i) then ok = ok + 1 else complain("batch call " .. i, r and r[2] or "no result") end
   end
   items, requests = ok, n
+elseif workload == "w5" then
+  local per = tonumber(arg[5] or "20")
+  local calls, want = {}, {}
+  for l = 1, n do
+    local loc = location_of(l)
+    for _ = 1, per do
+      calls[#calls + 1] = { op = "locations.get-location-tags", params = { locationId = loc } }
+      want[#calls] = loc
+    end
+  end
+  local results = client:batch(calls, { concurrency = concurrency })
+  for i = 1, #calls do
+    local r = results[i]
+    local body = r and r[1]
+    local tags = type(body) == "table" and body.tags
+    if type(tags) == "table" and type(tags[1]) == "table" and tags[1].locationId == want[i] then ok = ok + 1
+    else complain("batch call " .. i, r and r[2] or "no result") end
+  end
+  items, requests = ok, #calls
+elseif workload == "w6" then
+  for _ = 1, n do
+    local tags, err = client.locations:list_tags()
+    if type(tags) == "table" and type(tags[1]) == "table" and tags[1].locationId == LOCATION_ID then ok = ok + 1
+    else complain("list tags", err or "wrong tags") end
+  end
+  items, requests = ok, n
 else
   io.stderr:write("ghl_bench: unknown workload ", workload, "\n")
   os.exit(2)
 end
-local elapsed = now_ms() - t0
+local elapsed, cpu = now_ms() - t0, (os.clock() - c0) * 1000
 client:close()
 
-print(("ok=%d failed=%d items=%d requests=%d elapsed_ms=%.1f"):format(ok, failed, items, requests, elapsed))
-if failed > 0 and workload ~= "w4" then os.exit(1) end
+print(("ok=%d failed=%d items=%d requests=%d retries=%d elapsed_ms=%.1f cpu_ms=%.1f"):format(ok, failed, items,
+  requests, retries, elapsed, cpu))
+if failed > 0 and (workload == "w1" or workload == "w2" or workload == "w3") then os.exit(1) end

@@ -8,6 +8,9 @@
 //       page 1, then the last contact's searchAfter, until a short page or `total`
 //   w3  n getContact calls through Promise.all over a pool of <concurrency> workers
 //   w4  n sequential getContact with rateLimitRetry: true, against a rate limit
+//   w5  "agency": n locations, <per> locations.getLocationTags({locationId}) each (location by
+//       location), through Promise.all over a pool of <concurrency> workers, rateLimitRetry: true
+//         node node_bench.js w5 <base_url> <locations> <concurrency> <per>
 //
 // The SDK reads its base URL from the static HighLevel.BASE_URL when a client is
 // constructed (dist/lib/HighLevel.js: axios.create({baseURL: HighLevel.BASE_URL})), so it is
@@ -23,9 +26,10 @@ const { HighLevel } = require(path.join(sdkDir, '@gohighlevel', 'api-client'));
 const TOKEN = 'pit-bench-00000000-0000-4000-8000-000000000000';
 const LOCATION_ID = 'LocBench000000000001';
 
-const [workload, baseUrl, nArg, concArg] = process.argv.slice(2);
+const [workload, baseUrl, nArg, concArg, perArg] = process.argv.slice(2);
 const n = Number(nArg);
 const concurrency = Number(concArg || 20);
+const perLocation = Number(perArg || 20);
 if (!workload || !baseUrl || !(n > 0)) {
   process.stderr.write('usage: node_bench.js w1|w2|w3|w4 <base_url> <n> [concurrency]\n');
   process.exit(2);
@@ -35,10 +39,11 @@ HighLevel.BASE_URL = baseUrl; // static; read by the constructor
 const ghl = new HighLevel({
   privateIntegrationToken: TOKEN,
   logLevel: 'none', // no logging noise (its default, warn, logs every 429 retry)
-  rateLimitRetry: workload === 'w4' ? true : undefined,
+  rateLimitRetry: workload === 'w4' || workload === 'w5' ? true : undefined,
 });
 
 const idOf = (i) => 'Ct' + String(i).padStart(18, '0');
+const locationOf = (i) => 'LocAgency' + String(i).padStart(11, '0');
 let ok = 0, failed = 0, items = 0, requests = 0;
 function complain(what, err) {
   failed++;
@@ -91,6 +96,24 @@ async function main() {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
     items = ok; requests = n;
+  } else if (workload === 'w5') {
+    const calls = [];
+    for (let l = 1; l <= n; l++) for (let j = 0; j < perLocation; j++) calls.push(locationOf(l));
+    let next = 0;
+    const worker = async () => {
+      while (next < calls.length) {
+        const loc = calls[next++];
+        try {
+          const body = await ghl.locations.getLocationTags({ locationId: loc });
+          if (body && Array.isArray(body.tags) && body.tags[0] && body.tags[0].locationId === loc) ok++;
+          else complain('get tags ' + loc, 'wrong tags');
+        } catch (err) {
+          complain('get tags ' + loc, err);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, calls.length) }, worker));
+    items = ok; requests = calls.length;
   } else {
     process.stderr.write(`node_bench: unknown workload ${workload}\n`);
     process.exit(2);
@@ -98,7 +121,7 @@ async function main() {
   const elapsed = performance.now() - t0;
   console.log(`ok=${ok} failed=${failed} items=${items} requests=${requests} elapsed_ms=${elapsed.toFixed(1)}`);
   // the SDK keeps no timers, but sockets of the keep-alive agent would hold the loop open for a while
-  process.exit(failed > 0 && workload !== 'w4' ? 1 : 0);
+  process.exit(failed > 0 && workload !== 'w4' && workload !== 'w5' ? 1 : 0);
 }
 
 main().catch((err) => {

@@ -6,7 +6,9 @@
 --   lua5.4 bench/run.lua --smoke    tiny run  -> build/bench/smoke.md, smoke.png     (make bench-smoke)
 --
 -- Environment: BENCH_REPS (repetitions of W1-W3; full 5, smoke 1), BENCH_REPS_W4 (1),
--- BENCH_OUT / BENCH_CHART (output paths). Exits 1 when a contender failed.
+-- BENCH_REPS_W5 and BENCH_REPS_W6 (full 3, smoke 1; node-sdk runs W5 once), BENCH_OUT / BENCH_CHART (output paths), BENCH_ONLY (say W5,W6: only these
+-- workloads, for working on them; the others show n/a). Exits 1 when a contender failed.
+-- W6 starts a redis-server of its own on a free 127.0.0.1 port (Debian package redis-server).
 -- Nothing is sent anywhere but 127.0.0.1: proxy variables are removed for the contenders.
 
 local T_START = os.time()
@@ -50,11 +52,32 @@ local function env_int(name, default)
 end
 local REPS = env_int("BENCH_REPS", SMOKE and 1 or 5)
 local REPS_W4 = env_int("BENCH_REPS_W4", 1)
+-- W5 (node-sdk once: it takes about 70 s) and W6 (4 processes whose windows fall as the
+-- scheduler lets them): one run is at the mercy of the machine's other load
+local REPS_W5 = env_int("BENCH_REPS_W5", SMOKE and 1 or 3)
+local REPS_W6 = env_int("BENCH_REPS_W6", SMOKE and 1 or 3)
+local ONLY
+if (os.getenv("BENCH_ONLY") or "") ~= "" then
+  ONLY = {}
+  for k in os.getenv("BENCH_ONLY"):gmatch("[^,%s]+") do ONLY[k:upper()] = true end
+end
 
 -- counts: the issue's, or tiny ones for the smoke run
-local N = SMOKE and { w1 = 200, w2 = 2000, w2small = 200, w3 = 40, w4 = 60 }
-  or { w1 = 10000, w2 = 100000, w2small = 10000, w3 = 200, w4 = 1000 }
+local N = SMOKE and { w1 = 200, w2 = 2000, w2small = 200, w3 = 40, w4 = 60, w5_locations = 8, w5_per = 12,
+                      w6_per = 6 }
+  or { w1 = 10000, w2 = 100000, w2small = 10000, w3 = 200, w4 = 1000, w5_locations = 200, w5_per = 20,
+       w6_per = 20 }
 local CONCURRENCY, LATENCY_MS, LIMIT_PER_S = 20, 50, 50
+-- W5 and W6: GHL's limit per location, scaled down (GHL: 100 per 10 s), on the agency port
+-- with 50 ms latency. W5's is 10 per 2 s: 64 calls in flight at 50 ms each carry at most
+-- 1280 calls/s, so 200 locations at 10 per 1 s (2000/s) would measure the concurrency, not
+-- the pacing; at 10 per 2 s the limits add up to 1000/s. W6 (4 sequential processes, at
+-- most 80 calls/s in flight) takes 10 per 1 s. The smoke run: W5 at 10 per 1 s as well, so
+-- that even a ghl that paces all locations as one finishes its 96 calls in about 10 s.
+local W5 = { concurrency = 64, max = 10, interval_ms = SMOKE and 1000 or 2000, latency_ms = 50 }
+local W6 = { procs = 4, max = 10, interval_ms = 1000, latency_ms = 50 }
+W5.limit_per_s = N.w5_locations * W5.max * 1000 / W5.interval_ms -- the sum of the per-location limits
+W6.limit_per_s = W6.max * 1000 / W6.interval_ms
 
 ------------------------------------------------------------------------------
 -- small helpers
@@ -91,6 +114,7 @@ local CLEAN_ENV = "env -u http_proxy -u HTTP_PROXY -u https_proxy -u HTTPS_PROXY
 local RAW = BUILD .. "/raw"
 local CONTENDERS = {
   { name = "raw", cmd = q(RAW) },
+  { name = "lua-curl", cmd = "lua5.1 " .. q(ROOT .. "/bench/luacurl_bench.lua") },
   { name = "ghl", cmd = "lua5.4 " .. q(ROOT .. "/bench/ghl_bench.lua") },
   { name = "ghl-luajit", cmd = "luajit " .. q(ROOT .. "/bench/ghl_bench.lua") },
   { name = "node-sdk", cmd = "node " .. q(ROOT .. "/bench/node_bench.js") },
@@ -108,6 +132,9 @@ local function check_prerequisites()
     end
   end
   if not read("/usr/bin/time") then missing[#missing + 1] = "/usr/bin/time (Debian package time)" end
+  if not sh("command -v redis-server >/dev/null 2>&1") then
+    missing[#missing + 1] = "redis-server (Debian package redis-server), for W6"
+  end
   if #missing > 0 then
     io.stderr:write("bench: missing:\n  ", table.concat(missing, "\n  "), "\n")
     os.exit(2)
@@ -128,6 +155,17 @@ local function check_prerequisites()
     io.stderr:write(("bench: the Node SDK in %s/node is %s, not the pinned %s: rm -rf %s/node and run make bench\n")
       :format(BUILD, tostring(version), SDK_PIN, BUILD))
     os.exit(2)
+  end
+  -- the do-it-yourself peer of W1: Lua 5.1 with lua-curl and lua-cjson (make deps installs them)
+  if not sh([[lua5.1 -e 'require "curl"; require "cjson"; require "socket"' >/dev/null 2>&1]]) then
+    local why = "lua5.1 with lua-curl, lua-cjson and lua-socket is not installed (Debian packages lua5.1 "
+      .. "lua-curl lua-cjson lua-socket; make deps)"
+    if not SMOKE then
+      io.stderr:write("bench: ", why, "\n")
+      os.exit(2)
+    end
+    say("bench: skipping lua-curl: %s", why)
+    BY_NAME["lua-curl"].skip = why
   end
   return version
 end
@@ -166,9 +204,9 @@ local function start_server()
   local srv = launcher.nginx{
     template = template, what = "the benchmark server",
     vars = function(port)
-      ports.fast, ports.slow, ports.limited = port, free_port(), free_port()
+      ports.fast, ports.slow, ports.limited, ports.agency = port, free_port(), free_port(), free_port()
       return { SERVER_DIR = ROOT .. "/bench/server", SLOW_PORT = tostring(ports.slow),
-               LIMIT_PORT = tostring(ports.limited) }
+               LIMIT_PORT = tostring(ports.limited), AGENCY_PORT = tostring(ports.agency) }
     end,
   }
   local function wait(port)
@@ -183,10 +221,12 @@ local function start_server()
   end
   wait(ports.slow)
   wait(ports.limited)
+  wait(ports.agency)
   srv.urls = {
     fast = "http://127.0.0.1:" .. ports.fast,
     slow = "http://127.0.0.1:" .. ports.slow,
     limited = "http://127.0.0.1:" .. ports.limited,
+    agency = "http://127.0.0.1:" .. ports.agency,
   }
   -- the worker's pid, to read its CPU time around each run
   local master = (read(srv.prefix .. "/logs/nginx.pid") or ""):match("%d+")
@@ -195,8 +235,9 @@ local function start_server()
 end
 
 local CLK_TCK = tonumber(capture("getconf CLK_TCK")) or 100
-local function worker_cpu(srv)
-  local s = srv.worker and read("/proc/" .. srv.worker .. "/stat")
+-- user + sys CPU seconds of a process so far
+local function cpu_of(pid)
+  local s = pid and read("/proc/" .. pid .. "/stat")
   if not s then return nil end
   local rest = s:match("%) (.*)$")
   local f = {}
@@ -204,6 +245,7 @@ local function worker_cpu(srv)
   -- fields after the comm: state is field 3 of stat, utime 14, stime 15
   return (tonumber(f[12]) + tonumber(f[13])) / CLK_TCK
 end
+local function worker_cpu(srv) return cpu_of(srv.worker) end
 
 local function admin(srv, method, path, body)
   local out = {}
@@ -229,35 +271,77 @@ end
 local runs = {} -- every run: {key=, contender=, rep=, wall=, cpu=, rss_mb=, ok=, failed=, items=, ...}
 local failures = {}
 
-local function run_one(srv, w, contender, rep)
+-- the server's settings for a workload: W2's contacts, W5's and W6's limit and latency
+local function configure(srv, w)
   if w.contacts then admin(srv, "POST", "/_bench/config", ('{"contacts":%d}'):format(w.contacts)) end
+  if w.agency then
+    admin(srv, "POST", "/_bench/config", ('{"agency_max":%d,"agency_interval_ms":%d,"agency_latency_ms":%d}')
+      :format(w.agency.max, w.agency.interval_ms, w.agency.latency_ms))
+  end
   admin(srv, "POST", "/_bench/reset")
-  local tag = ("%s-%s-%d"):format(w.key, contender.name, rep)
-  local tfile, ofile, efile = TMP .. "/" .. tag .. ".time", TMP .. "/" .. tag .. ".out", TMP .. "/" .. tag .. ".err"
-  os.remove(tfile); os.remove(ofile); os.remove(efile)
-  -- a contender that hangs is killed (exit 124) and counts as failed
-  local limit_s = SMOKE and 30 or (w.key == "W4" and math.max(120, w.n // LIMIT_PER_S * 4) or 300)
-  local cmd = ("%stimeout -k 5 %d /usr/bin/time -f '%%e %%U %%S %%M' -o %s %s %s %s %d %s >%s 2>%s"):format(
-    CLEAN_ENV, limit_s, q(tfile), contender.cmd, w.mode, q(srv.urls[w.variant]), w.n,
-    w.concurrency and tostring(w.concurrency) or "", q(ofile), q(efile))
-  local cpu0 = worker_cpu(srv)
-  local exited_ok, code = sh(cmd)
-  local cpu1 = worker_cpu(srv)
-  local st = stats(srv)
-  local tline = (read(tfile) or ""):match("([%d.]+ [%d.]+ [%d.]+ %d+)%s*$") or ""
+end
+
+-- the command of one contender process, its output files, and what it printed
+local function contender_cmd(srv, w, contender, tag, limit_s)
+  local f = { time = TMP .. "/" .. tag .. ".time", out = TMP .. "/" .. tag .. ".out",
+              err = TMP .. "/" .. tag .. ".err" }
+  os.remove(f.time); os.remove(f.out); os.remove(f.err)
+  local args = w.args or ("%d %s"):format(w.n, w.concurrency and tostring(w.concurrency) or "")
+  local cmd = ("%stimeout -k 5 %d /usr/bin/time -f '%%e %%U %%S %%M' -o %s %s %s %s %s >%s 2>%s"):format(
+    CLEAN_ENV, limit_s, q(f.time), contender.cmd, w.mode, q(srv.urls[w.variant]), args, q(f.out), q(f.err))
+  return cmd, f
+end
+
+local function outcome_of(f)
+  local tline = (read(f.time) or ""):match("([%d.]+ [%d.]+ [%d.]+ %d+)%s*$") or ""
   local wall, user, sys, rss = tline:match("^(%S+) (%S+) (%S+) (%S+)$")
-  local out = read(ofile) or ""
-  local r = {
-    key = w.key, contender = contender.name, rep = rep, n = w.n,
+  local out = read(f.out) or ""
+  return {
     wall = tonumber(wall), cpu = user and (tonumber(user) + tonumber(sys)), rss_mb = rss and tonumber(rss) / 1024,
     ok = tonumber(out:match("ok=(%d+)")), failed = tonumber(out:match("failed=(%d+)")),
     items = tonumber(out:match("items=(%d+)")), loop_ms = tonumber(out:match("elapsed_ms=([%d.]+)")),
-    srv_requests = st.requests, srv_connections = st.connections, srv_max_inflight = st.max_inflight,
-    srv_rejected = st.rejected, srv_errors = st.errors,
-    srv_cpu = cpu0 and cpu1 and (cpu1 - cpu0) or nil,
+    retries = tonumber(out:match("retries=(%d+)")), loop_cpu_ms = tonumber(out:match("cpu_ms=([%d.]+)")),
   }
+end
+
+local function server_fields(r, st)
+  r.srv_requests, r.srv_connections, r.srv_max_inflight = st.requests, st.connections, st.max_inflight
+  r.srv_rejected, r.srv_errors, r.span_ms = st.rejected, st.errors, st.span_ms
+  r.srv_locations, r.srv_max_in_window = st.locations, st.max_in_window
+end
+
+local function record(r, w, problem, efile)
+  if problem then
+    local err = (read(efile) or ""):sub(1, 600)
+    failures[#failures + 1] = ("%s %s rep %d: %s\n    %s"):format(r.key, r.contender, r.rep, problem,
+      err:gsub("\n", "\n    "))
+    r.failed_run = true
+  end
+  runs[#runs + 1] = r
+  say("  %-9s %-10s rep %d/%d  wall %7.3f s  cpu %7.3f s  rss %6.1f MB  loop %9.1f ms  server: %d req, %d conn%s%s%s",
+    r.key, r.contender, r.rep, w.reps, r.wall or -1, r.cpu or -1, r.rss_mb or -1, r.loop_ms or -1,
+    r.srv_requests or -1, r.srv_connections or -1,
+    (r.srv_rejected or 0) > 0 and (", " .. r.srv_rejected .. " x 429") or "",
+    (r.failed or 0) > 0 and (", " .. r.failed .. " calls failed") or "",
+    problem and ("  FAILED: " .. problem) or "")
+end
+
+local function run_one(srv, w, contender, rep)
+  configure(srv, w)
+  local tag = ("%s-%s-%d"):format(w.key, contender.name, rep)
+  -- a contender that hangs is killed (exit 124) and counts as failed
+  local limit_s = SMOKE and 30 or (w.key == "W4" and math.max(120, w.n // LIMIT_PER_S * 4))
+    or (w.key == "W5" and 180) or 300
+  local cmd, f = contender_cmd(srv, w, contender, tag, limit_s)
+  local cpu0 = worker_cpu(srv)
+  local exited_ok, code = sh(cmd)
+  local cpu1 = worker_cpu(srv)
+  local r = outcome_of(f)
+  r.key, r.contender, r.rep, r.n = w.key, contender.name, rep, w.n
+  r.srv_cpu = cpu0 and cpu1 and (cpu1 - cpu0) or nil
+  server_fields(r, stats(srv))
   -- a contender fails when it crashed, reported a failure, or did not do the whole workload;
-  -- in W4 failed calls are the measurement, not a failure of the harness
+  -- in W4 and W5 failed calls are the measurement, not a failure of the harness
   local problem
   if code == 124 or code == 137 then
     problem = ("timed out after %d s"):format(limit_s)
@@ -266,28 +350,89 @@ local function run_one(srv, w, contender, rep)
   elseif r.items ~= w.items then
     problem = ("%s items, expected %d"):format(tostring(r.items), w.items)
   end
-  if w.key == "W4" and exited_ok and r.wall then problem = nil end
-  if problem then
-    local err = (read(efile) or ""):sub(1, 600)
-    failures[#failures + 1] = ("%s %s rep %d: %s\n    %s"):format(w.key, contender.name, rep, problem,
-      err:gsub("\n", "\n    "))
-    r.failed_run = true
+  if w.failures_measured and exited_ok and r.wall and r.ok then problem = nil end
+  record(r, w, problem, f.err)
+  return r
+end
+
+-- W6: w.procs processes of one contender at once, on one location; the server's span (first
+-- request to last answer) is the group's time. store: "redis" (the run's redis-server) or "none".
+local function run_group(srv, w, contender, rep, redis)
+  configure(srv, w)
+  local key = w.key .. "-" .. w.store
+  local limit_s = SMOKE and 40 or 300
+  local store = w.store == "redis" and ("redis:" .. redis.port) or "none"
+  -- the round trips the run made to Redis: the calls of EVALSHA, EVAL and SCRIPT (pacing
+  -- sends nothing else; the commands its script runs inside Redis are counted apart)
+  local function redis_commands()
+    local s, n = capture(("redis-cli -p %d INFO commandstats"):format(redis.port)), 0
+    for cmd, calls in s:gmatch("cmdstat_(%w+):calls=(%d+)") do
+      if cmd == "evalsha" or cmd == "eval" or cmd == "script" then n = n + tonumber(calls) end
+    end
+    return n
   end
-  runs[#runs + 1] = r
-  say("  %-9s %-10s rep %d/%d  wall %7.3f s  cpu %7.3f s  rss %6.1f MB  loop %9.1f ms  server: %d req, %d conn%s%s",
-    w.key, contender.name, rep, w.reps, r.wall or -1, r.cpu or -1, r.rss_mb or -1, r.loop_ms or -1,
-    r.srv_requests or -1, r.srv_connections or -1,
-    (r.srv_rejected or 0) > 0 and (", " .. r.srv_rejected .. " x 429") or "",
-    problem and ("  FAILED: " .. problem) or "")
+  local commands0
+  if redis then
+    sh(("redis-cli -p %d FLUSHALL >/dev/null 2>&1"):format(redis.port))
+    commands0 = redis_commands()
+  end
+  local parts, files = {}, {}
+  for p = 1, w.procs do
+    local tag = ("%s-%s-%d-p%d"):format(key, contender.name, rep, p)
+    local wp = { mode = w.mode, variant = w.variant, args = ("%d %s"):format(w.per, store) }
+    local cmd, f = contender_cmd(srv, wp, contender, tag, limit_s)
+    f.rc = TMP .. "/" .. tag .. ".rc"
+    os.remove(f.rc)
+    files[p] = f
+    parts[p] = ("{ %s; echo $? >%s; } &"):format(cmd, q(f.rc))
+  end
+  local cpu0, rcpu0 = worker_cpu(srv), redis and cpu_of(redis.pid)
+  local t0 = socket.gettime()
+  sh(table.concat(parts, " ") .. " wait")
+  local group_wall = socket.gettime() - t0
+  local cpu1, rcpu1 = worker_cpu(srv), redis and cpu_of(redis.pid)
+  local commands1 = redis and redis_commands()
+  local r = { key = key, contender = contender.name, rep = rep, n = w.procs * w.per, wall = group_wall,
+              cpu = 0, rss_mb = 0, ok = 0, failed = 0, items = 0, retries = 0, loop_ms = 0, loop_cpu_ms = 0 }
+  r.srv_cpu = cpu0 and cpu1 and (cpu1 - cpu0) or nil
+  r.redis_cpu = rcpu0 and rcpu1 and (rcpu1 - rcpu0) or nil
+  r.redis_commands = commands0 and commands1 and (commands1 - commands0) or nil
+  server_fields(r, stats(srv))
+  local problem, err_file
+  for p, f in ipairs(files) do
+    local o = outcome_of(f)
+    local code = tonumber((read(f.rc) or ""):match("%d+"))
+    if code == 3 and w.store == "redis" and not W6.has_store then
+      r.unsupported = true -- this ghl has no pacing_store yet: said in the report, not a failure
+    elseif code ~= 0 or not o.wall or not o.ok then
+      problem = problem or ("process %d: exit %s%s"):format(p, tostring(code),
+        (code == 124 or code == 137) and (" (timed out after " .. limit_s .. " s)") or "")
+      err_file = err_file or f.err
+    else
+      r.cpu, r.ok, r.failed = r.cpu + o.cpu, r.ok + o.ok, r.failed + (o.failed or 0)
+      r.items, r.retries = r.items + (o.items or 0), r.retries + (o.retries or 0)
+      r.rss_mb, r.loop_ms = math.max(r.rss_mb, o.rss_mb or 0), math.max(r.loop_ms, o.loop_ms or 0)
+      r.loop_cpu_ms = r.loop_cpu_ms + (o.loop_cpu_ms or 0)
+    end
+  end
+  if r.unsupported then
+    say("  %-9s %-10s rep %d/%d  skipped: this ghl has no pacing_store (ghl.new refused it)", key,
+      contender.name, rep, w.reps)
+    r.failed_run = true
+    runs[#runs + 1] = r
+    return r
+  end
+  record(r, w, problem, err_file)
   return r
 end
 
 ------------------------------------------------------------------------------
 -- the workloads
 
+local W5_CALLS = N.w5_locations * N.w5_per
 local WORKLOADS = {
   { key = "W1", runs = { { key = "W1", mode = "w1", variant = "fast", n = N.w1, items = N.w1,
-               contenders = { "raw", "ghl", "ghl-luajit", "node-sdk" } } } },
+               contenders = { "raw", "lua-curl", "ghl", "ghl-luajit", "node-sdk" } } } },
   { key = "W2", runs = {
       { key = "W2", mode = "w2", variant = "fast", n = N.w2, items = N.w2, contacts = N.w2,
         contenders = { "raw", "ghl", "ghl-luajit", "node-sdk" } },
@@ -297,7 +442,23 @@ local WORKLOADS = {
                contenders = { "raw", "ghl", "ghl-luajit", "node-sdk" } } } },
   { key = "W4", runs = { { key = "W4", mode = "w4", variant = "limited", n = N.w4, items = N.w4,
                contenders = { "ghl", "ghl-luajit", "node-sdk" } } } },
+  { key = "W5", runs = { { key = "W5", mode = "w5", variant = "agency", n = W5_CALLS, items = W5_CALLS,
+               args = ("%d %d %d"):format(N.w5_locations, W5.concurrency, N.w5_per), agency = W5,
+               failures_measured = true, contenders = { "ghl", "ghl-luajit", "node-sdk" },
+               once = { ["node-sdk"] = true } } } },
+  { key = "W6", group = true, runs = {
+      { key = "W6", store = "redis", mode = "w6", variant = "agency", procs = W6.procs, per = N.w6_per,
+        agency = W6, contenders = { "ghl", "ghl-luajit" } },
+      { key = "W6", store = "none", mode = "w6", variant = "agency", procs = W6.procs, per = N.w6_per,
+        agency = W6, contenders = { "ghl", "ghl-luajit" } } } },
 }
+
+-- W6's redis-server: on a free 127.0.0.1 port, no persistence, stopped at the end
+local function start_redis()
+  local r = require("spec.support.redis").start()
+  r.pid = (read(r.dir .. "/redis.pid") or ""):match("%d+")
+  return r
+end
 
 local function run_all(srv)
   -- warm-up, not measured: file caches, the server's code, and the server's search pages
@@ -313,18 +474,28 @@ local function run_all(srv)
   assert(sh(("%stimeout -k 5 60 %s w2 %s %d >/dev/null"):format(CLEAN_ENV, q(RAW), q(srv.urls.fast), N.w2)),
     "the warm-up walk failed")
   for _, wl in ipairs(WORKLOADS) do
-    local reps = wl.key == "W4" and REPS_W4 or REPS
+    if ONLY and not ONLY[wl.key] then goto next_workload end
+    local reps = wl.key == "W6" and REPS_W6 or wl.key == "W5" and REPS_W5 or wl.key == "W4" and REPS_W4 or REPS
     say("%s: %d repetition%s", wl.key, reps, reps == 1 and "" or "s")
-    for rep = 1, reps do
-      -- alternate: every contender once per repetition, in the same order
-      for _, w in ipairs(wl.runs) do
-        w.reps = reps
-        for _, name in ipairs(w.contenders) do
-          local c = BY_NAME[name]
-          if not c.skip then run_one(srv, w, c, rep) end
+    local redis = wl.group and start_redis()
+    if redis then say("redis-server: 127.0.0.1:%d", redis.port) end
+    local ok, err = pcall(function()
+      for rep = 1, reps do
+        -- alternate: every contender once per repetition, in the same order
+        for _, w in ipairs(wl.runs) do
+          w.reps = reps
+          for _, name in ipairs(w.contenders) do
+            local c = BY_NAME[name]
+            if not c.skip and not (rep > 1 and w.once and w.once[name]) then
+              if wl.group then run_group(srv, w, c, rep, redis) else run_one(srv, w, c, rep) end
+            end
+          end
         end
       end
-    end
+    end)
+    if redis then redis.stop() end
+    if not ok then error(err, 0) end
+    ::next_workload::
   end
 end
 
@@ -353,6 +524,35 @@ local targets = {} -- {workload, what, value, verdict}
 local function target(workload, what, value, met, shown)
   local verdict = value == nil and "n/a" or (met and "met" or "**missed**")
   targets[#targets + 1] = { workload, what, shown or fmt(value, "%.2f"), verdict }
+end
+-- a figure the issue asks for without a goal
+local function figure(workload, what, shown)
+  targets[#targets + 1] = { workload, what, shown or "n/a", "(no goal)" }
+end
+
+-- W5 and W6: successful calls per second of the server's span (first request's arrival
+-- to the last answer), median over the repetitions; and as a % of `limit` per second
+local function span_goodput(key, name, limit)
+  local xs = {}
+  for _, r in ipairs(runs) do
+    if r.key == key and r.contender == name and not r.failed_run and r.ok and r.span_ms and r.span_ms > 0 then
+      xs[#xs + 1] = r.ok / (r.span_ms / 1000)
+    end
+  end
+  local g = median(xs)
+  return g, g and 100 * g / limit
+end
+
+-- a run's 429s as a % of the requests the server saw
+local function share_429(key, name)
+  local rej, req = med(key, name, "srv_rejected"), med(key, name, "srv_requests")
+  return rej, req and req > 0 and 100 * rej / req or nil
+end
+
+-- CPU per successful call (µs)
+local function cpu_per_call(key, name)
+  local c, ok = med(key, name, "cpu"), med(key, name, "ok")
+  return c and ok and ok > 0 and c * 1e6 / ok or nil
 end
 
 local function contender_table(out, key, fields, contenders)
@@ -452,7 +652,8 @@ local function report(sdk_version, total_s)
     or ("`@gohighlevel/api-client` " .. tostring(sdk_version) .. " (axios)"))
   add("| libcurl | %s (raw and ghl) |", I.libcurl)
   add("| server | nginx %s + Lua module, 1 worker, loopback, keep-alive, no gzip |", I.nginx)
-  add("| repetitions | W1–W3: %d each (medians); W4: %d |", REPS, REPS_W4)
+  add("| repetitions | W1–W3: %d each (medians); W4: %d; W5: %d (node-sdk: 1); W6: %d |", REPS, REPS_W4, REPS_W5,
+    REPS_W6)
   add("")
 
   -- W1
@@ -464,6 +665,13 @@ local function report(sdk_version, total_s)
     target("W1", ("`%s` wall / `raw` wall ≤ 1.1"):format(g), r1, r1 and r1 <= 1.1, r1 and ("%.2f×"):format(r1))
     target("W1", ("`%s` CPU / `raw` CPU ≤ 1.5"):format(g), r2, r2 and r2 <= 1.5, r2 and ("%.2f×"):format(r2))
     target("W1", ("`node-sdk` wall / `%s` wall ≥ 8"):format(g), r3, r3 and r3 >= 8, r3 and ("%.2f×"):format(r3))
+  end
+  -- W1: ghl against the do-it-yourself peer (Lua 5.1 + lua-curl + lua-cjson)
+  local lc_w, lc_c = med("W1", "lua-curl", "wall"), med("W1", "lua-curl", "cpu")
+  for _, g in ipairs{ "ghl", "ghl-luajit" } do
+    local r1, r2 = ratio(med("W1", g, "wall"), lc_w), ratio(med("W1", g, "cpu"), lc_c)
+    figure("W1", ("`%s` wall / `lua-curl` wall"):format(g), r1 and ("%.2f×"):format(r1))
+    figure("W1", ("`%s` CPU / `lua-curl` CPU"):format(g), r2 and ("%.2f×"):format(r2))
   end
   -- W2
   for _, g in ipairs{ "ghl", "ghl-luajit" } do
@@ -500,6 +708,44 @@ local function report(sdk_version, total_s)
     target("W4", ("`%s` goodput ≥ 95%% of %d/s, 0 failed calls"):format(g, LIMIT_PER_S), pct,
       pct and pct >= 95 and failed == 0, pct and ("%.1f%%, %d failed"):format(pct, failed or -1))
   end
+  -- W5
+  for _, g in ipairs{ "ghl", "ghl-luajit" } do
+    local gp, pct = span_goodput("W5", g, W5.limit_per_s)
+    target("W5", ("`%s` goodput ≥ 90%% of the sum of the limits (%.0f/s)"):format(g, W5.limit_per_s), pct,
+      pct and pct >= 90, pct and ("%.1f%% (%.0f/s)"):format(pct, gp))
+    local failed, rej = med("W5", g, "failed"), med("W5", g, "srv_rejected")
+    target("W5", ("`%s` 0 failed calls"):format(g), failed, failed == 0, failed and ("%.0f"):format(failed))
+    target("W5", ("`%s` 0 answers 429"):format(g), rej, rej == 0, rej and ("%.0f"):format(rej))
+    local cpr = cpu_per_call("W5", g)
+    figure("W5", ("`%s` CPU per call"):format(g), cpr and ("%.0f µs"):format(cpr))
+  end
+  do
+    local _, npct = span_goodput("W5", "node-sdk", W5.limit_per_s)
+    local nf, nr = med("W5", "node-sdk", "failed"), med("W5", "node-sdk", "srv_rejected")
+    local ncpr = cpu_per_call("W5", "node-sdk")
+    figure("W5", "`node-sdk` (pool of 64, `rateLimitRetry: true`): goodput, failed calls, 429s, CPU per call",
+      npct and ("%.1f%%, %.0f failed, %.0f × 429, %s"):format(npct, nf or -1, nr or -1,
+        ncpr and ("%.0f µs"):format(ncpr) or "n/a"))
+  end
+  -- W6
+  for _, g in ipairs{ "ghl", "ghl-luajit" } do
+    local key = "W6-redis"
+    local unsupported
+    for _, r in ipairs(runs) do if r.key == key and r.contender == g and r.unsupported then unsupported = true end end
+    local _, pct = span_goodput(key, g, W6.limit_per_s)
+    local failed = med(key, g, "failed")
+    local rej, rpct = share_429(key, g)
+    local why = unsupported and "this ghl has no `pacing_store`" or nil
+    target("W6", ("`%s` with Redis: goodput ≥ 95%% of %.0f/s"):format(g, W6.limit_per_s), pct, pct and pct >= 95,
+      why or (pct and ("%.1f%%"):format(pct)))
+    target("W6", ("`%s` with Redis: 0 failed calls, ≤ 1%% answers 429"):format(g), rpct,
+      failed == 0 and rpct and rpct <= 1, why or (rpct and ("%.0f failed, %.0f × 429 (%.1f%%)"):format(failed, rej, rpct)))
+    local _, npct = span_goodput("W6-none", g, W6.limit_per_s)
+    local nfailed = med("W6-none", g, "failed")
+    local nrej, nrpct = share_429("W6-none", g)
+    figure("W6", ("`%s` without a shared store: goodput, failed calls, 429s"):format(g),
+      npct and ("%.1f%%, %.0f failed, %.0f × 429 (%.1f%%)"):format(npct, nfailed or -1, nrej or -1, nrpct or -1))
+  end
 
   add("## Targets%s", smoke_note)
   add("")
@@ -521,7 +767,7 @@ local function report(sdk_version, total_s)
     { "wall", col_wall }, { "CPU (user+sys)", col_cpu }, { "peak RSS", col_rss },
     { "loop (in process)", col_loop }, { "per request", per_request(N.w1) },
     { "server: requests / connections", col_srv }, { "server CPU (of wall)", col_srv_cpu },
-  }, four)
+  }, { "raw", "lua-curl", "ghl", "ghl-luajit", "node-sdk" })
   local function r_line(label, a, b)
     local r = ratio(a, b)
     add("- %s: %s", label, r and ("%.2f×"):format(r) or "n/a")
@@ -529,8 +775,14 @@ local function report(sdk_version, total_s)
   for _, g in ipairs{ "ghl", "ghl-luajit" } do
     r_line(("`%s` wall / `raw` wall"):format(g), med("W1", g, "wall"), raw_w)
     r_line(("`%s` CPU / `raw` CPU"):format(g), med("W1", g, "cpu"), raw_c)
+    r_line(("`%s` wall / `lua-curl` wall"):format(g), med("W1", g, "wall"), lc_w)
+    r_line(("`%s` CPU / `lua-curl` CPU"):format(g), med("W1", g, "cpu"), lc_c)
     r_line(("`node-sdk` wall / `%s` wall"):format(g), node_w, med("W1", g, "wall"))
   end
+  add("")
+  add("`lua-curl` is what a Lua user writes instead of a library: Lua 5.1, Debian's lua-curl (one reused easy "
+    .. "handle; the binding has no getinfo, so the status comes from the status line in the header callback) "
+    .. "and lua-cjson, decoding each contact and checking its id, in a loop (bench/luacurl_bench.lua).")
   add("")
 
   add("## W2: iterate %s contacts by pages of 100 (`POST /contacts/search`, searchAfter)", N.w2)
@@ -589,11 +841,105 @@ local function report(sdk_version, total_s)
     windows, N.w4, 100 * N.w4 / windows / LIMIT_PER_S)
   add("")
 
+  local w5_ceiling = 100 * W5.concurrency * 1000 / W5.latency_ms / W5.limit_per_s
+  add("## W5 \"agency\": %d locations × %d `GET /locations/{locationId}/tags`, concurrency %d, a limit of %d per %d ms "
+    .. "per location, %d ms latency", N.w5_locations, N.w5_per, W5.concurrency, W5.max, W5.interval_ms,
+    W5.latency_ms)
+  add("")
+  add("%d repetition%s. One process. The calls are listed location by location (all of the first location's, "
+    .. "then the next's), as a job over an agency's locations makes them. ghl: one `client:batch(calls, "
+    .. "{concurrency = %d})` of an agency client (`ghl.new{oauth = app, company_id = ...}` after "
+    .. "`app:exchange(code)` of an agency install), calls `{op = \"locations.get-location-tags\", params = "
+    .. "{locationId = ...}}`: each location's token is minted from the agency's when its first call needs it "
+    .. "(the server answers mints at once and does not count them). "
+    .. "node-sdk: `locations.getLocationTags({locationId})` with one token, from a pool of %d async workers over "
+    .. "`Promise.all`, `rateLimitRetry: true` (it waits `X-RateLimit-Interval-Milliseconds` after a 429, 3 retries).",
+    REPS_W5, REPS_W5 == 1 and "" or "s (medians; node-sdk once, it takes about a minute)", W5.concurrency,
+    W5.concurrency)
+  add("")
+  contender_table(out, "W5", {
+    { "goodput", function(key, name)
+      local g = span_goodput(key, name, W5.limit_per_s) return g and ("%.0f/s"):format(g) or "n/a" end },
+    { ("%% of %.0f/s"):format(W5.limit_per_s), function(key, name)
+      local _, p = span_goodput(key, name, W5.limit_per_s) return p and ("%.1f%%"):format(p) or "n/a" end },
+    { "failed calls", function(key, name) return fmt(med(key, name, "failed"), "%.0f") end },
+    { "429s answered", function(key, name) return fmt(med(key, name, "srv_rejected"), "%.0f") end },
+    { "server: span", function(key, name) return fmt(med(key, name, "span_ms"), "%.0f ms") end },
+    { "wall", col_wall }, { "CPU (user+sys)", col_cpu },
+    { "CPU per call", function(key, name) local c = cpu_per_call(key, name) return c and ("%.0f µs"):format(c) or "n/a" end },
+    { "peak RSS", col_rss },
+    { "server: max in flight", function(key, name) return fmt(med(key, name, "srv_max_inflight"), "%.0f") end },
+    { "server: requests / connections", col_srv },
+    { "server: locations", function(key, name) return fmt(med(key, name, "srv_locations"), "%.0f") end },
+  }, { "ghl", "ghl-luajit", "node-sdk" })
+  add("Goodput is successful calls per second of the server's span (the first request's arrival to the last "
+    .. "answer), against the sum of the %d per-location limits (%.0f/s). Two ceilings: %d calls in flight at "
+    .. "%d ms each carry at most %.0f calls/s (%.0f%% of the limits), and with fixed windows a client that "
+    .. "spends each of a location's windows at once needs just over %d window%s for its %d calls.",
+    N.w5_locations, W5.limit_per_s, W5.concurrency, W5.latency_ms, W5.concurrency * 1000 / W5.latency_ms,
+    w5_ceiling, math.max(1, math.ceil(N.w5_per / W5.max) - 1), math.ceil(N.w5_per / W5.max) - 1 == 1 and "" or "s",
+    N.w5_per)
+  add("")
+
+  add("## W6 \"many processes\": %d processes × %d sequential `GET /locations/{locationId}/tags` of one location, "
+    .. "a limit of %d per %d ms, %d ms latency", W6.procs, N.w6_per, W6.max, W6.interval_ms, W6.latency_ms)
+  add("")
+  add("%d repetition%s. The %d processes start together. `redis`: each client has "
+    .. "`pacing_store = ghl.store.redis{...}` on a redis-server the benchmark started on the loopback, so the "
+    .. "four pace against one budget; `none`: each paces on its own (ghl's default), as four cron jobs would.",
+    REPS_W6, REPS_W6 == 1 and "" or "s (medians)", W6.procs)
+  add("")
+  do
+    local head = "| contender | store | goodput | % of " .. ("%.0f/s"):format(W6.limit_per_s)
+      .. " | failed calls | 429s answered | retries | server: span | CPU (all processes) | CPU per call "
+      .. "(in the loop) | Redis round trips per call | redis-server CPU | peak RSS (largest) |"
+    add(head)
+    add("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for _, g in ipairs{ "ghl", "ghl-luajit" } do
+      for _, store in ipairs{ "redis", "none" } do
+        local key = "W6-" .. store
+        local unsupported
+        for _, r in ipairs(runs) do
+          if r.key == key and r.contender == g and r.unsupported then unsupported = true end
+        end
+        if unsupported then
+          add("| `%s` | %s | skipped: this ghl has no `pacing_store` | | | | | | | | | | |", g, store)
+        else
+          local gp, pct = span_goodput(key, g, W6.limit_per_s)
+          local rej, rpct = share_429(key, g)
+          local lc, okn = med(key, g, "loop_cpu_ms"), med(key, g, "ok")
+          local cpr = lc and okn and okn > 0 and lc * 1000 / okn or nil
+          local rc = med(key, g, "redis_commands")
+          add("| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", g, store,
+            gp and ("%.2f/s"):format(gp) or "n/a", pct and ("%.1f%%"):format(pct) or "n/a",
+            fmt(med(key, g, "failed"), "%.0f"),
+            rej and ("%.0f (%.1f%% of %.0f)"):format(rej, rpct or 0, med(key, g, "srv_requests") or 0) or "n/a",
+            fmt(med(key, g, "retries"), "%.0f"), fmt(med(key, g, "span_ms"), "%.0f ms"),
+            fmt(med(key, g, "cpu"), "%.3f s"), cpr and ("%.0f µs"):format(cpr) or "n/a",
+            store == "redis" and rc and okn and okn > 0 and ("%.1f"):format(rc / okn) or "–",
+            store == "redis" and fmt(med(key, g, "redis_cpu"), "%.2f s") or "–", fmt(med(key, g, "rss_mb"), "%.1f MB"))
+        end
+      end
+    end
+    add("")
+  end
+  local w6_calls = W6.procs * N.w6_per
+  local w6_windows = math.max(1, math.ceil(w6_calls / W6.max) - 1)
+  add("Goodput is successful calls of all %d processes per second of the server's span. CPU per call is the "
+    .. "processes' CPU time during their loops (`os.clock`, start-up left out) over the calls that succeeded; "
+    .. "Redis round trips are the redis-server's count of EVALSHA, EVAL and SCRIPT calls over the run (what "
+    .. "the pacing sends). A client that spends "
+    .. "each window at once needs just over %d windows for %d calls, so the ceiling is %.0f%%.",
+    W6.procs, w6_windows, w6_calls, 100 * w6_calls / (w6_windows * W6.interval_ms / 1000) / W6.limit_per_s)
+  add("")
+
   add("## How it was measured")
   add("")
-  add("- One nginx (1 worker, Lua module, `access_log off`, keep-alive, no gzip) on 127.0.0.1 serves three "
-    .. "variants on three ports: fast, +%d ms per request (`ngx.sleep`), and rate-limited (fixed 1000 ms window "
-    .. "that starts at the first request after the previous one ended, %d per window). Bodies are precomputed: "
+  add("- One nginx (1 worker, Lua module, `access_log off`, keep-alive, no gzip) on 127.0.0.1 serves four "
+    .. "variants on four ports: fast, +%d ms per request (`ngx.sleep`), rate-limited (fixed 1000 ms window "
+    .. "that starts at the first request after the previous one ended, %d per window), and per location (W5, "
+    .. "W6: such a window for each location id in the path, counted on arrival, every answer after the latency, "
+    .. "429 with `Retry-After` over the limit). Bodies are precomputed: "
     .. "the contact is 1,118 bytes; a search page is 100 contacts of about 1.1 KB with `searchAfter`, built "
     .. "once from precomputed pieces (in the warm-up) and then served as a string. Every request needs `Authorization: Bearer` and `Version`; the five "
     .. "`X-RateLimit-*` headers are on every answer.", LATENCY_MS, LIMIT_PER_S)
@@ -612,7 +958,13 @@ local function report(sdk_version, total_s)
     .. "`contacts.getContact`, `contacts.searchContactsAdvanced` in a loop carrying `searchAfter`, "
     .. "a pool of %d async workers over `Promise.all`; axios with Node's keep-alive global agent.",
     CONCURRENCY, CONCURRENCY, CONCURRENCY)
-  add("- Every contender's answers are checked (the contact id asked for; the number of contacts walked).")
+  add("- `lua-curl` (bench/luacurl_bench.lua, W1 only): Lua 5.1, Debian's lua-curl binding, one reused easy "
+    .. "handle, the status from the status line, the body decoded by lua-cjson.")
+  add("- W5 and W6 run on the per-location port; the server's span (first request's arrival to the last answer) "
+    .. "is their time, its 429 count theirs. W6 starts the %d processes at once from one shell and, with `redis`, "
+    .. "a redis-server of its own on a free loopback port (no persistence), flushed before each run.", W6.procs)
+  add("- Every contender's answers are checked (the contact id asked for; the number of contacts walked; the "
+    .. "location of the tags).")
   add("")
   add("![wall time per workload](%s)", SMOKE and "smoke.png" or "chart.png")
   add("")
@@ -627,7 +979,7 @@ local function chart(path)
     say("bench: gnuplot is not installed: no chart (Debian package gnuplot-nox)")
     return
   end
-  local names = { "raw", "ghl", "ghl-luajit", "node-sdk" }
+  local names = { "raw", "lua-curl", "ghl", "ghl-luajit", "node-sdk" }
   local panels = {
     { title = ("W1: %s GETs — wall (s)"):format(N.w1), key = "W1", field = "wall" },
     { title = ("W1: %s GETs — CPU user+sys (s)"):format(N.w1), key = "W1", field = "cpu" },
@@ -637,6 +989,39 @@ local function chart(path)
       line = N.w3 * LATENCY_MS / CONCURRENCY / 1000, line_title = "ideal" },
     { title = ("W4: goodput, %% of %d/s"):format(LIMIT_PER_S), key = "W4", field = "goodput_pct", line = 100,
       line_title = "limit" },
+    { title = ("W5: %d locations × %d, goodput %% of %.0f/s"):format(N.w5_locations, N.w5_per, W5.limit_per_s),
+      line = 100, line_title = "sum of the limits", rows = function()
+        local rows = {}
+        for _, name in ipairs{ "ghl", "ghl-luajit", "node-sdk" } do
+          local _, pct = span_goodput("W5", name, W5.limit_per_s)
+          rows[#rows + 1] = { name, pct }
+        end
+        return rows
+      end },
+    { title = ("W6: %d processes, goodput %% of %.0f/s"):format(W6.procs, W6.limit_per_s), line = 100,
+      line_title = "limit", small = true, rows = function()
+        local rows = {}
+        for _, name in ipairs{ "ghl", "ghl-luajit" } do
+          for _, store in ipairs{ "redis", "none" } do
+            local _, pct = span_goodput("W6-" .. store, name, W6.limit_per_s)
+            rows[#rows + 1] = { ("%s\\n%s"):format(name == "ghl-luajit" and "luajit" or name, store), pct }
+          end
+        end
+        return rows
+      end },
+    { title = "W5 and W6: answers 429", small = true, font = 8, rows = function()
+        local rows = {}
+        for _, name in ipairs{ "ghl", "ghl-luajit", "node-sdk" } do
+          rows[#rows + 1] = { ("W5\\n%s"):format(name == "ghl-luajit" and "luajit" or name), med("W5", name, "srv_rejected") }
+        end
+        for _, name in ipairs{ "ghl", "ghl-luajit" } do
+          for _, store in ipairs{ "redis", "none" } do
+            rows[#rows + 1] = { ("W6 %s\\n%s"):format(store, name == "ghl-luajit" and "luajit" or name),
+                                med("W6-" .. store, name, "srv_rejected") }
+          end
+        end
+        return rows
+      end },
   }
   local data, tops = {}, {}
   for i, p in ipairs(panels) do
@@ -647,7 +1032,10 @@ local function chart(path)
         if v > top then top = v end
       end
     end
-    for _, name in ipairs(names) do
+    if p.rows then
+      for _, rw in ipairs(p.rows()) do row(rw[1], rw[2]) end
+    end
+    for _, name in ipairs(p.rows and {} or names) do
       local v
       if p.field == "goodput_pct" then
         local xs = {}
@@ -675,10 +1063,10 @@ local function chart(path)
   local dat = TMP .. "/chart.dat"
   write(dat, table.concat(data, "\n\n\n") .. "\n")
   local g = {
-    "set terminal pngcairo size 1500,900 font 'DejaVu Sans,10'",
+    "set terminal pngcairo size 1500,1350 font 'DejaVu Sans,10'",
     ("set output '%s'"):format(path),
-    ("set multiplot layout 2,3 title 'ghl benchmark%s: medians of %d repetition(s) (W4: %d), %s'"):format(
-      SMOKE and " (smoke)" or "", REPS, REPS_W4, os.date("!%Y-%m-%d")),
+    ("set multiplot layout 3,3 title 'ghl benchmark%s: medians of %d repetition(s) (W4: %d, W5: %d, W6: %d), %s'")
+      :format(SMOKE and " (smoke)" or "", REPS, REPS_W4, REPS_W5, REPS_W6, os.date("!%Y-%m-%d")),
     "set style fill solid 0.8 border -1",
     "set boxwidth 0.6",
     "set grid ytics",
@@ -688,10 +1076,10 @@ local function chart(path)
   for i, p in ipairs(panels) do
     g[#g + 1] = ("set title '%s'"):format(p.title)
     g[#g + 1] = ("set yrange [0:%g]"):format(tops[i])
-    g[#g + 1] = p.small and "set xtics font ',9'" or "set xtics font ',10'"
+    g[#g + 1] = ("set xtics font ',%d'"):format(p.font or (p.small and 9 or 10))
     g[#g + 1] = "set bmargin 3.5"
     local plot = ("plot '%s' index %d using 0:2:xtic(1) with boxes lc rgb '#4477aa' notitle, "
-      .. "'' index %d using 0:2:(sprintf('%%.3g', $2)) with labels offset 0,0.8 notitle"):format(dat, i - 1, i - 1)
+      .. "'' index %d using 0:2:(sprintf('%%.4g', $2)) with labels offset 0,0.8 notitle"):format(dat, i - 1, i - 1)
     if p.line then
       plot = plot .. (", %g with lines lw 2 dt 2 lc rgb '#cc3311' title '%s'"):format(p.line, p.line_title)
       g[#g + 1] = "set key top left"
@@ -713,10 +1101,14 @@ local function main()
   assert(sh("mkdir -p " .. q(TMP)))
   local sdk_version = check_prerequisites()
   snapshot()
-  say("ghl benchmark%s: W1 %d, W2 %d (and %d), W3 %d at concurrency %d, W4 %d at %d/s; %d repetition(s), W4 %d",
-    SMOKE and " (smoke)" or "", N.w1, N.w2, N.w2small, N.w3, CONCURRENCY, N.w4, LIMIT_PER_S, REPS, REPS_W4)
+  W6.has_store = (read(SNAPSHOT .. "/lua/ghl/options.lua") or ""):find("pacing_store", 1, true) ~= nil
+  say("ghl benchmark%s: W1 %d, W2 %d (and %d), W3 %d at concurrency %d, W4 %d at %d/s, W5 %d locations × %d "
+    .. "at %d per %d ms each, W6 %d processes × %d at %d per %d ms; %d repetition(s), W4 %d, W5 %d, W6 %d",
+    SMOKE and " (smoke)" or "", N.w1, N.w2, N.w2small, N.w3, CONCURRENCY, N.w4, LIMIT_PER_S, N.w5_locations,
+    N.w5_per, W5.max, W5.interval_ms, W6.procs, N.w6_per, W6.max, W6.interval_ms, REPS, REPS_W4, REPS_W5, REPS_W6)
   local srv = start_server()
-  say("server: fast %s, slow %s, rate-limited %s", srv.urls.fast, srv.urls.slow, srv.urls.limited)
+  say("server: fast %s, slow %s, rate-limited %s, per location %s", srv.urls.fast, srv.urls.slow,
+    srv.urls.limited, srv.urls.agency)
   local ok, err = xpcall(run_all, debug.traceback, srv)
   local log = srv:log()
   srv:stop()

@@ -10,15 +10,35 @@
 --                                newest first, each with searchAfter [dateAdded ms, id]
 --   every request needs "Authorization: Bearer <anything>" (401) and a Version header (400)
 --
+--   GET  /locations/{locationId} 200 {"location":{...}} of about 1.3 KB
+--   GET  /locations/{locationId}/tags  200 {"tags":[...]}, five tags of that location
+--   POST /oauth/token, /oauth/locationToken   an agency's tokens, minted cheaply (agency
+--        variant only: not counted, not limited, no latency); any code or refresh token
+--        gets a Company token of CompBench00000000001, any companyId + locationId a
+--        Location token for that location
+--   every request needs "Authorization: Bearer <anything>" (401) and a Version header (400)
+--
 -- Variants (one server block each, see nginx.conf.in): "fast"; "slow" (the same after
 -- ngx.sleep(0.05)); "limited" (fixed window of 1000 ms starting at the first request after
 -- the previous one ended, 50 per window, GHL's five X-RateLimit-* headers on every answer,
--- 429 {"statusCode":429,"message":"Too many requests"} without Retry-After over the limit).
+-- 429 {"statusCode":429,"message":"Too many requests"} without Retry-After over the limit);
+-- "agency" (GHL's limit per location: each location id has its own fixed window, by
+-- default 10 per 2000 ms, counted when the request arrives; every answer comes after a
+-- latency of 50 ms (ngx.sleep) with the five X-RateLimit-* headers of its location, and
+-- over the limit it is a 429 with Retry-After, the seconds until the window ends, rounded
+-- up). The location is the one the request names: the {locationId} of /locations/...,
+-- else a locationId query parameter, else the benchmark's one location.
 --
 -- Admin (no auth, not counted):
---   POST /_bench/config {"contacts": N}   how many contacts search walks over
---   POST /_bench/reset                    counters and the rate-limit window start again
---   GET  /_bench/stats                    {"requests":,"connections":,"max_inflight":,"rejected":,"errors":,"contacts":}
+--   POST /_bench/config {"contacts": N, "agency_max": N, "agency_interval_ms": N,
+--                        "agency_latency_ms": N}   any of them: how many contacts search
+--                                          walks over; the agency variant's limit and latency
+--   POST /_bench/reset                    counters and the rate-limit windows start again
+--   GET  /_bench/stats                    {"requests":,"connections":,"max_inflight":,"rejected":,"errors":,
+--                                          "contacts":,"locations":,"span_ms":,"max_in_window":}
+--     span_ms: first request's arrival to the last answer; locations: distinct location ids
+--     seen by the agency variant; max_in_window: the most answers one location got in one
+--     window (never over agency_max: the server refuses the rest); mints: OAuth token answers
 local cjson = require "cjson.safe"
 
 local M = {}
@@ -74,14 +94,38 @@ end
 local LIMIT = { max = 50, interval_ms = 1000, daily = 200000 }
 local BODY_429 = '{"statusCode":429,"message":"Too many requests"}'
 
-local stats, win, contacts_n
+-- the agency variant: per location (POST /_bench/config changes them)
+local AGENCY = { max = 10, interval_ms = 2000, latency_ms = 50, daily = 200000 }
+local COMPANY_ID = "CompBench00000000001"
+local LOCATION = table.concat{
+  '{"location":{"id":"@ID@","companyId":"', COMPANY_ID, '","name":"Bench Location @ID@",',
+  '"domain":"","address":"12 St James\'s Square","city":"London","state":"Greater London",',
+  '"logoUrl":"","country":"GB","postalCode":"SW1Y 4JH","website":"https://example.com",',
+  '"timezone":"Europe/London","firstName":"Ada","lastName":"Lovelace","email":"ada@example.com",',
+  '"phone":"+14155550123","business":{"name":"Analytical Engines Ltd","address":"12 St James\'s Square",',
+  '"city":"London","state":"Greater London","country":"GB","postalCode":"SW1Y 4JH",',
+  '"website":"https://example.com","timezone":"Europe/London","logoUrl":"","email":"ada@example.com"},',
+  '"social":{"facebookUrl":"","googlePlus":"","linkedIn":"","foursquare":"","twitter":"",',
+  '"yelp":"","instagram":"","youtube":"","pinterest":"","blogRss":"","googlePlacesId":""},',
+  '"settings":{"allowDuplicateContact":false,"allowDuplicateOpportunity":false,',
+  '"allowFacebookNameMerge":false,"disableContactTimezone":false}}}',
+}
+local LOC_LITS -- LOCATION cut at its @ID@ markers
+local TAGS = '{"tags":[' .. table.concat({ "vip", "newsletter", "engine", "lead", "customer" }, ",")
+  :gsub("(%w+)", function(name) return ('{"id":"Tag%-17s","name":"%s","locationId":"@ID@"}'):format(name, name) end)
+  :gsub(" ", "0") .. "]}"
+local TAG_LITS
+
+local stats, win, contacts_n, loc_wins
 -- pages of contacts already built ("start:last" -> the text between [ and ]): every
 -- contender walks the same pages, so after the first walk (the warm-up) a page is one
 -- ngx.print of a string; bounded, past the bound pages are built every time
 local pages, pages_bytes, PAGES_MAX_BYTES = {}, 0, 400 * 1024 * 1024
 local function reset()
-  stats = { requests = 0, connections = 0, inflight = 0, max_inflight = 0, rejected = 0, errors = 0 }
+  stats = { requests = 0, connections = 0, inflight = 0, max_inflight = 0, rejected = 0, errors = 0,
+            locations = 0, max_in_window = 0, first_ms = -1, last_ms = -1, mints = 0 }
   win = { start = -math.huge, n = 0, daily = 0 }
+  loc_wins = {} -- location id -> its window { start =, n =, daily = }
 end
 
 function M.init()
@@ -93,6 +137,14 @@ function M.init()
   assert(cjson.decode(probe), "the contact template is not JSON")
   assert(#probe > 1050 and #probe < 1200, "the contact body should be about 1.1 KB, is " .. #probe)
   ITEM_LITS, ITEM_NAMES = cut(CONTACT:sub(1, -2) .. ',"searchAfter":[@MS@,"@ID@"]}')
+  local names
+  LOC_LITS, names = cut(LOCATION)
+  assert(#names == 2 and names[1] == "ID" and names[2] == "ID")
+  assert(cjson.decode(LOC_LITS[1] .. LOCATION_ID .. LOC_LITS[2] .. LOCATION_ID .. LOC_LITS[3]),
+    "the location template is not JSON")
+  TAG_LITS, names = cut(TAGS)
+  assert(#names == 5)
+  assert(cjson.decode(table.concat(TAG_LITS, LOCATION_ID)), "the tags template is not JSON")
   contacts_n = 100000
   reset()
 end
@@ -119,6 +171,55 @@ local function get_contact(id, headers)
   if not id:find("^%w+$") then return fail(400, "Invalid contactId", headers) end
   local parts = { GET_LITS[1], id, GET_LITS[2] }
   return send(200, parts, #GET_LITS[1] + #id + #GET_LITS[2], headers)
+end
+
+local function get_location(id, headers)
+  if not id:find("^%w+$") then return fail(400, "Invalid locationId", headers) end
+  local parts = { LOC_LITS[1], id, LOC_LITS[2], id, LOC_LITS[3] }
+  return send(200, parts, #LOC_LITS[1] + #LOC_LITS[2] + #LOC_LITS[3] + 2 * #id, headers)
+end
+
+local function get_tags(id, headers)
+  if not id:find("^%w+$") then return fail(400, "Invalid locationId", headers) end
+  local lits = TAG_LITS
+  local parts, len = {}, 0
+  for k = 1, #lits do
+    parts[#parts + 1] = lits[k]
+    len = len + #lits[k]
+    if k < #lits then parts[#parts + 1] = id; len = len + #id end
+  end
+  return send(200, parts, len, headers)
+end
+
+-- The agency's tokens (agency variant): answered at once, not counted. A real app would
+-- have most of them in its store; here each location's first call mints one.
+local token_n = 0
+local function oauth(uri)
+  ngx.req.read_body()
+  local args = ngx.req.get_post_args() or {}
+  stats.mints = stats.mints + 1
+  token_n = token_n + 1
+  local out
+  if uri == "/oauth/token" then
+    if not args.client_id or not args.client_secret or not (args.code or args.refresh_token) then
+      return fail(400, "client_id, client_secret and a code or refresh_token are required")
+    end
+    out = { access_token = "agency-bench-token-" .. token_n, token_type = "Bearer", expires_in = 86399,
+            refresh_token = "agency-bench-refresh-" .. token_n, scope = "locations/tags.readonly",
+            userType = "Company", companyId = COMPANY_ID, userId = "UsrBench000000000001" }
+  else
+    local auth = ngx.var.http_authorization
+    if not auth or auth:sub(1, 7) ~= "Bearer " then return fail(401, "Invalid JWT") end
+    local loc = args.locationId
+    if args.companyId ~= COMPANY_ID or type(loc) ~= "string" or not loc:find("^%w+$") then
+      return fail(400, "companyId and locationId are required")
+    end
+    out = { access_token = "loc-bench-token-" .. loc .. "-" .. token_n, token_type = "Bearer", expires_in = 86399,
+            refresh_token = "loc-bench-refresh-" .. loc .. "-" .. token_n, scope = "locations/tags.readonly",
+            userType = "Location", companyId = COMPANY_ID, locationId = loc, userId = "UsrBench000000000001" }
+  end
+  local body = cjson.encode(out)
+  return send(200, body, #body)
 end
 
 local function search(headers)
@@ -195,18 +296,60 @@ local function take()
   }
 end
 
+-- the agency variant: the window of the request's location, counted now; true and the
+-- five headers, or false and them with Retry-After
+local function take_location(loc, now)
+  local w = loc_wins[loc]
+  if not w then
+    w = { start = -math.huge, n = 0, daily = 0 }
+    loc_wins[loc] = w
+    stats.locations = stats.locations + 1
+  end
+  local A = AGENCY
+  if now - w.start >= A.interval_ms then w.start, w.n = now, 0 end
+  local ok = w.n < A.max and w.daily < A.daily
+  if ok then
+    w.n, w.daily = w.n + 1, w.daily + 1
+    if w.n > stats.max_in_window then stats.max_in_window = w.n end
+  end
+  local h = {
+    ["X-RateLimit-Limit-Daily"] = A.daily,
+    ["X-RateLimit-Daily-Remaining"] = A.daily - w.daily,
+    ["X-RateLimit-Interval-Milliseconds"] = A.interval_ms,
+    ["X-RateLimit-Max"] = A.max,
+    ["X-RateLimit-Remaining"] = ok and A.max - w.n or 0,
+  }
+  if not ok then h["Retry-After"] = math.max(1, math.ceil((w.start + A.interval_ms - now) / 1000)) end
+  return ok, h
+end
+
+local function location_of(uri)
+  return uri:match("^/locations/(%w+)") or ngx.var.arg_locationId or LOCATION_ID
+end
+
 local function admin(method, uri)
   local out
   if uri == "/_bench/config" and method == "POST" then
     ngx.req.read_body()
     local b = cjson.decode(ngx.req.get_body_data() or "")
-    local n = type(b) == "table" and tonumber(b.contacts)
-    if not n or n < 0 or n % 1 ~= 0 then
+    if type(b) ~= "table" then
       ngx.status = 400
-      return ngx.say('{"message":"contacts must be a whole number"}')
+      return ngx.say('{"message":"the body must be a JSON object"}')
     end
-    contacts_n = n
-    out = { contacts = contacts_n }
+    local keys = { contacts = 0, agency_max = 1, agency_interval_ms = 1, agency_latency_ms = 0 }
+    for k, v in pairs(b) do
+      local least = keys[k]
+      if not least or type(v) ~= "number" or v < least or v % 1 ~= 0 then
+        ngx.status = 400
+        return ngx.say(('{"message":"%s: a whole number, at least %s"}'):format(tostring(k), tostring(least or 0)))
+      end
+    end
+    if b.contacts then contacts_n = b.contacts end
+    if b.agency_max then AGENCY.max = b.agency_max end
+    if b.agency_interval_ms then AGENCY.interval_ms = b.agency_interval_ms end
+    if b.agency_latency_ms then AGENCY.latency_ms = b.agency_latency_ms end
+    out = { contacts = contacts_n, agency_max = AGENCY.max, agency_interval_ms = AGENCY.interval_ms,
+            agency_latency_ms = AGENCY.latency_ms }
   elseif uri == "/_bench/reset" and method == "POST" then
     reset()
     out = { reset = true }
@@ -214,6 +357,8 @@ local function admin(method, uri)
     out = {}
     for k, v in pairs(stats) do out[k] = v end
     out.contacts = contacts_n
+    out.span_ms = stats.first_ms >= 0 and math.floor(stats.last_ms - stats.first_ms + 0.5) or 0
+    out.first_ms, out.last_ms = nil, nil
   else
     ngx.status = 404
     return ngx.say('{"message":"unknown admin endpoint"}')
@@ -224,6 +369,9 @@ end
 function M.handle(variant)
   local uri, method = ngx.var.uri, ngx.req.get_method()
   if uri:sub(1, 8) == "/_bench/" then return admin(method, uri) end
+  if variant == "agency" and method == "POST" and (uri == "/oauth/token" or uri == "/oauth/locationToken") then
+    return oauth(uri)
+  end
 
   local s = stats
   s.requests = s.requests + 1
@@ -231,8 +379,16 @@ function M.handle(variant)
   s.inflight = s.inflight + 1
   if s.inflight > s.max_inflight then s.max_inflight = s.inflight end
 
-  local headers = nil
+  local headers, ok = nil, true
   if variant == "slow" then ngx.sleep(0.05) end
+  if variant == "agency" then
+    -- counted on arrival, answered after the latency
+    ngx.update_time()
+    local now = ngx.now() * 1000
+    if s.first_ms < 0 then s.first_ms = now end
+    ok, headers = take_location(location_of(uri), now)
+    if AGENCY.latency_ms > 0 then ngx.sleep(AGENCY.latency_ms / 1000) end
+  end
 
   local auth, version = ngx.var.http_authorization, ngx.var.http_version
   if not auth or auth:sub(1, 7) ~= "Bearer " or #auth < 8 then
@@ -240,25 +396,28 @@ function M.handle(variant)
   elseif not version or version == "" then
     fail(400, "Version header was not found", headers)
   else
-    local ok = true
-    if variant == "limited" then
-      ok, headers = take()
-      if not ok then
-        s.rejected = s.rejected + 1
-        send(429, BODY_429, #BODY_429, headers)
-      end
-    end
-    if ok then
-      if method == "GET" and uri:sub(1, 10) == "/contacts/" and uri ~= "/contacts/search" then
-        get_contact(uri:sub(11), headers)
-      elseif method == "POST" and uri == "/contacts/search" then
-        search(headers)
-      else
-        fail(404, ("Cannot %s %s"):format(method, (uri:gsub('[^%w/_.-]', ""))), headers)
-      end
+    if variant == "limited" then ok, headers = take() end
+    if not ok then
+      s.rejected = s.rejected + 1
+      send(429, BODY_429, #BODY_429, headers)
+    elseif method == "GET" and uri:sub(1, 10) == "/contacts/" and uri ~= "/contacts/search" then
+      get_contact(uri:sub(11), headers)
+    elseif method == "POST" and uri == "/contacts/search" then
+      search(headers)
+    elseif method == "GET" and uri:sub(1, 11) == "/locations/" then
+      local id, rest = uri:match("^/locations/([^/]*)(.*)$")
+      if rest == "/tags" then get_tags(id, headers)
+      elseif rest == "" then get_location(id, headers)
+      else fail(404, ("Cannot %s %s"):format(method, (uri:gsub('[^%w/_.-]', ""))), headers) end
+    else
+      fail(404, ("Cannot %s %s"):format(method, (uri:gsub('[^%w/_.-]', ""))), headers)
     end
   end
   s.inflight = s.inflight - 1
+  if variant == "agency" then
+    ngx.update_time()
+    s.last_ms = ngx.now() * 1000
+  end
 end
 
 return M
