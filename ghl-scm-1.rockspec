@@ -45,6 +45,7 @@ build = {
     ["ghl.clock"] = "lua/ghl/clock.lua",
     ["ghl.driver"] = "lua/ghl/driver.lua",
     ["ghl.errors"] = "lua/ghl/errors.lua",
+    ["ghl.export"] = "lua/ghl/export.lua",
     ["ghl.oauth"] = "lua/ghl/oauth.lua",
     ["ghl.pacer"] = "lua/ghl/pacer.lua",
     ["ghl.resp"] = "lua/ghl/resp.lua",

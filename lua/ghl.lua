@@ -35,6 +35,9 @@ local ghl = {
   --- ghl.oauth{client_id=, client_secret=, ...} makes an OAuth app (see
   -- ghl.oauth); ghl.oauth.check_state(expected, received) guards the redirect.
   oauth = module_on_use("ghl.oauth", function(_, opts) return require("ghl.oauth").new(opts) end),
+  --- ghl.export{client=, resource=, since=, state=, ...} reads what changed since a time or
+  -- the last run, page by page, with a state file (see @{ghl.export}).
+  export = module_on_use("ghl.export", function(_, opts) return require("ghl.export").new(opts) end),
 }
 
 local errors = require "ghl.errors"

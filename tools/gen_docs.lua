@@ -153,7 +153,7 @@ end
 -- Positional parameters of a method, each { name, type, text, opt, subs }.
 local function parameters(d, e, rname, mname)
   local except = set_of(d.except)
-  local paged = d.each or d.pages
+  local paged = (d.each or d.pages) and d.pager ~= false
   local out = {}
   if d.params then
     for _, p in ipairs(d.params) do
@@ -340,7 +340,7 @@ local function details(d, e, key)
     if FILLED[n] and not given[n] then filled[#filled + 1] = ("`{%s}` in the path is the client's `%s`"):format(n, FILLED[n]) end
   end
   if #filled > 0 then t[#t + 1] = " " .. table.concat(filled, "; ") .. "." end
-  if (d.each or d.pages) and e.pg then
+  if (d.each or d.pages) and e.pg and d.pager ~= false then
     t[#t + 1] = (" Pages in the `%s` style (see the README's paging table); `max_items` and `max_pages`"
                  .. " bound the walk."):format(e.pg)
   end

@@ -3,6 +3,7 @@
 --   ghl call get-contact contactId=...          any operation of the catalogue
 --   ghl contacts get ID                         resource methods
 --   ghl contacts export --format csv > out.csv  every contact, progress bar on a terminal
+--   ghl contacts export --state contacts.state  what changed since the last run (ghl.export)
 --   ghl ops contact                             the operations
 --   ghl ops get-slots                           one operation: parameters, token, Version
 --   ghl login                                   OAuth, tokens in a 0600 file
@@ -32,12 +33,15 @@ local unpack = table.unpack or unpack
 M.RESOURCES = { "contacts", "opportunities", "calendars", "workflows", "conversations", "locations", "users" }
 
 M.EXPORT_COLUMNS = { "id", "firstName", "lastName", "email", "phone", "tags", "dateAdded" }
+-- an incremental export's (--since, --state): when each changed too
+M.CHANGES_COLUMNS = { "id", "firstName", "lastName", "email", "phone", "tags", "dateAdded", "dateUpdated" }
 
 M.SHORT_USAGE = [[
 usage: ghl <command> [arguments]
   ghl <resource> <method> [id ...] [name=value ...] [name:=json ...]
   ghl call <operation> [name=value ...] [name:=json ...] [--each]
   ghl contacts export [--format csv|jsonl] [--columns a,b,...] [--query text] [--raw-csv]
+                      [--since TIME|STATE] [--state FILE] [--overlap DURATION]
   ghl ops [filter] [--json]
   ghl login [--store path] [--scope a,b,...]
   ghl mock [port]
@@ -61,10 +65,15 @@ commands:
         parameter (where it goes, which are required), its token and the
         Version header it sends.
   contacts export [--format csv|jsonl] [--columns a,b,...] [--query text]
-                  [--raw-csv]
+                  [--raw-csv] [--since TIME|STATE] [--state FILE] [--overlap DURATION]
         Every contact to stdout (CSV with a header by default), a progress
         bar on a terminal. A CSV cell that starts with = + - @ TAB or CR gets
         a leading ' (no spreadsheet formula); --raw-csv writes cells as they are.
+        --since TIME: only the contacts changed since then (GHL filters on
+        dateUpdated): ISO 8601, epoch seconds or ms, or 90m, 24h, 7d back.
+        --state FILE: what changed since the run that wrote FILE (the first
+        run: everything, or since --since); FILE is rewritten after each page
+        is out, so a run stopped anywhere resumes. --since STATE: the same.
   login [--store path] [--scope a,b,...]
         OAuth for a Marketplace app: prints the authorize URL, reads the
         redirect URL on stdin, stores the tokens (mode 0600).
@@ -447,7 +456,8 @@ end
 
 -- what the command adds to a resource's methods: name -> usage line
 local ADDED = {
-  contacts = { export = "export [--format csv|jsonl] [--columns a,b,...] [--query text] [--raw-csv]" },
+  contacts = { export = "export [--format csv|jsonl] [--columns a,b,...] [--query text] [--raw-csv] "
+    .. "[--since TIME|STATE] [--state FILE] [--overlap DURATION]" },
 }
 
 --- What `ghl <resource> <method>` takes: the resource's methods and what
@@ -463,15 +473,45 @@ function resource_help(rname)
   return cliargs.help(rname, M.verbs(rname), ADDED[rname])
 end
 
+-- An incremental export (--since, --state): the ghl.export of the command's flags.
+local function changes_of(ctx, client, opts, params)
+  local export = require "ghl.export"
+  local since, state = nil, opts.state
+  if opts.since and export.time(opts.since) then
+    since = opts.since
+  elseif opts.since then -- a state file, which must exist (--state starts one): a mistyped time is no file
+    local file = io.open(opts.since, "rb")
+    if not file then
+      misuse("contacts export: --since '%s' is not a time (ISO 8601, epoch seconds or ms, or 90m, 24h, 7d back) "
+        .. "nor a state file; --state %s starts one", opts.since, opts.since)
+    end
+    file:close()
+    if state and state ~= opts.since then
+      misuse("contacts export: --since names the state file %s, --state another (%s)", opts.since, state)
+    end
+    state = opts.since
+  end
+  local overlap = opts.overlap
+  if overlap and not export.duration(overlap) then
+    misuse("contacts export: --overlap must be a duration such as 5m, 90s or 0, got '%s'", overlap)
+  end
+  local q = params.query and { query = params.query } or nil
+  local ex, err = export.new{ client = client, resource = "contacts", since = since, state = state,
+                              overlap = overlap, params = q, page_size = params.pageLimit }
+  if not ex then error(err, 0) end
+  return ex
+end
+
 local function export_contacts(ctx, args)
-  local opts, rest = take_flags(args, { format = "value", columns = "value", query = "value", ["raw-csv"] = "switch" },
-    "contacts export")
+  local opts, rest = take_flags(args, { format = "value", columns = "value", query = "value", ["raw-csv"] = "switch",
+                                        since = "value", state = "value", overlap = "value" }, "contacts export")
   if #rest > 0 then misuse("contacts export: unexpected argument '%s'", rest[1]) end
   local format = opts.format or "csv"
   if format ~= "csv" and format ~= "jsonl" then
     misuse("contacts export: --format must be csv or jsonl, got '%s'", format)
   end
-  local columns = M.EXPORT_COLUMNS
+  local incremental = opts.since ~= nil or opts.state ~= nil
+  local columns = incremental and M.CHANGES_COLUMNS or M.EXPORT_COLUMNS
   if opts.columns then
     columns = split_list(opts.columns)
     if #columns == 0 then misuse("contacts export: --columns needs at least one column") end
@@ -485,12 +525,13 @@ local function export_contacts(ctx, args)
                             noun = "contacts", now = ctx.now_ms }
   local params = { pageLimit = 500 }
   if opts.query and opts.query ~= "" then params.query = opts.query end
+  local ex = incremental and changes_of(ctx, client, opts, params) or nil
   local csv, ncol, raw = format == "csv", #columns, opts["raw-csv"]
   if csv then out:write(output.csv_row(columns, ncol, raw), "\n") end
   local n, total = 0, nil
   local ok, err = pcall(function()
     local row = {}
-    for items, page in client.contacts:pages(params) do
+    for items, page in (ex and ex:pages() or client.contacts:pages(params)) do
       if type(page) == "table" then
         total = tonumber(page.total) or (type(page.meta) == "table" and tonumber(page.meta.total)) or total
       end
@@ -512,6 +553,12 @@ local function export_contacts(ctx, args)
         n = n + 1
         bar:update(n, total)
       end
+      if ex then
+        -- the page's rows are out before the state says so
+        out:flush()
+        local done, cerr = ex:commit()
+        if not done then error(cerr, 0) end
+      end
     end
   end)
   if not ok then
@@ -520,7 +567,18 @@ local function export_contacts(ctx, args)
   end
   out:flush()
   bar:finish(n, total)
-  ctx.stderr:write(("exported %d contacts in %.1f s\n"):format(n, bar:elapsed()))
+  ctx.stderr:write(("exported %d contacts in %.1f s"):format(n, bar:elapsed()))
+  if ex then
+    local i = ex:info()
+    local export = require "ghl.export"
+    ctx.stderr:write(("; changed since %s"):format(i.lower and export.iso(i.lower) or "the start"))
+    if i.skipped > 0 then ctx.stderr:write(("; %d already written, left out"):format(i.skipped)) end
+    if i.state then
+      ctx.stderr:write(("; state in %s (next run from %s)"):format(i.state,
+        i.next_lower and export.iso(i.next_lower) or "the start"))
+    end
+  end
+  ctx.stderr:write("\n")
   return 0
 end
 

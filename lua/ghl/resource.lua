@@ -187,7 +187,9 @@ end
 -- named `fields` or `params` still lists the operation's body fields or
 -- query parameters, less those in `except`); `list`, the name of a body
 -- field the method takes as a plain list; `returns_text`, a list of
--- "type text" lines when it returns what no declaration says.
+-- "type text" lines when it returns what no declaration says; `pager = false`, an
+-- iterator (`each`) that walks the pages itself, not with the catalogue's pager (no
+-- `max_items`, no cursor parameters of the caller).
 function M.doc(class, mname, d)
   class._docs[mname] = d
 end

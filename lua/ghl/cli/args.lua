@@ -32,6 +32,7 @@ local HAND = {
                          list = { "followers", "userId" } },
     complete_task = { op = "contacts.update-task-completed", ids = { "contactId", "taskId" },
                       scalars = { { "completed", "boolean", optional = true } } },
+    changed_since = { op = "contacts.search-contacts-advanced", scalars = { { "since" } }, table = "body" },
   },
   calendars = {
     free_slots = { op = "calendars.get-slots", ids = { "calendarId" }, table = "query", required = true },
@@ -39,6 +40,7 @@ local HAND = {
   conversations = {
     update_message_status = { op = "conversations.update-message-status", ids = { "messageId" },
                               scalars = { { "status" } }, table = "body" },
+    changed_since = { op = "conversations.search-conversation", scalars = { { "since" } }, table = "query" },
   },
   locations = {
     get = { op = "locations.get-location", ids = { "locationId" }, optional_ids = 1 },
@@ -48,6 +50,7 @@ local HAND = {
     add_followers = { op = "opportunities.add-followers-opportunity", ids = { "id" }, list = { "followers", "userId" } },
     remove_followers = { op = "opportunities.remove-followers-opportunity", ids = { "id" },
                          list = { "followers", "userId" } },
+    changed_since = { op = "opportunities.search-opportunity", scalars = { { "since" } }, table = "query" },
   },
   workflows = {
     add_contact = { op = "contacts.add-contact-to-workflow", ids = { "workflowId", "contactId" }, table = "body" },

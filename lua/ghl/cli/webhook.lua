@@ -12,7 +12,6 @@
 -- own keys are never the ones that sign here. The dispatch is in cli.lua
 -- (`commands.webhook`), which hands over its argument helpers.
 local core = require "ghl.core"
-local core = require "ghl.core"
 
 local M = {}
 

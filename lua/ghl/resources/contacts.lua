@@ -11,6 +11,8 @@
 --           update_task(id, task_id, fields)  complete_task(id, task_id, completed)
 --           delete_task(id, task_id)
 --   contacts:add_followers(id, user_ids)  remove_followers(id, user_ids)
+--   contacts:changed_since(since, params?, opts?)   every contact changed since a time
+--                         (GHL filters on dateUpdated; ghl.export keeps a state across runs)
 --   contacts:list_appointments(id)
 --   contacts:add_to_workflow(id, workflow_id, fields?)  remove_from_workflow(id, workflow_id)
 --   contacts:add_to_campaign(id, campaign_id)  remove_from_campaign(id, campaign_id)
@@ -125,6 +127,27 @@ resource.doc(Contacts, "complete_task", {
       opt = true },
   },
   example = "local task = assert(client.contacts:complete_task(contact_id, task_id))\nprint(task.completed)",
+})
+
+--- Every contact changed since a time (no state: ghl.export keeps one across runs).
+function Contacts:changed_since(since, params, opts)
+  check.self(self, Contacts, "contacts:changed_since")
+  return require("ghl.export").changed(self.client, "contacts", since, params, opts, "contacts:changed_since")
+end
+resource.doc(Contacts, "changed_since", {
+  op = "contacts.search-contacts-advanced", each = true, pager = false,
+  doc = "The contacts changed since a time, oldest change first. GHL does the filtering: the search's" ..
+    " `dateUpdated` range filter (`gte`), sorted by `dateUpdated`, paged by `searchAfter`, so contacts" ..
+    " changed at the same millisecond are neither lost nor repeated at a page boundary. For a job that runs" ..
+    " again and again (each run: what changed since the last), `ghl.export{ resource = \"contacts\"," ..
+    " state = path }` keeps the state file.",
+  params = {
+    { "since", "string|number", "ISO 8601 (`\"2026-01-31T08:00:00Z\"`), epoch seconds or ms, or a duration" ..
+      " back from now (`\"24h\"`, `\"7d\"`)" },
+    { "params", "table", "more of the search: `query`, `filters` (ANDed with the export's own)", opt = true },
+    { "opts", "table", "`page_size` (default and most 500)", opt = true },
+  },
+  example = "for contact in client.contacts:changed_since(\"24h\") do\n  print(contact.id, contact.dateUpdated)\nend",
 })
 
 return Contacts

@@ -9,6 +9,8 @@
 --   conversations:send{type = "SMS"|"Email"|..., contactId=, message=|html=, subject=, ...}
 --   conversations:message(id)
 --   conversations:export{channel=, contactId=, ...}   iterator over the location's messages
+--   conversations:changed_since(since, params?, opts?)   every conversation with a message
+--                               since a time (lastMessageDate, ascending)
 --   conversations:cancel_scheduled(message_id)  cancel_scheduled_email(email_message_id)
 --   conversations:update_message_status(message_id, status, fields?)
 local resource = require "ghl.resource"
@@ -83,6 +85,29 @@ resource.doc(Conversations, "update_message_status", {
     { "fields", "table", "more of the body", opt = true },
   },
   example = "assert(client.conversations:update_message_status(message_id, \"delivered\"))",
+})
+
+--- Every conversation whose last message came since a time.
+function Conversations:changed_since(since, params, opts)
+  check.self(self, Conversations, "conversations:changed_since")
+  return require("ghl.export").changed(self.client, "conversations", since, params, opts,
+    "conversations:changed_since")
+end
+resource.doc(Conversations, "changed_since", {
+  op = "conversations.search-conversation", each = true, pager = false,
+  except = { "sort", "sortBy", "startAfterDate", "limit" },
+  doc = "The conversations with a message since a time (their `lastMessageDate`), oldest first: GHL filters" ..
+    " and sorts (`sort=asc`, `sortBy=last_message_date`, `startAfterDate`). GHL's cursor skips every" ..
+    " conversation of the very date it names, so each page asks from a millisecond earlier and drops the ones" ..
+    " it has. A change that is not a message (read, starred) does not count. `ghl.export` keeps a state" ..
+    " across runs.",
+  params = {
+    { "since", "string|number", "ISO 8601, epoch seconds or ms, or a duration back from now (`\"24h\"`)" },
+    { "params", "table", "more of the search (`contactId`, `assignedTo`, `status`, ...)", opt = true },
+    { "opts", "table", "`page_size` (at most 100)", opt = true },
+  },
+  example = "for conversation in client.conversations:changed_since(\"1h\") do\n" ..
+    "  print(conversation.id, conversation.lastMessageBody)\nend",
 })
 
 return Conversations

@@ -7,6 +7,8 @@
 --   opportunities:each{...}     every match: meta.startAfter + meta.startAfterId (never
 --                               meta.nextPageUrl, whose host is not GHL's)
 --   opportunities:pipelines()   pipelines with their stages
+--   opportunities:changed_since(since, params?, opts?)   every deal changed (updatedAt: read
+--                               them all) or created (opts.field = "createdAt": GHL filters)
 --   opportunities:add_followers(id, user_ids)  remove_followers(id, user_ids)
 local resource = require "ghl.resource"
 local check = require "ghl.check"
@@ -77,6 +79,30 @@ resource.doc(Opportunities, "remove_followers", {
   op = "opportunities.remove-followers-opportunity", args = { "id" }, list = "followers", returns = "followers",
   doc = "Take followers (user ids) off an opportunity.",
   example = "assert(client.opportunities:remove_followers(opportunity_id, { user_id }))",
+})
+
+--- Every opportunity changed (or, with opts.field = "createdAt", created) since a time.
+function Opportunities:changed_since(since, params, opts)
+  check.self(self, Opportunities, "opportunities:changed_since")
+  return require("ghl.export").changed(self.client, "opportunities", since, params, opts,
+    "opportunities:changed_since")
+end
+resource.doc(Opportunities, "changed_since", {
+  op = "opportunities.search-opportunity", each = true, pager = false,
+  except = { "order", "page", "limit", "startAfter", "startAfterId", "date", "endDate" },
+  doc = "The opportunities changed since a time (their `updatedAt`). GHL's opportunity search has no filter" ..
+    " or order on `updatedAt`, so this reads every opportunity of the location (oldest first) and keeps the" ..
+    " changed ones. `opts.field = \"createdAt\"` reads only those created since, and GHL filters them: the" ..
+    " search's `date` (a day) and `startAfter` (epoch ms), in creation order. `ghl.export` keeps a state" ..
+    " across runs.",
+  params = {
+    { "since", "string|number", "ISO 8601, epoch seconds or ms, or a duration back from now (`\"24h\"`)" },
+    { "params", "table", "more of the search, by GHL's snake_case names", opt = true },
+    { "opts", "table", "`field` (`\"updatedAt\"`, the default, or `\"createdAt\"`), `page_size` (at most 100)",
+      opt = true },
+  },
+  example = "for opp in client.opportunities:changed_since(\"7d\", { status = \"open\" }) do\n" ..
+    "  print(opp.id, opp.updatedAt)\nend",
 })
 
 return Opportunities

@@ -1,7 +1,9 @@
 -- Faults queued by POST /_mock/faults, for the requests a test cannot put a
--- header on: a client's own retries. An entry {method?, path, fault, times}
--- is met by the next `times` requests with that method (any when nil) and
--- that exact raw path (no query); entries are used in the order queued.
+-- header on: a client's own retries. An entry {method?, path, fault, times,
+-- skip?} is met by the next `times` requests with that method (any when nil)
+-- and that exact raw path (no query), after the first `skip` of them went
+-- through untouched (page 3 of a walk: skip = 2); entries are used in the
+-- order queued.
 local M = {}
 
 local queue = {}
@@ -16,6 +18,10 @@ function M.take(method, path)
   if #queue == 0 then return nil end
   for i, e in ipairs(queue) do
     if e.path == path and (e.method == nil or e.method == method) then
+      if (e.skip or 0) > 0 then
+        e.skip = e.skip - 1
+        return nil
+      end
       e.times = e.times - 1
       if e.times <= 0 then table.remove(queue, i) end
       return e.fault
