@@ -308,6 +308,21 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  */
 
 /***
+ * Open a journal file for appending (ghl.job): created with mode 0600 if
+ * missing (a symlink or anything but a regular file is refused), locked
+ * with flock for as long as it is open (another process is refused at once,
+ * the kernel releases it if the holder dies), and a torn last line (bytes
+ * after the last newline: a writer killed mid-record) cut off.
+ * @function appender
+ * @tparam string path
+ * @treturn[1] Appender
+ * @treturn[1] number how many bytes of a torn last line were cut (0: none)
+ * @treturn[2] nil
+ * @treturn[2] string why
+ * @treturn[2] string "locked" when another process holds the journal
+ */
+
+/***
  * Whether the folder of `path` is safe for tokens: owned by this user (or
  * root) and writable by its owner only. Used by ghl.store.file.
  * @function private_dir
@@ -570,4 +585,26 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
 /***
  * Release the lock. Idempotent.
  * @function unlock
+ */
+
+/***
+ * A journal file opened by `appender` (csrc/fileio.c): it only grows, and
+ * holds its lock until closed (by `close`, the garbage collector, or the
+ * process's exit).
+ * @type Appender
+ */
+
+/***
+ * Append `data` (whole records, each ending in a newline) and fdatasync:
+ * on disk when it returns. A write that fails is cut back off.
+ * @function append
+ * @tparam string data
+ * @treturn[1] boolean true
+ * @treturn[2] nil
+ * @treturn[2] string why (a full disk, an I/O error)
+ */
+
+/***
+ * Release the lock and close the file. Idempotent.
+ * @function close
  */
