@@ -16,6 +16,12 @@
 -- location starts, so a spent location holds up no other.
 -- OAuth: one token cache for the batch, so the token is fetched once and a
 -- token that expires mid-batch is renewed once.
+--
+-- Hooks (ghl.job's journal): `on_send(i)` runs just before call i's first
+-- request leaves (after its pacing wait; not again for its retries) and
+-- `on_done(i, body, resp | nil, err)` as soon as call i has its result,
+-- both before any other call is started. A hook that raises ends the batch
+-- (the error is raised; requests in flight are abandoned).
 -- @internal ghl.batch
 local core = require "ghl.core"
 local errors = require "ghl.errors"
@@ -88,13 +94,16 @@ end
 -- (it is parked) and takes one again when its time comes, before any call
 -- not started yet; at most `concurrency` calls hold a slot (in flight or
 -- about to be sent), so no more transfers than that run at once.
-local function over_multi(client, calls, concurrency)
+local function over_multi(client, calls, concurrency, hooks)
   local multi = client:_multi_for(concurrency)
   local n, results, active, done, inflight = #calls, {}, {}, 0, 0
   local parked, held, take = {}, {}, queues_of(calls)
+  local on_send, on_done, told = hooks.on_send, hooks.on_done, {}
   local function finish(i, what, x, y)
-    results[i] = outcome(what, x, y)
+    local r = outcome(what, x, y)
+    results[i] = r
     done = done + 1
+    if on_done then on_done(i, r[1], r[2]) end
   end
   while done < n do
     local now, soonest = now_ms(), math.huge
@@ -127,6 +136,10 @@ local function over_multi(client, calls, concurrency)
       if call.state ~= "sent" then
         local what, x, y = driver.step(call, now)
         if what == "send" then
+          if on_send and not told[i] then
+            told[i] = true
+            on_send(i)
+          end
           assert(multi:start(i, x))
           inflight = inflight + 1
           k = k + 1
@@ -171,7 +184,7 @@ end
 -- nginx: light threads that take the next call until none is left; a
 -- thread takes a call of a location none of whose calls waits for its
 -- budget when there is one (see queues_of), else the next call.
-local function in_threads(client, calls, concurrency)
+local function in_threads(client, calls, concurrency, hooks)
   local n, results, raised = #calls, {}, nil
   local transport, sleep = client._transport, client._sleep
   local held, take, taken = {}, queues_of(calls), 0
@@ -187,8 +200,14 @@ local function in_threads(client, calls, concurrency)
         sleep(ms)
         if p then held[p] = held[p] > 1 and held[p] - 1 or nil end
       end
-      local ok, a, b = pcall(driver.run, call, transport, wait)
+      local ok, a, b = true, nil, nil
+      if hooks.on_send then ok, a = pcall(hooks.on_send, i) end
+      if ok then ok, a, b = pcall(driver.run, call, transport, wait) end
       if ok then results[i] = { a, b } else raised = raised or a; results[i] = { nil, a } end
+      if ok and hooks.on_done then
+        local hok, herr = pcall(hooks.on_done, i, a, b)
+        if not hok then raised = raised or herr end
+      end
     end
   end
   local threads = {}
@@ -198,9 +217,14 @@ local function in_threads(client, calls, concurrency)
   return results
 end
 
-local function in_order(client, calls)
+local function in_order(client, calls, hooks)
   local results = {}
-  for i = 1, #calls do results[i] = { driver.run(calls[i], client._transport, client._sleep) } end
+  for i = 1, #calls do
+    if hooks.on_send then hooks.on_send(i) end
+    local r = { driver.run(calls[i], client._transport, client._sleep) }
+    results[i] = r
+    if hooks.on_done then hooks.on_done(i, r[1], r[2]) end
+  end
   return results
 end
 
@@ -211,6 +235,10 @@ function M.run(client, entries, opts)
   local concurrency = opts.concurrency or 8
   if type(concurrency) ~= "number" or concurrency < 1 or concurrency ~= math.floor(concurrency) then
     errors.invalid("batch: concurrency must be a whole number >= 1, got %s", tostring(concurrency))
+  end
+  local hooks = { on_send = opts.on_send, on_done = opts.on_done }
+  for name, f in pairs(hooks) do
+    if type(f) ~= "function" then errors.invalid("batch: %s must be a function, got %s", name, type(f)) end
   end
   local n = #entries
   if client._closed then
@@ -223,12 +251,19 @@ function M.run(client, entries, opts)
   for i = 1, n do calls[i] = new_call(client, entries[i], i, tokens) end
   if n == 0 then return {} end
   if client._curl_options then
-    return over_multi(client, calls, math.min(concurrency, 256))
+    if not (hooks.on_send or hooks.on_done) then return over_multi(client, calls, math.min(concurrency, 256), hooks) end
+    local ok, res = pcall(over_multi, client, calls, math.min(concurrency, 256), hooks)
+    if ok then return res end
+    -- a hook raised with transfers in flight: the multi handle is not reused
+    local multi = client._multi
+    client._multi = nil
+    if multi then multi:close() end
+    error(res, 0)
   end
   if ngx and ngx.thread and ngx.get_phase and ngx.get_phase() ~= "init" then
-    return in_threads(client, calls, concurrency)
+    return in_threads(client, calls, concurrency, hooks)
   end
-  return in_order(client, calls)
+  return in_order(client, calls, hooks)
 end
 
 return M

@@ -270,13 +270,17 @@ end
 --- Run several calls at once; results in input order, each `{ body, resp }`
 -- or `{ nil, err }`. A call is `{ "GET", "/contacts/{contactId}", opts }`
 -- or `{ op = "contacts.get-contact", params = {...} }`.
--- opts: concurrency (default 8). With libcurl the calls run on a curl multi
+-- opts: concurrency (default 8); `on_send(i)`, called just before call i's
+-- first request leaves (after its pacing wait), and `on_done(i, body, resp
+-- | nil, err)`, called as soon as call i has its result, each before any
+-- other call starts (ghl.job journals with them; a hook that raises ends
+-- the batch with that error). With libcurl the calls run on a curl multi
 -- handle (pooled connections, HTTP/2 multiplexing where offered); inside
 -- nginx in light threads (ngx.thread.spawn); with a transport of your own
 -- one after the other. Tokens, pacing and retries are those of single
 -- calls; an OAuth token is fetched once for the batch and renewed once.
 -- @tparam table calls a list of calls
--- @tparam[opt] table opts `concurrency`
+-- @tparam[opt] table opts `concurrency`, `on_send`, `on_done`
 -- @treturn table the results, in the order of `calls`
 -- @usage local results = client:batch{
 --   { op = "contacts.get-contact", params = { contactId = a } },
