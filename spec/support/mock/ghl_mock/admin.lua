@@ -6,7 +6,8 @@
 --                                  `fault` it met (header or queue) and the `status` answered
 --   GET  /_mock/contacts           {count} of contacts
 --   POST /_mock/faults             queue a fault: {"method":"GET","path":"/contacts/x","fault":"status=503","times":2}
---                                  ("skip":N lets the first N matching requests through first)
+--                                  ("skip":N lets the first N matching requests through first;
+--                                  "chance":0.05: only that share of the matching requests meets it)
 --   GET  /_mock/faults             the queued faults left, in order
 --   DELETE /_mock/faults           empty the queue
 --   POST /_mock/ratelimit          {"max":,"interval_ms":,"daily":,"daily_interval_ms":,"retry_after":} (any subset)
@@ -71,14 +72,18 @@ local function queue_fault()
   if type(skip) ~= "number" or skip < 0 or skip ~= math.floor(skip) then
     return bad("skip must be a whole number of at least 0")
   end
-  fault_queue.add{ method = b.method and b.method:upper(), path = b.path, fault = b.fault, times = times, skip = skip }
+  if b.chance ~= nil and (type(b.chance) ~= "number" or b.chance <= 0 or b.chance > 1) then
+    return bad("chance must be a number above 0, at most 1")
+  end
+  fault_queue.add{ method = b.method and b.method:upper(), path = b.path, fault = b.fault, times = times, skip = skip,
+                   chance = b.chance }
   return http.reply(200, { ok = true, queued = #fault_queue.list() })
 end
 
 local function list_faults()
   local out = {}
   for i, e in ipairs(fault_queue.list()) do
-    out[i] = { method = e.method, path = e.path, fault = e.fault, times = e.times, skip = e.skip }
+    out[i] = { method = e.method, path = e.path, fault = e.fault, times = e.times, skip = e.skip, chance = e.chance }
   end
   return http.reply(200, { faults = #out > 0 and out or http.EMPTY_ARRAY })
 end

@@ -130,6 +130,20 @@ local function upsert(req)
   return common.reply(200, { new = true, contact = new_contact(body.locationId, body), traceId = http.trace_id() })
 end
 
+-- GET /contacts/search/duplicate?locationId=&email=&number=: the contact
+-- with that email (first) or phone, as {contact}, or {contact: null}
+-- (GHL documents no answer schema; this is what it sends).
+local function duplicate(req)
+  local location = common.q(req, "locationId")
+  if common.empty(location) then return common.invalid{ "locationId should not be empty" } end
+  if not common.own(req, location) then return end
+  local email, number = common.q(req, "email"), common.q(req, "number")
+  local c
+  if not common.empty(email) then c = find_duplicate(location, { email = email }) end
+  if not c and not common.empty(number) then c = find_duplicate(location, { phone = number }) end
+  return common.reply(200, { contact = c or common.null })
+end
+
 -- A body {<field>: [strings]} (TagsDTO, FollowersDTO): the list, or a 422.
 local function string_list(req, field)
   local body = http.json_body(req)
@@ -274,6 +288,7 @@ end
 function M.register(route)
   route("POST", "/contacts/", V, create)
   route("POST", "/contacts/upsert", V, upsert)
+  route("GET", "/contacts/search/duplicate", V, duplicate)
   route("GET", "/contacts/{contactId}", V, get)
   route("PUT", "/contacts/{contactId}", V, update)
   route("DELETE", "/contacts/{contactId}", V, delete)

@@ -3,7 +3,8 @@
 -- skip?} is met by the next `times` requests with that method (any when nil)
 -- and that exact raw path (no query), after the first `skip` of them went
 -- through untouched (page 3 of a walk: skip = 2); entries are used in the
--- order queued.
+-- order queued. With `chance` (0..1) a matching request meets the entry only
+-- that often (else the next entries are tried): faults spread over a run.
 local M = {}
 
 local queue = {}
@@ -17,7 +18,7 @@ function M.add(entry) queue[#queue + 1] = entry end
 function M.take(method, path)
   if #queue == 0 then return nil end
   for i, e in ipairs(queue) do
-    if e.path == path and (e.method == nil or e.method == method) then
+    if e.path == path and (e.method == nil or e.method == method) and (not e.chance or math.random() < e.chance) then
       if (e.skip or 0) > 0 then
         e.skip = e.skip - 1
         return nil

@@ -23,8 +23,11 @@ end
 -- Process the request normally, then answer <status> instead of the real
 -- reply (http.send swaps it): GHL's "422, but the contact was created"
 -- (highlevel-api-docs#64), or a 500 after a POST that did happen.
+-- after=close: processed, then the connection is closed without a byte of
+-- answer (a server or proxy that died after the write: the client cannot
+-- tell whether it happened).
 function faults.after(arg)
-  ngx.ctx.after = tonumber(arg) or 500
+  ngx.ctx.after = arg == "close" and "close" or tonumber(arg) or 500
   return false
 end
 

@@ -45,6 +45,7 @@ function M.send(status, s)
   local after = ctx.after
   if after then
     ctx.after = nil
+    if after == "close" then return ngx.exit(444) end
     status, s = after, M.encode(M.status_body(after))
   end
   ngx.status = status
