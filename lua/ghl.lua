@@ -38,6 +38,9 @@ local ghl = {
   --- ghl.export{client=, resource=, since=, state=, ...} reads what changed since a time or
   -- the last run, page by page, with a state file (see @{ghl.export}).
   export = module_on_use("ghl.export", function(_, opts) return require("ghl.export").new(opts) end),
+  --- ghl.job{client=, rows=, op=, map=, journal=, ...} makes a bulk job that
+  -- survives a crash (see ghl.job): job:run(), job:dry_run().
+  job = module_on_use("ghl.job", function(_, opts) return require("ghl.job").new(opts) end),
 }
 
 local errors = require "ghl.errors"
