@@ -35,6 +35,7 @@ build = {
     ["ghl.cli"] = "lua/ghl/cli.lua",
     ["ghl.cli.args"] = "lua/ghl/cli/args.lua",
     ["ghl.cli.auth"] = "lua/ghl/cli/auth.lua",
+    ["ghl.cli.import"] = "lua/ghl/cli/import.lua",
     ["ghl.cli.messages"] = "lua/ghl/cli/messages.lua",
     ["ghl.cli.ops"] = "lua/ghl/cli/ops.lua",
     ["ghl.cli.output"] = "lua/ghl/cli/output.lua",

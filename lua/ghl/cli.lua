@@ -43,6 +43,8 @@ usage: ghl <command> [arguments]
   ghl contacts export [--format csv|jsonl] [--columns a,b,...] [--query text] [--raw-csv]
                       [--since TIME|STATE] [--state FILE] [--overlap DURATION]
   ghl ops [filter] [--json]
+  ghl import contacts FILE [--upsert] [--map col=field,...] [--journal F] [--dry-run] [--concurrency N]
+  ghl run OPERATION FILE [name=value ...] [--map ...] [--journal F] [--dry-run] [--concurrency N]
   ghl login [--store path] [--scope a,b,...]
   ghl mock [port]
   ghl webhook key FILE | ghl webhook sign [--key FILE] [--send URL] [name=value ...]
@@ -74,6 +76,18 @@ commands:
         --state FILE: what changed since the run that wrote FILE (the first
         run: everything, or since --since); FILE is rewritten after each page
         is out, so a run stopped anywhere resumes. --since STATE: the same.
+  import contacts FILE [--upsert] [--map col=field,...] [--journal F] [--dry-run]
+                       [--concurrency N] [--failed F] [--retry-ambiguous] [--retry-failed]
+  run OPERATION FILE [name=value ...] [the same options]
+        A CSV (header line) or JSON Lines file through create-contact (or
+        --upsert), or through any operation (name=value: for every row),
+        with a journal (default FILE.journal): run it again after a crash and
+        it resumes, never sending a row again that is done; an ambiguous
+        write (no answer) is looked up, not sent blindly. --map "Lead
+        Score=customField" maps a column to a custom field by name, Col=-
+        leaves it out. --dry-run checks every row, sends nothing. The rows
+        not done go to FILE's .failed.csv/.jsonl with the reason. Exit 0
+        when every row is done, 1 when some are not.
   login [--store path] [--scope a,b,...]
         OAuth for a Marketplace app: prints the authorize URL, reads the
         redirect URL on stdin, stores the tokens (mode 0600).
@@ -745,6 +759,18 @@ function commands.mock(ctx, args)
   return 0
 end
 
+-- bulk jobs with a journal (ghl.job): lua/ghl/cli/import.lua
+local function job_helpers(ctx)
+  return { misuse = misuse, refuse = refuse, fail = function(...) usage_error(nil, ...) end,
+           client = function() return client_of(ctx) end, stderr_tty = function() return stderr_tty(ctx) end,
+           note = note_to(ctx), parse_pair = M.parse_pair, operation_key = operation_key,
+           line = function(msg) return error_line(ctx, msg) end }
+end
+
+function commands.import(ctx, args) return require("ghl.cli.import").import(ctx, args, job_helpers(ctx)) end
+
+function commands.run(ctx, args) return require("ghl.cli.import").run(ctx, args, job_helpers(ctx)) end
+
 -- signed test webhooks: lua/ghl/cli/webhook.lua
 function commands.webhook(ctx, args)
   return require("ghl.cli.webhook").run(ctx, args, { take_flags = take_flags, misuse = misuse, parse_pair = M.parse_pair,
@@ -801,13 +827,13 @@ local function run(ctx, args)
   if cmd == "version" or cmd == "--version" then return commands.version(ctx) end
   if commands[cmd] then return commands[cmd](ctx, rest) end
   if is_resource(cmd) then return run_resource(ctx, cmd, rest) end
-  local names = { "call", "ops", "login", "mock", "webhook", "version", "help" }
+  local names = { "call", "ops", "import", "run", "login", "mock", "webhook", "version", "help" }
   for _, r in ipairs(M.RESOURCES) do names[#names + 1] = r end
   local near = messages.suggest(cmd, names)
   if #near > 0 then
     refuse("ghl: `ghl help` lists the commands", "unknown command '%s'%s", cmd, messages.did_you_mean(near))
   end
-  misuse("unknown command '%s'; commands: call ops login mock webhook version help, or a resource: %s", cmd,
+  misuse("unknown command '%s'; commands: call ops import run login mock webhook version help, or a resource: %s", cmd,
     table.concat(M.RESOURCES, " "))
 end
 

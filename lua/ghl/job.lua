@@ -381,6 +381,11 @@ function Job:_mapper(src)
       map_norm[norm(k)] = { k, v }
     end
   end
+  local sets = operations.sets(e)
+  -- whether the operation takes `name` (a body whose schema lists no fields takes any)
+  local function takes(name)
+    return sets.pp[name] or sets.q[name] or (e.b and (not sets.bf or sets.bf[name])) or false
+  end
   local function resolve_target(column, auto)
     local m = map and map[column]
     if m == nil then
@@ -394,6 +399,10 @@ function Job:_mapper(src)
         local f, cerr = self:_custom(t.custom)
         if not f then return nil, ("map: column '%s': %s"):format(column, cerr) end
         t.field_def = f
+      elseif t and not takes(t.field) then
+        local near = operations.closest(t.field, names)
+        return nil, ("map: column '%s' maps to '%s', which is not a parameter of %s%s"):format(column, t.field, key,
+          #near > 0 and ("; did you mean %s?"):format(table.concat(near, ", ")) or "")
       end
       return t
     end
@@ -818,6 +827,28 @@ end
 -- if not report then error(err) end
 -- print(("%d done, %d failed, %d ambiguous"):format(report.done, report.failed, report.ambiguous))
 function Job:run()
+  local started = now_ms()
+  local run = setmetatable({ job = self, journal = self.journal, pending = {}, resolve_q = {},
+                             chunk = math.max(32, self.concurrency * 8), seen = 0, started = started, wait = {},
+                             report = { rows = 0, done = 0, failed = 0, ambiguous = 0, changed = 0, skipped = 0,
+                                        invalid = 0, ignored = 0, sent = 0, resolved = 0, failures = {},
+                                        journal = self.journal_name } }, Run)
+  -- the pacer's waits, for on_progress (the custom fields' GET may wait too)
+  local client = self.client
+  local prev = client._on_wait
+  client._on_wait = function(w)
+    if w.reason == "rate_limit" or w.reason == "probe" then
+      run.wait = { at = now_ms(), ms = w.wait_ms, max = w.max, interval_ms = w.interval_ms }
+      run:progress(true) -- a long wait: said now, not when the next row is settled
+    end
+    if prev then return prev(w) end
+  end
+  local report, err = self:_run(run)
+  client._on_wait = prev
+  return report, err
+end
+
+function Job:_run(run)
   local src, serr = self:_open_source()
   if not src then return nil, serr end
   local ok_map, mapper, jp = pcall(self._mapper, self, src)
@@ -829,29 +860,15 @@ function Job:run()
     src.close()
     return problem("map", "the job cannot start: %s", table.concat(jp, "; "))
   end
-  local started = now_ms()
   local info, jerr = self.journal:open{ op = self.key, source = type(self.rows) == "string" and self.rows or nil,
-                                        at = started }
+                                        at = now_ms() }
   if not info then
     src.close()
     return nil, jerr
   end
-  local report = { rows = 0, done = 0, failed = 0, ambiguous = 0, changed = 0, skipped = 0, invalid = 0, ignored = 0,
-                   sent = 0, resolved = 0, failures = {}, columns = src.columns, resumed = info.resumed,
-                   journal = self.journal_name, dropped = info.dropped }
-  local run = setmetatable({ job = self, journal = self.journal, report = report, pending = {}, resolve_q = {},
-                             chunk = math.max(32, self.concurrency * 8), seen = 0, started = started,
-                             total = self.on_progress and source.count(self.rows, self.format) or nil,
-                             wait = {} }, Run)
-  -- the pacer's waits, for on_progress
-  local client = self.client
-  local prev = client._on_wait
-  client._on_wait = function(w)
-    if w.reason == "rate_limit" or w.reason == "probe" then
-      run.wait = { at = now_ms(), ms = w.wait_ms, max = w.max, interval_ms = w.interval_ms }
-    end
-    if prev then return prev(w) end
-  end
+  local report = run.report
+  report.columns, report.resumed, report.dropped = src.columns, info.resumed, info.dropped
+  run.total = self.on_progress and source.count(self.rows, self.format) or nil
   local ok, err = pcall(function()
     while true do
       local item = next_row(src)
@@ -863,14 +880,13 @@ function Job:run()
     end
     run:drain(true)
   end)
-  client._on_wait = prev
   src.close()
   self.journal:close()
   if not ok then
     if type(err) == "table" and err.job_error then return nil, err.job_error end
     error(err, 0)
   end
-  report.elapsed_ms = now_ms() - started
+  report.elapsed_ms = now_ms() - run.started
   report.ok = report.failed == 0 and report.ambiguous == 0 and report.changed == 0
   run:progress(true)
   table.sort(report.failures, function(a, b) return a.row < b.row end)
