@@ -349,6 +349,28 @@ describe("ghl.job", function()
     assert.matches('"t":"done"', store:get("mig:row:6"))
   end)
 
+  it("keeps the journal in Redis: a second host resumes it, and is refused while the first holds it", function()
+    local redis = require("spec.support.redis").start()
+    local ok, err = pcall(function()
+      local function store() return ghl.store.redis{ host = redis.host, port = redis.port, lock_timeout_ms = 200 } end
+      local file = people("r.csv", 6)
+      local r = assert(ghl.job{ client = h.client(srv), rows = file, op = "upsert", journal = store(),
+                                name = "job:r" }:run())
+      assert.are.same({ 6, 6 }, { r.done, r.sent })
+      local held = store()
+      local lease = assert(held:lock("job:r:runner", 5000)) -- another host's run under way
+      local none, lerr = ghl.job{ client = h.client(srv), rows = file, op = "upsert", journal = store(),
+                                  name = "job:r" }:run()
+      assert.is_nil(none)
+      assert.are.equal("locked", lerr.reason)
+      held:unlock("job:r:runner", lease)
+      r = assert(ghl.job{ client = h.client(srv), rows = file, op = "upsert", journal = store(), name = "job:r" }:run())
+      assert.are.same({ 6, 6, 0 }, { r.done, r.skipped, r.sent })
+    end)
+    redis.stop()
+    assert(ok, err)
+  end)
+
   it("maps columns by a table and by a function, custom fields by name; the map can leave rows out", function()
     local path = dir .. "/m.csv"
     write(path, "E-mail,Given,Score,Colour,Skip\nm1@map.example.com,Mia,42,Red,x\nm2@map.example.com,Max,7,Blue,y\n")
