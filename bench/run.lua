@@ -6,8 +6,11 @@
 --   lua5.4 bench/run.lua --smoke    tiny run  -> build/bench/smoke.md, smoke.png     (make bench-smoke)
 --
 -- Environment: BENCH_REPS (repetitions of W1-W3; full 5, smoke 1), BENCH_REPS_W4 (1),
--- BENCH_REPS_W5 and BENCH_REPS_W6 (full 3, smoke 1; node-sdk runs W5 once), BENCH_OUT / BENCH_CHART (output paths), BENCH_ONLY (say W5,W6: only these
+-- BENCH_REPS_W5 and BENCH_REPS_W6 (full 3, smoke 1; node-sdk runs W5 once), BENCH_REPS_W7 (1),
+-- BENCH_OUT / BENCH_CHART (output paths), BENCH_ONLY (say W5,W6: only these
 -- workloads, for working on them; the others show n/a). Exits 1 when a contender failed.
+-- W7 writes its rows (a CSV of contacts) and its journals in build/bench/tmp: on the disk the
+-- checkout is on, whose filesystem the report names (a journal fdatasyncs every record).
 -- W6 starts a redis-server of its own on a free 127.0.0.1 port (Debian package redis-server).
 -- Nothing is sent anywhere but 127.0.0.1: proxy variables are removed for the contenders.
 
@@ -56,6 +59,8 @@ local REPS_W4 = env_int("BENCH_REPS_W4", 1)
 -- scheduler lets them): one run is at the mercy of the machine's other load
 local REPS_W5 = env_int("BENCH_REPS_W5", SMOKE and 1 or 3)
 local REPS_W6 = env_int("BENCH_REPS_W6", SMOKE and 1 or 3)
+-- W7: 4 runs of about 50 s each (2 interpreters × batch and job) a repetition
+local REPS_W7 = env_int("BENCH_REPS_W7", 1)
 local ONLY
 if (os.getenv("BENCH_ONLY") or "") ~= "" then
   ONLY = {}
@@ -64,9 +69,9 @@ end
 
 -- counts: the issue's, or tiny ones for the smoke run
 local N = SMOKE and { w1 = 200, w2 = 2000, w2small = 200, w3 = 40, w4 = 60, w5_locations = 8, w5_per = 12,
-                      w6_per = 6 }
+                      w6_per = 6, w7 = 150 }
   or { w1 = 10000, w2 = 100000, w2small = 10000, w3 = 200, w4 = 1000, w5_locations = 200, w5_per = 20,
-       w6_per = 20 }
+       w6_per = 20, w7 = 5000 }
 local CONCURRENCY, LATENCY_MS, LIMIT_PER_S = 20, 50, 50
 -- W5 and W6: GHL's limit per location, scaled down (GHL: 100 per 10 s), on the agency port
 -- with 50 ms latency. W5's is 10 per 2 s: 64 calls in flight at 50 ms each carry at most
@@ -78,6 +83,12 @@ local W5 = { concurrency = 64, max = 10, interval_ms = SMOKE and 1000 or 2000, l
 local W6 = { procs = 4, max = 10, interval_ms = 1000, latency_ms = 50 }
 W5.limit_per_s = N.w5_locations * W5.max * 1000 / W5.interval_ms -- the sum of the per-location limits
 W6.limit_per_s = W6.max * 1000 / W6.interval_ms
+-- W7: bulk upserts under GHL's limit of one location, 100 per 10 s, with time running 10 times
+-- faster: 100 per 1000 ms, so that 5,000 rows take 50 s, and 20 ms latency (GHL's answers take
+-- about 200 ms). Concurrency 8, ghl.job's and client:batch's default (8 in flight at 20 ms carry
+-- 400/s: the limit, not the concurrency, is what bounds the run).
+local W7 = { max = 100, interval_ms = 1000, latency_ms = 20, concurrency = 8 }
+W7.limit_per_s = W7.max * 1000 / W7.interval_ms
 
 ------------------------------------------------------------------------------
 -- small helpers
@@ -92,6 +103,14 @@ end
 local function say(fmt, ...)
   io.stdout:write(fmt:format(...), "\n")
   io.stdout:flush()
+end
+
+-- the filesystem a path is on: "ext4 on /dev/vda"
+local function filesystem_of(path)
+  local fs, src = capture("findmnt -n -o FSTYPE,SOURCE -T " .. q(path)):match("^(%S+)%s+(%S+)")
+  if fs then return fs == src and fs or ("%s on %s"):format(fs, src) end
+  local t = capture("stat -f -c %T " .. q(path))
+  return t ~= "" and t or "unknown"
 end
 
 local function median(xs)
@@ -286,7 +305,10 @@ local function contender_cmd(srv, w, contender, tag, limit_s)
   local f = { time = TMP .. "/" .. tag .. ".time", out = TMP .. "/" .. tag .. ".out",
               err = TMP .. "/" .. tag .. ".err" }
   os.remove(f.time); os.remove(f.out); os.remove(f.err)
+  f.journal = TMP .. "/" .. tag .. ".journal"
+  os.remove(f.journal)
   local args = w.args or ("%d %s"):format(w.n, w.concurrency and tostring(w.concurrency) or "")
+  if type(args) == "function" then args = args(f) end
   local cmd = ("%stimeout -k 5 %d /usr/bin/time -f '%%e %%U %%S %%M' -o %s %s %s %s %s >%s 2>%s"):format(
     CLEAN_ENV, limit_s, q(f.time), contender.cmd, w.mode, q(srv.urls[w.variant]), args, q(f.out), q(f.err))
   return cmd, f
@@ -300,7 +322,11 @@ local function outcome_of(f)
     wall = tonumber(wall), cpu = user and (tonumber(user) + tonumber(sys)), rss_mb = rss and tonumber(rss) / 1024,
     ok = tonumber(out:match("ok=(%d+)")), failed = tonumber(out:match("failed=(%d+)")),
     items = tonumber(out:match("items=(%d+)")), loop_ms = tonumber(out:match("elapsed_ms=([%d.]+)")),
-    retries = tonumber(out:match("retries=(%d+)")), loop_cpu_ms = tonumber(out:match("cpu_ms=([%d.]+)")),
+    retries = tonumber(out:match("retries=(%d+)")), loop_cpu_ms = tonumber(out:match(" cpu_ms=([%d.]+)")),
+    journal_ms = tonumber(out:match("journal_ms=([%d.]+)")),
+    journal_cpu_ms = tonumber(out:match("journal_cpu_ms=([%d.]+)")),
+    journal_puts = tonumber(out:match("journal_puts=(%d+)")),
+    journal_records = tonumber(out:match("journal_records=(%d+)")),
   }
 end
 
@@ -308,6 +334,7 @@ local function server_fields(r, st)
   r.srv_requests, r.srv_connections, r.srv_max_inflight = st.requests, st.connections, st.max_inflight
   r.srv_rejected, r.srv_errors, r.span_ms = st.rejected, st.errors, st.span_ms
   r.srv_locations, r.srv_max_in_window = st.locations, st.max_in_window
+  r.srv_upserts, r.srv_upserts_new = st.upserts, st.upserts_new
 end
 
 local function record(r, w, problem, efile)
@@ -318,11 +345,13 @@ local function record(r, w, problem, efile)
     r.failed_run = true
   end
   runs[#runs + 1] = r
-  say("  %-9s %-10s rep %d/%d  wall %7.3f s  cpu %7.3f s  rss %6.1f MB  loop %9.1f ms  server: %d req, %d conn%s%s%s",
+  say("  %-9s %-10s rep %d/%d  wall %7.3f s  cpu %7.3f s  rss %6.1f MB  loop %9.1f ms  server: %d req, %d conn%s%s%s%s",
     r.key, r.contender, r.rep, w.reps, r.wall or -1, r.cpu or -1, r.rss_mb or -1, r.loop_ms or -1,
     r.srv_requests or -1, r.srv_connections or -1,
     (r.srv_rejected or 0) > 0 and (", " .. r.srv_rejected .. " x 429") or "",
     (r.failed or 0) > 0 and (", " .. r.failed .. " calls failed") or "",
+    r.journal_ms and (", journal %.0f ms (cpu %.0f ms) in %d puts"):format(r.journal_ms, r.journal_cpu_ms or -1,
+      r.journal_puts or -1) or "",
     problem and ("  FAILED: " .. problem) or "")
 end
 
@@ -331,7 +360,7 @@ local function run_one(srv, w, contender, rep)
   local tag = ("%s-%s-%d"):format(w.key, contender.name, rep)
   -- a contender that hangs is killed (exit 124) and counts as failed
   local limit_s = SMOKE and 30 or (w.key == "W4" and math.max(120, w.n // LIMIT_PER_S * 4))
-    or (w.key == "W5" and 180) or 300
+    or ((w.key == "W5" or w.key:find("^W7")) and 180) or 300
   local cmd, f = contender_cmd(srv, w, contender, tag, limit_s)
   local cpu0 = worker_cpu(srv)
   local exited_ok, code = sh(cmd)
@@ -349,6 +378,10 @@ local function run_one(srv, w, contender, rep)
     problem = ("exit %s"):format(tostring(code))
   elseif r.items ~= w.items then
     problem = ("%s items, expected %d"):format(tostring(r.items), w.items)
+  elseif w.upserts and (r.srv_upserts ~= w.n or r.srv_upserts_new ~= w.n) then
+    -- W7: every row upserted exactly once, each a new contact (none sent twice, none lost)
+    problem = ("the server answered %s upserts, %s of them new contacts; expected %d, all new")
+      :format(tostring(r.srv_upserts), tostring(r.srv_upserts_new), w.n)
   end
   if w.failures_measured and exited_ok and r.wall and r.ok then problem = nil end
   record(r, w, problem, f.err)
@@ -430,6 +463,7 @@ end
 -- the workloads
 
 local W5_CALLS = N.w5_locations * N.w5_per
+local W7_ROWS = TMP .. "/w7-rows.csv"
 local WORKLOADS = {
   { key = "W1", runs = { { key = "W1", mode = "w1", variant = "fast", n = N.w1, items = N.w1,
                contenders = { "raw", "lua-curl", "ghl", "ghl-luajit", "node-sdk" } } } },
@@ -451,13 +485,53 @@ local WORKLOADS = {
         agency = W6, contenders = { "ghl", "ghl-luajit" } },
       { key = "W6", store = "none", mode = "w6", variant = "agency", procs = W6.procs, per = N.w6_per,
         agency = W6, contenders = { "ghl", "ghl-luajit" } } } },
+  -- W7: the same rows through client:batch (no journal), then through ghl.job with a file journal
+  { key = "W7", runs = {
+      { key = "W7-batch", mode = "w7", variant = "agency", n = N.w7, items = N.w7, agency = W7, upserts = true,
+        args = function() return ("%d %d batch %s"):format(N.w7, W7.concurrency, q(W7_ROWS)) end,
+        contenders = { "ghl", "ghl-luajit" } },
+      { key = "W7-job", mode = "w7", variant = "agency", n = N.w7, items = N.w7, agency = W7, upserts = true,
+        args = function(f) return ("%d %d job %s %s"):format(N.w7, W7.concurrency, q(W7_ROWS), q(f.journal)) end,
+        contenders = { "ghl", "ghl-luajit" } } } },
 }
+
+-- W7's rows: a CSV of contacts as a spreadsheet export has them, each with its own email
+-- (and phone), tags as one cell "a;b", a company name with a comma in quotes
+local function write_w7_rows()
+  local FIRST = { "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "John" }
+  local LAST = { "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman", "Backus" }
+  local out = { "First Name,Last Name,Email,Phone,Company Name,Source,Tags" }
+  for i = 1, N.w7 do
+    local f, l = FIRST[i % #FIRST + 1], LAST[(i // #FIRST) % #LAST + 1]
+    out[#out + 1] = ('%s,%s,%s.%s.%05d@example.com,+1415%07d,"%s Engines, Ltd",bench import,imported;w7')
+      :format(f, l, f:lower(), l:lower(), i, i, l)
+  end
+  write(W7_ROWS, table.concat(out, "\n") .. "\n")
+end
 
 -- W6's redis-server: on a free 127.0.0.1 port, no persistence, stopped at the end
 local function start_redis()
   local r = require("spec.support.redis").start()
   r.pid = (read(r.dir .. "/redis.pid") or ""):match("%d+")
   return r
+end
+
+-- W7's journal on its disk and on tmpfs: one record (a write and an fdatasync) alone, n times
+-- in a row, by the ghl under test (core.appender, as the journal writes)
+local function w7_append()
+  W7.append = {}
+  local dirs = { { "disk", TMP } }
+  if filesystem_of("/dev/shm"):find("^tmpfs") then dirs[2] = { "tmpfs", "/dev/shm" } end
+  for _, d in ipairs(dirs) do
+    local out = capture(("%s%s w7append %s %d"):format(CLEAN_ENV, BY_NAME.ghl.cmd, q(d[2]), SMOKE and 200 or 5000))
+    local us, cpu = out:match("append_us=([%d.]+) append_cpu_us=([%d.]+)")
+    if not us then
+      failures[#failures + 1] = ("W7 appends in %s: %s"):format(d[2], out:sub(1, 300))
+    else
+      W7.append[d[1]] = { us = tonumber(us), cpu = tonumber(cpu), where = d[2], fs = filesystem_of(d[2]) }
+      say("  W7 journal record alone in %s (%s): %s µs wall, %s µs CPU", d[2], W7.append[d[1]].fs, us, cpu)
+    end
+  end
 end
 
 local function run_all(srv)
@@ -475,7 +549,9 @@ local function run_all(srv)
     "the warm-up walk failed")
   for _, wl in ipairs(WORKLOADS) do
     if ONLY and not ONLY[wl.key] then goto next_workload end
-    local reps = wl.key == "W6" and REPS_W6 or wl.key == "W5" and REPS_W5 or wl.key == "W4" and REPS_W4 or REPS
+    local reps = wl.key == "W7" and REPS_W7 or wl.key == "W6" and REPS_W6 or wl.key == "W5" and REPS_W5
+      or wl.key == "W4" and REPS_W4 or REPS
+    if wl.key == "W7" then write_w7_rows() end
     say("%s: %d repetition%s", wl.key, reps, reps == 1 and "" or "s")
     local redis = wl.group and start_redis()
     if redis then say("redis-server: 127.0.0.1:%d", redis.port) end
@@ -495,6 +571,7 @@ local function run_all(srv)
     end)
     if redis then redis.stop() end
     if not ok then error(err, 0) end
+    if wl.key == "W7" then w7_append() end
     ::next_workload::
   end
 end
@@ -553,6 +630,29 @@ end
 local function cpu_per_call(key, name)
   local c, ok = med(key, name, "cpu"), med(key, name, "ok")
   return c and ok and ok > 0 and c * 1e6 / ok or nil
+end
+
+-- W7: what the journal costs an interpreter, per row (µs) and as a share, from the medians
+-- of the two runs' loops (os.clock and the wall clock inside the process, start-up left out):
+-- the job with its file journal against client:batch without one, and what the job's
+-- journal put itself took (JSON encoding, write, fdatasync)
+local function w7_cost(name)
+  local n = N.w7
+  local bc, jc = med("W7-batch", name, "loop_cpu_ms"), med("W7-job", name, "loop_cpu_ms")
+  local bw, jw = med("W7-batch", name, "loop_ms"), med("W7-job", name, "loop_ms")
+  if not (bc and jc and bw and jw and jc > 0 and jw > 0) then return nil end
+  local pc, pw, puts = med("W7-job", name, "journal_cpu_ms"), med("W7-job", name, "journal_ms"),
+    med("W7-job", name, "journal_puts")
+  return {
+    batch_cpu = bc * 1000 / n, job_cpu = jc * 1000 / n, diff_cpu = (jc - bc) * 1000 / n,
+    diff_cpu_pct = 100 * (jc - bc) / jc,
+    batch_wall = bw * 1000 / n, job_wall = jw * 1000 / n, diff_wall = (jw - bw) * 1000 / n,
+    diff_wall_pct = 100 * (jw - bw) / jw,
+    put_cpu = pc and pc * 1000 / n, put_cpu_pct = pc and 100 * pc / jc,
+    put_wall = pw and pw * 1000 / n, put_wall_pct = pw and 100 * pw / jw,
+    puts = puts, per_put_wall = pw and puts and puts > 0 and pw * 1000 / puts,
+    per_put_cpu = pc and puts and puts > 0 and pc * 1000 / puts,
+  }
 end
 
 local function contender_table(out, key, fields, contenders)
@@ -652,8 +752,9 @@ local function report(sdk_version, total_s)
     or ("`@gohighlevel/api-client` " .. tostring(sdk_version) .. " (axios)"))
   add("| libcurl | %s (raw and ghl) |", I.libcurl)
   add("| server | nginx %s + Lua module, 1 worker, loopback, keep-alive, no gzip |", I.nginx)
-  add("| repetitions | W1–W3: %d each (medians); W4: %d; W5: %d (node-sdk: 1); W6: %d |", REPS, REPS_W4, REPS_W5,
-    REPS_W6)
+  add("| repetitions | W1–W3: %d each (medians); W4: %d; W5: %d (node-sdk: 1); W6: %d; W7: %d |", REPS, REPS_W4,
+    REPS_W5, REPS_W6, REPS_W7)
+  add("| W7's journal | %s, in `build/bench/tmp` |", filesystem_of(TMP))
   add("")
 
   -- W1
@@ -746,6 +847,21 @@ local function report(sdk_version, total_s)
     figure("W6", ("`%s` without a shared store: goodput, failed calls, 429s"):format(g),
       npct and ("%.1f%%, %.0f failed, %.0f × 429 (%.1f%%)"):format(npct, nfailed or -1, nrej or -1, nrpct or -1))
   end
+
+  -- W7
+  for _, g in ipairs{ "ghl", "ghl-luajit" } do
+    local gp, pct = span_goodput("W7-job", g, W7.limit_per_s)
+    local failed, rej = med("W7-job", g, "failed"), med("W7-job", g, "srv_rejected")
+    target("W7", ("`%s` ghl.job with a file journal: goodput ≥ 95%% of %.0f/s, 0 failed rows"):format(g,
+      W7.limit_per_s), pct, pct and pct >= 95 and failed == 0,
+      pct and ("%.1f%% (%.1f/s), %.0f failed, %.0f × 429"):format(pct, gp, failed or -1, rej or -1))
+    local c = w7_cost(g)
+    figure("W7", ("`%s` the journal's cost per row: job − batch, CPU and wall; of it, the journal's put"):format(g),
+      c and ("CPU %+.0f µs (%.0f%% of the job's), put %.0f µs (%.0f%%); wall %+.0f µs (%.1f%%), put %.0f µs (%.1f%%)")
+        :format(c.diff_cpu, c.diff_cpu_pct, c.put_cpu or -1, c.put_cpu_pct or -1, c.diff_wall, c.diff_wall_pct,
+          c.put_wall or -1, c.put_wall_pct or -1))
+  end
+  figure("W7", "`node-sdk`", "not run: the official SDK has no job runner")
 
   add("## Targets%s", smoke_note)
   add("")
@@ -933,6 +1049,84 @@ local function report(sdk_version, total_s)
     W6.procs, w6_windows, w6_calls, 100 * w6_calls / (w6_windows * W6.interval_ms / 1000) / W6.limit_per_s)
   add("")
 
+  add("## W7 bulk upserts: %d contacts from a CSV file through `ghl.job{op = \"upsert\"}` with a file journal, "
+    .. "and through `client:batch` without one; a limit of %d per %d ms, %d ms latency", N.w7, W7.max,
+    W7.interval_ms, W7.latency_ms)
+  add("")
+  add("%d repetition%s. GHL's limit (%d per 10 s per location) with time running %d times faster, latency "
+    .. "too (GHL answers in about %d ms): %.0f/s. One process, concurrency %d (the default of both). The rows: "
+    .. "a CSV file of %d contacts (`First Name,Last Name,Email,Phone,Company Name,Source,Tags`, each email "
+    .. "its own), written once in `build/bench/tmp`. `job`: `ghl.job{client = client, rows = file, op = "
+    .. "\"upsert\", journal = file, concurrency = %d}:run()`: contacts.upsert-contact for each row, the columns "
+    .. "mapped by name, each row checked, its `sent` record written and fdatasync'ed before its request "
+    .. "leaves and its `done` record after the answer; the journal is a new file in `build/bench/tmp` (%s). "
+    .. "`batch`: the same file read with `ghl.csv`, the same params, one `client:batch(calls, {concurrency = "
+    .. "%d})`, no journal. The server upserts by email and counts new contacts: every run must make %d new "
+    .. "contacts and no second upsert of one. `node-sdk`: not run, the official SDK has no job runner.",
+    REPS_W7, REPS_W7 == 1 and "" or "s (medians)", W7.max, 10000 // W7.interval_ms,
+    W7.latency_ms * 10000 // W7.interval_ms, W7.limit_per_s, W7.concurrency, N.w7, W7.concurrency,
+    filesystem_of(TMP), W7.concurrency, N.w7)
+  add("")
+  add("| contender | run | goodput | %% of %.0f/s | failed rows | 429s answered | retries | server: span | wall | "
+    .. "CPU (user+sys) | CPU per row (in the loop) | journal records | peak RSS | server: requests / connections |",
+    W7.limit_per_s)
+  add("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+  for _, g in ipairs{ "ghl", "ghl-luajit" } do
+    for _, run in ipairs{ "batch", "job" } do
+      local key = "W7-" .. run
+      local gp, pct = span_goodput(key, g, W7.limit_per_s)
+      local lc = med(key, g, "loop_cpu_ms")
+      add("| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", g,
+        run == "job" and "`ghl.job`, file journal" or "`client:batch`, no journal",
+        gp and ("%.1f/s"):format(gp) or "n/a", pct and ("%.1f%%"):format(pct) or "n/a",
+        fmt(med(key, g, "failed"), "%.0f"), fmt(med(key, g, "srv_rejected"), "%.0f"),
+        fmt(med(key, g, "retries"), "%.0f"), fmt(med(key, g, "span_ms"), "%.0f ms"), col_wall(key, g),
+        col_cpu(key, g), lc and ("%.0f µs"):format(lc * 1000 / N.w7) or "n/a",
+        run == "job" and fmt(med(key, g, "journal_records"), "%.0f") or "–", col_rss(key, g), col_srv(key, g))
+    end
+  end
+  add("| `node-sdk` | not run: the official SDK has no job runner | | | | | | | | | | | | |")
+  add("")
+  add("The journal's cost per row (µs; the share is of the job's time in its loop, start-up left out):")
+  add("")
+  add("| contender | CPU: batch | CPU: job | job − batch | of the job's CPU | in the journal's put | of the job's CPU "
+    .. "| wall: batch | wall: job | job − batch | of the job's wall | in the journal's put | of the job's wall "
+    .. "| one record (write + fdatasync): wall, CPU |")
+  add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+  for _, g in ipairs{ "ghl", "ghl-luajit" } do
+    local c = w7_cost(g)
+    if c then
+      add("| `%s` | %.0f | %.0f | %+.0f | %.0f%% | %s | %s | %.0f | %.0f | %+.0f | %.1f%% | %s | %s | %s |", g,
+        c.batch_cpu, c.job_cpu, c.diff_cpu, c.diff_cpu_pct, fmt(c.put_cpu, "%.0f"), fmt(c.put_cpu_pct, "%.0f%%"),
+        c.batch_wall, c.job_wall, c.diff_wall, c.diff_wall_pct, fmt(c.put_wall, "%.0f"),
+        fmt(c.put_wall_pct, "%.1f%%"), c.per_put_wall and ("%.0f µs, %.0f µs"):format(c.per_put_wall, c.per_put_cpu)
+        or "n/a")
+    else
+      add("| `%s` | n/a | | | | | | | | | | | | |", g)
+    end
+  end
+  add("")
+  local ap = W7.append or {}
+  if ap.disk then
+    add("One journal record alone (`core.appender`, a write and an fdatasync, %d in a row): %.0f µs wall, %.0f µs "
+      .. "CPU in `build/bench/tmp` (%s)%s.", SMOKE and 200 or 5000, ap.disk.us, ap.disk.cpu, ap.disk.fs,
+      ap.tmpfs and (", %.1f µs wall, %.1f µs CPU in %s (%s)"):format(ap.tmpfs.us, ap.tmpfs.cpu, ap.tmpfs.where,
+        ap.tmpfs.fs) or "")
+    add("")
+  end
+  local w7_windows = math.max(1, math.ceil(N.w7 / W7.max) - 1)
+  add("Goodput is rows done per second of the server's span (first request's arrival to the last answer). "
+    .. "\"job − batch\" is all that ghl.job adds: reading rows through its mapper, the checks of the dry run, "
+    .. "a row's hash, and the journal; \"in the journal's put\" is the part spent in the journal itself (timed "
+    .. "around each put: two a row, each a JSON line, a write and an fdatasync). Under the limit the wall "
+    .. "is mostly the limit's: the job's wall minus the batch's is what of the journal's time the pacer's "
+    .. "waits did not hide. A client that spends each window at once needs just over %d window%s for %d rows "
+    .. "(a ceiling of %.0f%%); ghl's pacer dates a window it opened from the window's first answer (the "
+    .. "server may have counted it any time after it left), so each window costs it about a latency and a "
+    .. "20 ms margin more.",
+    w7_windows, w7_windows == 1 and "" or "s", N.w7, 100 * N.w7 / (w7_windows * W7.interval_ms / 1000) / W7.limit_per_s)
+  add("")
+
   add("## How it was measured")
   add("")
   add("- One nginx (1 worker, Lua module, `access_log off`, keep-alive, no gzip) on 127.0.0.1 serves four "
@@ -963,6 +1157,12 @@ local function report(sdk_version, total_s)
   add("- W5 and W6 run on the per-location port; the server's span (first request's arrival to the last answer) "
     .. "is their time, its 429 count theirs. W6 starts the %d processes at once from one shell and, with `redis`, "
     .. "a redis-server of its own on a free loopback port (no persistence), flushed before each run.", W6.procs)
+  add("- W7 runs on the per-location port too (one location), with the limit and latency above, and "
+    .. "`POST /contacts/upsert` answering as GHL does (`{contact, new, traceId}`, matched by email, else phone). "
+    .. "Each job run has a new journal file in `build/bench/tmp` (%s: a journal fdatasyncs each record, which "
+    .. "costs far less on tmpfs than on a disk); CPU and wall per row are the process's own, in its loop "
+    .. "(`os.clock` and the wall clock), and the journal's put is timed inside the job's process.",
+    filesystem_of(TMP))
   add("- Every contender's answers are checked (the contact id asked for; the number of contacts walked; the "
     .. "location of the tags).")
   add("")
@@ -1022,6 +1222,28 @@ local function chart(path)
         end
         return rows
       end },
+    { title = ("W7: %d upserts, goodput %% of %.0f/s"):format(N.w7, W7.limit_per_s), line = 100,
+      line_title = "limit", small = true, rows = function()
+        local rows = {}
+        for _, name in ipairs{ "ghl", "ghl-luajit" } do
+          for _, run in ipairs{ "batch", "job" } do
+            local _, pct = span_goodput("W7-" .. run, name, W7.limit_per_s)
+            rows[#rows + 1] = { ("%s\\n%s"):format(name == "ghl-luajit" and "luajit" or name, run), pct }
+          end
+        end
+        return rows
+      end },
+    { title = "W7: CPU per row (µs): batch, job, its journal", small = true, rows = function()
+        local rows = {}
+        for _, name in ipairs{ "ghl", "ghl-luajit" } do
+          local c = w7_cost(name)
+          local short = name == "ghl-luajit" and "luajit" or name
+          rows[#rows + 1] = { short .. "\\nbatch", c and c.batch_cpu }
+          rows[#rows + 1] = { short .. "\\njob", c and c.job_cpu }
+          rows[#rows + 1] = { short .. "\\njournal", c and c.put_cpu }
+        end
+        return rows
+      end },
   }
   local data, tops = {}, {}
   for i, p in ipairs(panels) do
@@ -1063,10 +1285,10 @@ local function chart(path)
   local dat = TMP .. "/chart.dat"
   write(dat, table.concat(data, "\n\n\n") .. "\n")
   local g = {
-    "set terminal pngcairo size 1500,1350 font 'DejaVu Sans,10'",
+    "set terminal pngcairo size 1500,1800 font 'DejaVu Sans,10'",
     ("set output '%s'"):format(path),
-    ("set multiplot layout 3,3 title 'ghl benchmark%s: medians of %d repetition(s) (W4: %d, W5: %d, W6: %d), %s'")
-      :format(SMOKE and " (smoke)" or "", REPS, REPS_W4, REPS_W5, REPS_W6, os.date("!%Y-%m-%d")),
+    ("set multiplot layout 4,3 title 'ghl benchmark%s: medians of %d repetition(s) (W4: %d, W5: %d, W6: %d, W7: %d), %s'")
+      :format(SMOKE and " (smoke)" or "", REPS, REPS_W4, REPS_W5, REPS_W6, REPS_W7, os.date("!%Y-%m-%d")),
     "set style fill solid 0.8 border -1",
     "set boxwidth 0.6",
     "set grid ytics",
@@ -1103,9 +1325,11 @@ local function main()
   snapshot()
   W6.has_store = (read(SNAPSHOT .. "/lua/ghl/options.lua") or ""):find("pacing_store", 1, true) ~= nil
   say("ghl benchmark%s: W1 %d, W2 %d (and %d), W3 %d at concurrency %d, W4 %d at %d/s, W5 %d locations × %d "
-    .. "at %d per %d ms each, W6 %d processes × %d at %d per %d ms; %d repetition(s), W4 %d, W5 %d, W6 %d",
+    .. "at %d per %d ms each, W6 %d processes × %d at %d per %d ms, W7 %d upserts at %d per %d ms; "
+    .. "%d repetition(s), W4 %d, W5 %d, W6 %d, W7 %d",
     SMOKE and " (smoke)" or "", N.w1, N.w2, N.w2small, N.w3, CONCURRENCY, N.w4, LIMIT_PER_S, N.w5_locations,
-    N.w5_per, W5.max, W5.interval_ms, W6.procs, N.w6_per, W6.max, W6.interval_ms, REPS, REPS_W4, REPS_W5, REPS_W6)
+    N.w5_per, W5.max, W5.interval_ms, W6.procs, N.w6_per, W6.max, W6.interval_ms, N.w7, W7.max, W7.interval_ms,
+    REPS, REPS_W4, REPS_W5, REPS_W6, REPS_W7)
   local srv = start_server()
   say("server: fast %s, slow %s, rate-limited %s, per location %s", srv.urls.fast, srv.urls.slow,
     srv.urls.limited, srv.urls.agency)

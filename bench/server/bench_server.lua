@@ -8,6 +8,10 @@
 --   GET  /contacts/{contactId}   200 {"contact":{...}} of about 1.1 KB
 --   POST /contacts/search        {"contacts":[...],"total":N} over N virtual contacts,
 --                                newest first, each with searchAfter [dateAdded ms, id]
+--   POST /contacts/upsert        GHL's upsert (W7): the body's contact matched by email (else
+--                                phone) in this location, {"contact":{...},"new":true|false,
+--                                "traceId":...} (200); 422 without locationId or without both
+--                                email and phone, 400 when the body is not JSON
 --   every request needs "Authorization: Bearer <anything>" (401) and a Version header (400)
 --
 --   GET  /locations/{locationId} 200 {"location":{...}} of about 1.3 KB
@@ -35,10 +39,13 @@
 --                                          walks over; the agency variant's limit and latency
 --   POST /_bench/reset                    counters and the rate-limit windows start again
 --   GET  /_bench/stats                    {"requests":,"connections":,"max_inflight":,"rejected":,"errors":,
---                                          "contacts":,"locations":,"span_ms":,"max_in_window":}
+--                                          "contacts":,"locations":,"span_ms":,"max_in_window":,
+--                                          "upserts":,"upserts_new":}
 --     span_ms: first request's arrival to the last answer; locations: distinct location ids
 --     seen by the agency variant; max_in_window: the most answers one location got in one
---     window (never over agency_max: the server refuses the rest); mints: OAuth token answers
+--     window (never over agency_max: the server refuses the rest); mints: OAuth token answers;
+--     upserts: upserts answered 200, upserts_new: those that made a contact (the rest matched
+--     one an earlier upsert made: a row sent twice); the upserted contacts are forgotten on reset
 local cjson = require "cjson.safe"
 
 local M = {}
@@ -116,14 +123,16 @@ local TAGS = '{"tags":[' .. table.concat({ "vip", "newsletter", "engine", "lead"
   :gsub(" ", "0") .. "]}"
 local TAG_LITS
 
-local stats, win, contacts_n, loc_wins
+local stats, win, contacts_n, loc_wins, upserted
 -- pages of contacts already built ("start:last" -> the text between [ and ]): every
 -- contender walks the same pages, so after the first walk (the warm-up) a page is one
 -- ngx.print of a string; bounded, past the bound pages are built every time
 local pages, pages_bytes, PAGES_MAX_BYTES = {}, 0, 400 * 1024 * 1024
 local function reset()
   stats = { requests = 0, connections = 0, inflight = 0, max_inflight = 0, rejected = 0, errors = 0,
-            locations = 0, max_in_window = 0, first_ms = -1, last_ms = -1, mints = 0 }
+            locations = 0, max_in_window = 0, first_ms = -1, last_ms = -1, mints = 0, upserts = 0,
+            upserts_new = 0 }
+  upserted = {} -- "email:<lowercased>" or "phone:<phone>" -> the contact the upsert made
   win = { start = -math.huge, n = 0, daily = 0 }
   loc_wins = {} -- location id -> its window { start =, n =, daily = }
 end
@@ -280,6 +289,56 @@ local function search(headers)
   return send(200, { '{"contacts":[', text, tail }, 13 + #text + #tail, headers)
 end
 
+-- POST /contacts/upsert (W7): matched by email, else phone, as GHL does with the location's
+-- "allow duplicate contact" setting off; the contact GHL answers with is the body's fields
+-- and what GHL adds (id, dates, the lowercased email, the name)
+local UPSERT_FIELDS = { "firstName", "lastName", "name", "email", "phone", "companyName", "address1", "city",
+                        "state", "postalCode", "country", "website", "timezone", "source", "dateOfBirth",
+                        "gender", "assignedTo" }
+local upsert_n = 0
+local function upsert(headers)
+  ngx.req.read_body()
+  local b = cjson.decode(ngx.req.get_body_data() or "")
+  if type(b) ~= "table" then return fail(400, "Unexpected token in JSON", headers) end
+  if type(b.locationId) ~= "string" or b.locationId == "" then
+    return fail(422, "locationId should not be empty", headers)
+  end
+  local email = type(b.email) == "string" and b.email ~= "" and b.email:lower() or nil
+  local phone = type(b.phone) == "string" and b.phone ~= "" and b.phone or nil
+  if not email and not phone then return fail(422, "email or phone is required to upsert a contact", headers) end
+  if email and not email:find("^[^@%s]+@[^@%s]+%.[^@%s]+$") then return fail(422, "email must be an email", headers) end
+  local c = email and upserted["email:" .. email] or phone and upserted["phone:" .. phone]
+  local new = c == nil
+  ngx.update_time()
+  local now = iso_of(ngx.now() * 1000)
+  if new then
+    upsert_n = upsert_n + 1
+    c = { id = ("Up%018d"):format(upsert_n), locationId = b.locationId, type = "lead", dnd = false, dateAdded = now,
+          tags = {} }
+    stats.upserts_new = stats.upserts_new + 1
+  end
+  for _, k in ipairs(UPSERT_FIELDS) do
+    if type(b[k]) == "string" then c[k] = b[k] end
+  end
+  if type(b.tags) == "table" then
+    local have = {}
+    for _, t in ipairs(c.tags) do have[t] = true end
+    for _, t in ipairs(b.tags) do
+      if type(t) == "string" and not have[t] then c.tags[#c.tags + 1], have[t] = t, true end
+    end
+  end
+  if email then c.emailLowerCase = email; upserted["email:" .. email] = c end
+  if phone then upserted["phone:" .. phone] = c end
+  c.contactName = ((c.firstName or "") .. " " .. (c.lastName or "")):lower():gsub("^%s+", ""):gsub("%s+$", "")
+  c.dateUpdated = now
+  local tags = c.tags
+  if #tags == 0 then c.tags = nil end -- lua-cjson 2.1 writes an empty table as {}
+  stats.upserts = stats.upserts + 1
+  local body = cjson.encode{ contact = c, new = new, traceId = ("bench-trace-%d"):format(stats.requests) }
+  c.tags = tags
+  return send(200, body, #body, headers)
+end
+
 -- the rate-limited variant: the five headers of this answer, or nil when over the limit
 local function take()
   ngx.update_time()
@@ -404,6 +463,8 @@ function M.handle(variant)
       get_contact(uri:sub(11), headers)
     elseif method == "POST" and uri == "/contacts/search" then
       search(headers)
+    elseif method == "POST" and uri == "/contacts/upsert" then
+      upsert(headers)
     elseif method == "GET" and uri:sub(1, 11) == "/locations/" then
       local id, rest = uri:match("^/locations/([^/]*)(.*)$")
       if rest == "/tags" then get_tags(id, headers)
