@@ -22,6 +22,12 @@ function M.get(fingerprint, resource)
   return p
 end
 
+-- For specs: clients made from now on get new pacers (those in use are kept
+-- by their clients), so a spec's budget starts from what its server says.
+function M._forget()
+  for k in pairs(pacers) do pacers[k] = nil end
+end
+
 -- A pacer whose state lives in a lua_shared_dict, so every worker paces
 -- against the same budget: the C pacer imports the state, decides and
 -- exports it again under a short lock (an add() that expires). The section
