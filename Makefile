@@ -199,8 +199,10 @@ fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 # Benchmark (bench/): raw libcurl, Lua 5.1 + lua-curl + lua-cjson (the do-it-yourself peer of
 # W1), ghl under Lua 5.4 and LuaJIT, and the official Node SDK against one local nginx server
 # (W5, W6: a limit per location and 50 ms latency; W6 also starts a redis-server on the
-# loopback); medians and ratios in bench/results.md, chart in bench/chart.png. BENCH_REPS (5)
-# and BENCH_REPS_W4 (1, also W5 and W6) set the repetitions; BENCH_ONLY=W5,W6 runs only those.
+# loopback; W7: 5,000 upserts through ghl.job with its journal, and through client:batch
+# alone); medians and ratios in bench/results.md, chart in bench/chart.png. BENCH_REPS (5),
+# BENCH_REPS_W4 (1), BENCH_REPS_W5 / _W6 (3), BENCH_REPS_W7 (1) set the repetitions;
+# BENCH_ONLY=W5,W6 runs only those.
 # bench-smoke: tiny counts, 1 repetition, table in build/bench/smoke.md; node-sdk only if
 # it is already installed; fails when a contender fails.
 BENCH_RAW := build/bench/raw
