@@ -97,8 +97,10 @@ soak: build
 test-lua5.4:
 	lua5.4 $(BUSTED) --cpath='build/lua5.4/?.so' spec
 
+# The README's blocks run once, under test-lua5.4 (they are shell and plain Lua:
+# the interpreter under busted changes nothing there).
 test-luajit:
-	luajit $(BUSTED) --cpath='build/luajit/?.so' spec
+	luajit $(BUSTED) --cpath='build/luajit/?.so' --exclude-tags=readme spec
 
 # The rockspec must build offline into a fresh tree and load from it.
 check-rockspec:
@@ -171,13 +173,15 @@ clean:
 # The whole suite with the C modules built under AddressSanitizer + UBSan.
 # lua5.4 itself is not instrumented, so the runtime is preloaded. The nginx
 # specs are left out: they run nginx's LuaJIT build, not these modules, and
-# the preloaded runtime would follow into nginx and curl.
+# the preloaded runtime would follow into nginx and curl; so are the specs
+# whose work is done by other processes (the README's blocks, the killed
+# importer), which do not load these modules either.
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 check-asan:
 	@$(MAKE) --no-print-directory build BUILD=build/asan OPT="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined"
 	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  lua5.4 $(BUSTED) --cpath='build/asan/?.so' --exclude-tags=nginx spec
+	  lua5.4 $(BUSTED) --cpath='build/asan/?.so' --exclude-tags=nginx,readme,subprocess spec
 
 # libFuzzer harnesses for every pure C parser/encoder (clang, libclang-rt-14-dev).
 FUZZ_SECONDS ?= 10

@@ -27,7 +27,7 @@ local function alive(pid)
   return sh(("kill -0 %d 2>/dev/null"):format(pid))
 end
 
-describe("a bulk import killed and resumed", function()
+describe("a bulk import killed and resumed #subprocess", function()
   local srv = h.server()
   local dir
   setup(function()

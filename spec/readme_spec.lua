@@ -75,7 +75,7 @@ local function run(dir, cmd, vars)
   return tonumber(out:match("exit=(%d+)%s*$")), out
 end
 
-describe("README", function()
+describe("README #readme", function()
   local dir, vars, groups = nil, {}, {} -- groups: process groups started in the background
 
   setup(function()
