@@ -17,7 +17,7 @@ local function run(srv, script, args, env, stdin)
   return code, out
 end
 
-describe("examples", function()
+describe("examples #subprocess", function()
   local srv = h.server()
   setup(srv.start) teardown(srv.stop) before_each(srv.reset)
 

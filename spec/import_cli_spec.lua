@@ -12,7 +12,7 @@ local q, read, write, sh, capture = sys.q, sys.read, sys.write, sys.sh, sys.capt
 local CLEAN = "env -u GHL_TOKEN -u GHL_LOCATION_ID -u GHL_COMPANY_ID -u GHL_BASE_URL -u GHL_CLIENT_ID "
   .. "-u GHL_CLIENT_SECRET -u GHL_REDIRECT_URI -u GHL_TOKEN_STORE -u GHL_PACING_REDIS -u XDG_CONFIG_HOME"
 
-describe("ghl import / ghl run", function()
+describe("ghl import / ghl run #subprocess", function()
   local srv = h.server()
   local dir
   setup(function()

@@ -12,7 +12,7 @@ local cjson = require "cjson"
 local LUA = jit and "luajit" or "lua5.4"
 local WORKERS = 8
 
-describe("refresh race", function()
+describe("refresh race #subprocess", function()
   local srv = h.server()
   local redis
   setup(function()
