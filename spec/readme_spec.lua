@@ -46,13 +46,7 @@ local function blocks()
   return list
 end
 
-local function free_port()
-  local socket = require "socket"
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
+local free_port = require("spec.support.server").free_port
 
 -- the environment of a block: nothing of the caller's GHL_* (a token of
 -- one's own must not reach the local server, nor a mock token real GHL)

@@ -69,6 +69,8 @@ function M.all()
   return out
 end
 
+--- Edit distance (Levenshtein) of two strings: the suggestions' measure
+-- (the command line's too).
 local function distance(a, b)
   if #a > #b then a, b = b, a end
   local prev = {}
@@ -84,6 +86,7 @@ local function distance(a, b)
   end
   return prev[#b]
 end
+M.distance = distance
 
 --- Up to five known keys that look like `name`.
 function M.suggest(name)

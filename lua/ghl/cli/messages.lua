@@ -8,22 +8,9 @@
 --   messages.translate("contacts:create: ... (or give location_id to ghl.new)")
 local M = {}
 
--- edit distance (Levenshtein) of two strings
-local function distance(a, b)
-  if #a > #b then a, b = b, a end
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    local ca = a:byte(i)
-    for j = 1, #b do
-      local cost = ca == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
+-- edit distance (Levenshtein) of two strings: the library's, which
+-- suggests operation names
+local distance = require("ghl.operations").distance
 M.distance = distance
 
 -- case, "_" and "-" do not count when words are compared
