@@ -6,7 +6,7 @@
 --     local client = ghl.new{ token = os.getenv("GHL_TOKEN"), location_id = location_id }
 --     local contact = assert(client.contacts:get(contact_id))
 --     local body = assert(client:call("contacts.get-contact", { contactId = contact_id }))
---     for invoice in client:each_of("invoices.list-invoices", { altId = location_id, altType = "location" }) do
+--     for invoice in client:each_of("invoices.list-invoices", { altId = location_id, altType = "location", limit = 100 }) do
 --       print(invoice._id)
 --     end
 --
@@ -223,7 +223,7 @@ end
 -- @tparam[opt] table params flat, as for `call`
 -- @tparam[opt] table opts `max_items`, `max_pages`, `items`, `headers`
 -- @treturn function an iterator over the items
--- @usage for invoice in client:each_of("invoices.list-invoices", { altId = loc, altType = "location" }) do
+-- @usage for invoice in client:each_of("invoices.list-invoices", { altId = loc, altType = "location", limit = 100 }) do
 --   print(invoice._id)
 -- end
 function Client:each_of(operation, params, opts)
