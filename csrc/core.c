@@ -531,7 +531,8 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  * @tparam number now_ms the current time
  * @tparam[opt] number sent_ms when the request was sent: an answer to a
  * request sent before the pacer opened the current window is not taken as
- * that window's first
+ * that window's first, and the first of a server window (Remaining one
+ * below Max) sent after the current window began dates that window anew
  */
 
 /***
@@ -543,8 +544,9 @@ GHL_EXPORT int luaopen_ghl_core(lua_State *L) {
  * (what is left of its call's budget); default no bound
  * @treturn[1] number wait_ms (0: send now)
  * @treturn[2] number wait_ms
- * @treturn[2] boolean true: a probe is out; sleep, then ask again (nothing
- * counted)
+ * @treturn[2] string why to sleep, then ask again (nothing counted):
+ * "probe" (a probe is out) or "window" (the window is spent; an answer
+ * meanwhile may show the next one begins later)
  * @treturn[3] nil
  * @treturn[3] table a "rate_limited" error, with retry_after_ms and
  * retry_after: the daily budget is spent (then also reset_at, the next UTC

@@ -8,7 +8,8 @@
  *   local wait_ms, again = p:acquire(now_ms, max_wait_ms)
  *       -- nil, err: the daily budget is spent, or the wait would be longer
  *       --           than max_wait_ms (nothing is counted then);
- *       -- again == true: a probe is out, sleep, then ask again
+ *       -- again: sleep wait_ms, then ask again (nothing was counted):
+ *       --   "probe" (a probe is out) or "window" (the window is spent)
  *   p:update(raw_head, now_ms, sent_ms)
  *   p:state()                                  -- what client:rate_limit() reports
  *
@@ -56,6 +57,15 @@ typedef struct {
 
 static ghl_pacer *check_pacer(lua_State *L) {
     return (ghl_pacer *)luaL_checkudata(L, 1, GHL_PACER_MT);
+}
+
+/* A time argument: a NaN or an infinity would poison every comparison
+ * of the state after it, so it is refused. */
+static double check_time(lua_State *L, int arg) {
+    double t = luaL_checknumber(L, arg);
+    if (!(t - t == 0))
+        luaL_argerror(L, arg, "a finite time in ms expected");
+    return t;
 }
 
 /* core.pacer{ reserve = 0.2 } */
@@ -153,7 +163,7 @@ static int ratelimit_headers(lua_State *L) {
  * nothing about where the new window starts. */
 static int pacer_update(lua_State *L) {
     ghl_pacer *l = check_pacer(L);
-    double now = luaL_checknumber(L, 3), sent = luaL_optnumber(L, 4, -1), max, rem, interval, dlimit, drem, others;
+    double now = check_time(L, 3), sent = lua_isnoneornil(L, 4) ? -1 : check_time(L, 4), max, rem, interval, dlimit, drem, others;
     double v[5];
     if (lua_type(L, 2) != LUA_TSTRING) { /* no answer: this probe is over */
         if (l->probes > 0)
@@ -189,9 +199,16 @@ static int pacer_update(lua_State *L) {
             l->remaining = provisional && l->remaining >= 0 && l->remaining < rem ? l->remaining
                            : rem > others                                           ? rem - others
                                                                                     : 0;
-        } else if (rem < l->remaining) {
+        } else {
+            /* The first request of a server window, sent after ours began:
+             * the server's window began later than we thought (a server
+             * that restarted its count, state left from an earlier run), and
+             * ends later too. Dated by this answer, so never too early. */
+            if (rem == max - 1 && sent >= l->window_start_ms)
+                l->window_start_ms = now;
             /* requests of others (or in flight) may have been counted since */
-            l->remaining = rem;
+            if (rem < l->remaining)
+                l->remaining = rem;
         }
         l->reported = rem;
     }
@@ -218,7 +235,7 @@ static void push_rate_limited(lua_State *L, const char *msg, double wait_ms) {
  * is counted, so the call can fail without having cost a slot) */
 static int pacer_acquire(lua_State *L) {
     ghl_pacer *l = check_pacer(L), before = *l;
-    double now = luaL_checknumber(L, 2), max_wait = luaL_optnumber(L, 3, HUGE_VAL), wait = 0, spacing;
+    double now = check_time(L, 2), max_wait = luaL_optnumber(L, 3, HUGE_VAL), wait = 0, spacing;
     if (l->daily_remaining == 0 && now < next_midnight(l->updated_ms)) {
         double reset = next_midnight(l->updated_ms);
         char msg[160];
@@ -245,7 +262,7 @@ static int pacer_acquire(lua_State *L) {
         if (wait > max_wait)
             goto too_long;
         lua_pushnumber(L, wait);
-        lua_pushboolean(L, 1);
+        lua_pushliteral(L, "probe");
         return 2;
     }
     /* A new window starts with its first request at the server, which is
@@ -258,13 +275,19 @@ static int pacer_acquire(lua_State *L) {
         l->reported = -1;
     }
     if (l->remaining <= 0) {
-        /* wait for the next window */
+        /* Spent: sleep until the window ends, then ask again. Nothing is
+         * counted in the next window yet: an answer that comes meanwhile
+         * may show the server's window began later than ours (the first of
+         * its window, above), and a slot promised in the next window would
+         * then land in the current one. */
         wait = l->window_start_ms + l->interval_ms + MARGIN_MS - now;
-        l->window_start_ms += l->interval_ms + MARGIN_MS;
-        l->opened_ms = l->window_start_ms;
-        l->remaining = l->max;
-        l->reported = -1;
-        l->next_slot_ms = l->window_start_ms;
+        if (wait > max_wait)
+            goto too_long;
+        l->waits++;
+        l->waited_ms += wait;
+        lua_pushnumber(L, ceil(wait));
+        lua_pushliteral(L, "window");
+        return 2;
     } else if (l->remaining <= l->max * l->reserve) {
         /* close to the limit: spread what is left over the window */
         spacing = l->interval_ms / l->max;
@@ -273,10 +296,6 @@ static int pacer_acquire(lua_State *L) {
         wait = l->next_slot_ms - now;
         l->next_slot_ms += spacing;
     }
-    /* counted in a window that has not begun yet (one the first waiter
-     * opened): no earlier than its start, whoever asks */
-    if (l->window_start_ms - now > wait)
-        wait = l->window_start_ms - now;
     if (wait > 0 && wait > max_wait)
         goto too_long;
     l->remaining -= 1;

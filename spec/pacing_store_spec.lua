@@ -168,6 +168,31 @@ describe("a Redis pacing_store", function()
     c:close()
   end)
 
+  it("dates the window anew when the server's began later than the stored one", function()
+    local store = ghl.store.redis{ port = redis.port, prefix = "late:" }
+    local p = store:pacer("k" .. os.time(), require("ghl.core").pacer())
+    local function hd(rem)
+      return ("HTTP/1.1 200 OK\r\nX-RateLimit-Max: 10\r\nX-RateLimit-Remaining: %d\r\n"
+        .. "X-RateLimit-Interval-Milliseconds: 2000\r\n\r\n"):format(rem)
+    end
+    local now = function() return socket.gettime() * 1000 end
+    local t = now()
+    assert(p:update(hd(3), t, t))
+    local reset0 = assert(p:state().window_reset_ms)
+    socket.sleep(0.3)
+    for _ = 1, 3 do assert.is_true(p:acquire(now()) < 2000) end
+    local w, again = p:acquire(now()) -- spent: sleep until the stored window ends, then ask again
+    assert.are.equal("window", again)
+    assert.is_true(w < reset0 - now() + 100, "until the stored window's end")
+    t = now()
+    assert(p:update(hd(9), t, t - 5)) -- the first request of a window the server began just now
+    local reset1 = assert(p:state().window_reset_ms)
+    assert.is_true(reset1 - reset0 >= 250, ("the window's end moved %.0f ms"):format(reset1 - reset0))
+    w, again = p:acquire(now())
+    assert.is_true(w >= 1500, "asked again, it waits for the server's window")
+    assert.are.equal("window", again)
+  end)
+
   it("reports the shared budget through rate_limit()", function()
     h.rate_limit(srv, { max = 7, interval_ms = 2000 })
     local store = ghl.store.redis{ port = redis.port, prefix = "report:" }

@@ -276,7 +276,7 @@ describe("pacer", function()
     local lim = core.pacer()
     for i = 1, 8 do assert.are.equal(0, lim:acquire(1000 + i), i) end
     local wait, again = lim:acquire(1009)
-    assert.is_true(again)
+    assert.are.equal("probe", again)
     assert.is_true(wait > 0)
     lim:update(headers(10, 9, 1000), 1010)
     assert.are.equal(0, lim:acquire(1011))
@@ -303,7 +303,7 @@ describe("pacer", function()
   it("does not let probes that never answered hold the others back for long", function()
     local lim = core.pacer()
     for i = 1, 8 do lim:acquire(1000 + i) end
-    assert.is_true(select(2, lim:acquire(1500)))
+    assert.are.equal("probe", select(2, lim:acquire(1500)))
     assert.are.equal(0, lim:acquire(3100)) -- 2 s later: the probes are given up
   end)
 
@@ -351,11 +351,19 @@ describe("pacer", function()
   it("makes every caller of a spent window wait for the next one (concurrent callers)", function()
     local lim = core.pacer()
     lim:update(headers(4, 4, 1000), 1000)
-    local waits = {}
-    for i = 1, 10 do waits[i] = lim:acquire(1000) end
-    for i = 1, 4 do assert.is_true(waits[i] <= 250, i .. ": " .. waits[i]) end
-    for i = 5, 8 do assert.is_true(waits[i] >= 1000, i .. ": " .. waits[i]) end
-    for i = 9, 10 do assert.is_true(waits[i] >= 2000, i .. ": " .. waits[i]) end
+    local waits, again = {}, {}
+    for i = 1, 10 do waits[i], again[i] = lim:acquire(1000) end
+    for i = 1, 4 do assert.is_true(waits[i] <= 250 and not again[i], i .. ": " .. waits[i]) end
+    -- the others sleep until the window ends, then ask again: nothing is
+    -- counted in the next window before it begins
+    for i = 5, 10 do
+      assert.are.equal(1020, waits[i], i)
+      assert.are.equal("window", again[i], i)
+    end
+    for i = 5, 8 do assert.are.equal(0, lim:acquire(2020), i) end
+    local w, a = lim:acquire(2020)
+    assert.are.equal("window", a)
+    assert.are.equal(1020, w)
   end)
 
   it("fails fast when the daily budget is spent", function()
@@ -393,6 +401,43 @@ describe("pacer", function()
     old:acquire(1000)
     old:update(headers(10, 0, 1000), 1001)
     assert.are.equal(2001, old:state().window_reset_ms)
+  end)
+
+  it("dates the window anew when the server's began later than ours (state from an earlier run)", function()
+    local lim = core.pacer()
+    lim:update(headers(10, 3, 1000), 0, 0) -- ours: [0, 1000), 3 left
+    for _ = 1, 3 do assert.is_true(lim:acquire(600) < 1000) end
+    -- the server counts them as the first of a window of its own, begun at 600
+    lim:update(headers(10, 8, 1000), 605, 600)
+    assert.are.equal(1000, lim:state().window_reset_ms) -- not the first of a window: no news
+    lim:update(headers(10, 9, 1000), 610, 600)
+    assert.are.equal(1610, lim:state().window_reset_ms)
+    -- so the next request waits for the server's window, not ours
+    assert.is_true(lim:acquire(620) >= 1000)
+    -- and callers told to wait before that answer came find out when they ask again
+    local p = core.pacer()
+    p:update(headers(10, 3, 1000), 0, 0)
+    for _ = 1, 3 do p:acquire(600) end
+    local w, again = p:acquire(600) -- spent: until our window's end
+    assert.are.same({ 420, "window" }, { w, again })
+    p:update(headers(10, 9, 1000), 605, 600)
+    w, again = p:acquire(1020)
+    assert.are.same({ 605, "window" }, { w, again })
+    assert.are.equal(0, p:acquire(1625))
+    -- an older answer of the current window, overtaken by later ones, moves nothing
+    local late = core.pacer()
+    late:update(headers(10, 7, 1000), 100, 50) -- the first answer of our window, at 100
+    late:update(headers(10, 9, 1000), 120, 40)  -- the window's first request, sent before that
+    assert.are.equal(1100, late:state().window_reset_ms)
+  end)
+
+  it("refuses a time that is not a finite number (it would poison the state)", function()
+    local lim = core.pacer()
+    assert.has_error(function() lim:acquire(0 / 0) end, "bad argument #1 to 'acquire' (a finite time in ms expected)")
+    assert.has_error(function() lim:update(headers(10, 9, 1000), math.huge) end)
+    assert.has_error(function() lim:update(headers(10, 9, 1000), 1000, -math.huge) end)
+    lim:update(headers(10, 9, 1000), 1000, nil)
+    assert.are.equal(9, lim:state().remaining)
   end)
 
   it("starts a new window when its clock says so", function()

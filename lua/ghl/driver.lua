@@ -108,9 +108,11 @@ local function step(call, now)
     local ms, again = pacer:acquire(now, client._budget_ms - (now - call.started))
     if pacer.unreachable then client:_store_unreachable(pacer, call.req) end
     if not ms then return fail(call, again) end
-    if again == true then
-      call.state = "pace" -- a probe is out: ask again after the wait
-      client:_notify_wait(ms, "probe", call.req, pacer)
+    if again then
+      -- a probe is out, or the window is spent: ask again after the wait
+      -- (nothing was counted: what arrives meanwhile may change the answer)
+      call.state = "pace"
+      client:_notify_wait(ms, again == "probe" and "probe" or "rate_limit", call.req, pacer)
       return wait(call, now, ms)
     end
     if ms > 0 then

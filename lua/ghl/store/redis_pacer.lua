@@ -35,10 +35,14 @@ local M = {}
 --     answer's Remaining is taken less the other probes still out;
 --   * a window rolls over after `iv`; while its count is above `reserve`
 --     of max, requests go at once; below it they are spaced iv/max apart;
---     with nothing left, a request waits for the next window (+20 ms);
+--     with nothing left, a request sleeps until the window ends (+20 ms)
+--     and asks again: nothing is counted in the next window before it
+--     begins, since an answer meanwhile may show it begins later;
 --   * every acquire counts one request in the window and one in the day;
 --     an answer lowers the counts to what GHL says, never raises them
 --     (answers arrive out of order), except in a new window or a new day;
+--   * the first request of a server window (Remaining = max - 1) sent
+--     after our window began dates the window anew: it began later;
 --   * a spent day fails fast until the next UTC midnight (an estimate:
 --     GHL does not say when it resets);
 --   * a wait longer than max_wait_ms counts nothing and fails (code 3).
@@ -48,8 +52,9 @@ local M = {}
 -- daily_limit, daily_remaining (-1: absent; a Remaining over the Max and an
 -- interval over 60 s already taken as the Max and 60 s), 10 how long ago it
 -- arrived and 11 how long ago its request was sent (ms; -1: no answer /
--- not known). Returns { code (0 go after wait, 1 ask again after wait,
--- 2 the day is spent, 3 the wait is too long), wait_ms, now, max, rem, iv,
+-- not known). Returns { code (0 go after wait, 1 a probe is out: ask again
+-- after wait, 2 the day is spent, 3 the wait is too long, 4 the window is
+-- spent: ask again after wait), wait_ms, now, max, rem, iv,
 -- dmax, drem, ws, up, rep, hl }.
 M.SCRIPT = [[
 if redis.replicate_commands then redis.replicate_commands() end -- Redis < 5: writes after TIME
@@ -73,8 +78,9 @@ if age >= 0 then
     if s.ws < 0 or prov or (sent >= 0 and sent or at) >= s.ws + iv or max ~= s.max or iv ~= s.iv then
       s.ws = at
       if not (prov and s.rem >= 0 and s.rem < rem) then s.rem = math.max(0, rem - others) end
-    elseif rem < s.rem then
-      s.rem = rem
+    else
+      if rem == max - 1 and sent >= 0 and sent >= s.ws then s.ws = at end -- the server's window began later
+      if rem < s.rem then s.rem = rem end
     end
     s.max, s.iv, s.rep = max, iv, rem
   end
@@ -99,19 +105,18 @@ if ARGV[1] == '1' then
   else
     if now >= s.ws + s.iv then s.ws, s.op, s.rem, s.rep = now, now, s.max, -1 end
     if s.rem <= 0 then
-      wait = s.ws + s.iv + 20 - now
-      s.ws = s.ws + s.iv + 20
-      s.op, s.rem, s.rep, s.ns = s.ws, s.max, -1, s.ws
-    elseif s.rem <= s.max * n(ARGV[3]) then
-      if s.ns < now then s.ns = now end
-      wait = s.ns - now
-      s.ns = s.ns + s.iv / s.max
+      code, wait = 4, s.ws + s.iv + 20 - now
+    else
+      if s.rem <= s.max * n(ARGV[3]) then
+        if s.ns < now then s.ns = now end
+        wait = s.ns - now
+        s.ns = s.ns + s.iv / s.max
+      end
+      s.rem = s.rem - 1
+      if s.drem > 0 then s.drem = s.drem - 1 end
     end
-    if s.ws - now > wait then wait = s.ws - now end
-    s.rem = s.rem - 1
-    if s.drem > 0 then s.drem = s.drem - 1 end
   end
-  if code < 2 and wait > 0 and maxwait >= 0 and wait > maxwait then s, code = before, 3 end
+  if code ~= 2 and wait > 0 and maxwait >= 0 and wait > maxwait then s, code = before, 3 end
 end
 local out = {}
 for _, f in ipairs(F) do out[#out + 1] = f; out[#out + 1] = string.format('%.17g', s[f]) end
@@ -169,9 +174,11 @@ function Pacer:update(head, now, sent_at)
     end
     self.pending = { max, rem, iv, dmax, drem, at = now, sent = sent_at }
     -- the others need these now: the first limits, the first answer of a
-    -- window, a spent window or day, limits that changed; else they ride
+    -- window (ours, or the server's: Remaining = max - 1), a spent window
+    -- or day, limits that changed; else they ride
     -- along with the next acquire
-    if st and st[4] > 0 and st[11] >= 0 and rem ~= 0 and drem ~= 0 and max == st[4] and iv == st[6] then
+    if st and st[4] > 0 and st[11] >= 0 and rem ~= 0 and rem ~= max - 1 and drem ~= 0 and max == st[4]
+      and iv == st[6] then
       return true
     end
   end
@@ -192,8 +199,9 @@ function Pacer:acquire(now, max_wait)
   if code == 0 then
     if wait > 0 then self.waits, self.waited_ms = self.waits + 1, self.waited_ms + wait end
     return wait
-  elseif code == 1 then
-    return wait, true
+  elseif code == 1 or code == 4 then
+    if code == 4 then self.waits, self.waited_ms = self.waits + 1, self.waited_ms + wait end
+    return wait, code == 1 and "probe" or "window"
   elseif code == 2 then
     local e = rate_limited(("the daily request budget (%.0f) is spent; it resets about %.0f s from now (UTC midnight)")
       :format(math.max(r[7], 0), wait / 1000), wait)
