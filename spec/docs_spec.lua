@@ -240,7 +240,7 @@ describe("documentation", function()
     assert.are.equal("lua/ghl.lua", entries[1])
   end)
 
-  it("builds with LDoc: a page with an anchor for every method and every option (when ldoc is installed)", function()
+  it("builds with LDoc: a page with an anchor for every method and every option (when ldoc is installed) #docs", function()
     if not sys.sh("command -v ldoc >/dev/null 2>&1") then
       pending("ldoc is not installed (make docs installs lua-ldoc)")
       return
