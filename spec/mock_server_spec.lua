@@ -67,10 +67,13 @@ end
 local tmp = capture("mktemp -d /tmp/ghl-mockspec.XXXXXX"):match("[^\n]+")
 
 -- `make mock` as a person at a terminal runs it: its own session and process
--- group, none of its signals ignored (a background job's SIGINT would be)
+-- group, none of its signals ignored (a background job's SIGINT would be),
+-- and not a sub-make of the `make test` running this suite (under its -j2 -O
+-- the banner would be held back until the server ends)
+local MAKE_MOCK = "setsid env --default-signal=INT,HUP,TERM -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s mock MOCK_PORT=%d"
 local function start_make(port)
   local log = ("%s/make-%d.log"):format(tmp, port)
-  local pid = capture(("setsid env --default-signal=INT,HUP,TERM make -s mock MOCK_PORT=%d >%s 2>&1 </dev/null & echo $!")
+  local pid = capture((MAKE_MOCK .. " >%s 2>&1 </dev/null & echo $!")
     :format(port, q(log))):match("%d+")
   assert(pid, "make did not start")
   local run = { make = pid, log = log, port = port }
@@ -147,7 +150,7 @@ describe("make mock #nginx", function()
     it("leaves nothing behind on " .. what .. " while it starts, before the export lines", function()
       local port = server.free_port()
       local log = ("%s/early-%d.log"):format(tmp, port)
-      local pid = capture(("setsid env --default-signal=INT,HUP,TERM make -s mock MOCK_PORT=%d >%s 2>&1 </dev/null & echo $!")
+      local pid = capture((MAKE_MOCK .. " >%s 2>&1 </dev/null & echo $!")
         :format(port, q(log))):match("%d+")
       local run = { make = pid, port = port }
       local ok, err = pcall(function()
