@@ -7,7 +7,8 @@
 --
 --   acquire  one round trip (EVALSHA; a process's first call loads the
 --            script first, and after a NOSCRIPT, when Redis lost its
---            scripts, that one call sends it whole with EVAL)
+--            scripts, that one call sends it whole with EVAL); one more
+--            for each window spent before the request's turn comes
 --   update   none: an answer's headers ride along with the next acquire,
 --            unless others need them at once (the first answer of a budget
 --            or of a window, a spent window or day, changed limits): then
