@@ -6,11 +6,9 @@ local server = require "spec.support.server"
 local cjson = require "cjson"
 local socket = require "socket"
 
-local LUA = jit and "luajit" or "lua5.4"
+local ghl_cli = require "spec.support.ghl_cli"
 
--- nothing of the caller's environment leaks into a run
-local CLEAN = "env -u GHL_TOKEN -u GHL_LOCATION_ID -u GHL_COMPANY_ID -u GHL_BASE_URL -u GHL_CLIENT_ID "
-  .. "-u GHL_CLIENT_SECRET -u GHL_REDIRECT_URI -u GHL_TOKEN_STORE -u XDG_CONFIG_HOME"
+local LUA, CLEAN, command = ghl_cli.LUA, ghl_cli.CLEAN, ghl_cli.command
 
 local sys = require "spec.support.sys"
 local q, read, write, sh, capture = sys.q, sys.read, sys.write, sys.sh, sys.capture
@@ -39,20 +37,6 @@ local function control_in(s)
   return nil
 end
 
--- the command line for bin/ghl with env (false drops a default) and args
-local function command(env, args)
-  local parts = { CLEAN }
-  local names = {}
-  for k in pairs(env) do names[#names + 1] = k end
-  table.sort(names)
-  for _, k in ipairs(names) do
-    if env[k] then parts[#parts + 1] = k .. "=" .. q(env[k]) end
-  end
-  parts[#parts + 1] = LUA .. " bin/ghl"
-  for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
-  return table.concat(parts, " ")
-end
-
 describe("ghl command line", function()
   local srv = h.server()
   local tmp
@@ -67,21 +51,10 @@ describe("ghl command line", function()
   before_each(srv.reset)
 
   -- env: the server's credentials plus `extra` (false removes one)
-  local function env_with(extra)
-    local env = { GHL_BASE_URL = srv.url, GHL_TOKEN = srv.token, GHL_LOCATION_ID = srv.location_id,
-                  XDG_CONFIG_HOME = tmp .. "/config" }
-    for k, v in pairs(extra or {}) do env[k] = v end
-    return env
-  end
+  local function env_with(extra) return ghl_cli.env(srv, tmp, extra) end
 
   -- runs bin/ghl: exit code, stdout, stderr
-  local function run(args, extra, stdin)
-    local out, err, inp = tmp .. "/stdout", tmp .. "/stderr", tmp .. "/stdin"
-    write(inp, stdin or "")
-    local code = tonumber(capture(("%s >%s 2>%s <%s; echo $?"):format(command(env_with(extra), args),
-      q(out), q(err), q(inp))):match("(%d+)%s*$"))
-    return code, read(out) or "", read(err) or ""
-  end
+  local function run(args, extra, stdin) return ghl_cli.run(srv, tmp, args, extra, stdin or "") end
 
   local function json(s)
     local ok, v = pcall(cjson.decode, s)

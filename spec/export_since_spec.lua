@@ -9,7 +9,7 @@ local socket = require "socket"
 local ghl = require "ghl"
 local export = require "ghl.export"
 
-local LUA = jit and "luajit" or "lua5.4"
+local ghl_cli = require "spec.support.ghl_cli"
 local q, read, capture, sh = sys.q, sys.read, sys.capture, sys.sh
 
 local function decode(text) return require("cjson").decode(text) end
@@ -504,24 +504,9 @@ describe("ghl contacts export --since / --state", function()
   end)
   before_each(srv.reset)
 
-  local CLEAN = "env -u GHL_TOKEN -u GHL_LOCATION_ID -u GHL_COMPANY_ID -u GHL_BASE_URL -u GHL_CLIENT_ID "
-    .. "-u GHL_CLIENT_SECRET -u GHL_REDIRECT_URI -u GHL_TOKEN_STORE -u XDG_CONFIG_HOME -u GHL_PACING_REDIS"
-
-  local function command(args)
-    local parts = { CLEAN, "GHL_BASE_URL=" .. q(srv.url), "GHL_TOKEN=" .. q(srv.token),
-                    "GHL_LOCATION_ID=" .. q(srv.location_id), "XDG_CONFIG_HOME=" .. q(tmp .. "/config"),
-                    LUA, "bin/ghl" }
-    for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
-    return table.concat(parts, " ")
-  end
-
   -- runs bin/ghl: exit code, stdout, stderr
-  local function run(args)
-    local out, err = tmp .. "/stdout", tmp .. "/stderr"
-    local code = tonumber(capture(("%s >%s 2>%s </dev/null; echo $?"):format(command(args), q(out), q(err)))
-      :match("(%d+)%s*$"))
-    return code, read(out) or "", read(err) or ""
-  end
+  local function run(args) return ghl_cli.run(srv, tmp, args) end
+  local function command(args) return ghl_cli.command(ghl_cli.env(srv, tmp), args) end
 
   -- the ids of CSV rows (the first column), each once
   local function ids_of(csv, into)

@@ -6,11 +6,8 @@ local sys = require "spec.support.sys"
 local cjson = require "cjson"
 local core = require "ghl.core"
 
-local LUA = jit and "luajit" or "lua5.4"
+local ghl_cli = require "spec.support.ghl_cli"
 local q, read, write, sh, capture = sys.q, sys.read, sys.write, sys.sh, sys.capture
-
-local CLEAN = "env -u GHL_TOKEN -u GHL_LOCATION_ID -u GHL_COMPANY_ID -u GHL_BASE_URL -u GHL_CLIENT_ID "
-  .. "-u GHL_CLIENT_SECRET -u GHL_REDIRECT_URI -u GHL_TOKEN_STORE -u GHL_PACING_REDIS -u XDG_CONFIG_HOME"
 
 describe("ghl import / ghl run #subprocess", function()
   local srv = h.server()
@@ -28,20 +25,9 @@ describe("ghl import / ghl run #subprocess", function()
     h.rate_limit(srv, { max = 1000000, interval_ms = 100 })
   end)
 
-  local function command(args)
-    local parts = { CLEAN, "GHL_BASE_URL=" .. q(srv.url), "GHL_TOKEN=" .. q(srv.token),
-                    "GHL_LOCATION_ID=" .. q(srv.location_id), LUA, "bin/ghl" }
-    for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
-    return table.concat(parts, " ")
-  end
-
   -- exit code, stdout, stderr
-  local function run(args)
-    local out, err = dir .. "/stdout", dir .. "/stderr"
-    local code = tonumber(capture(("%s >%s 2>%s </dev/null; echo $?"):format(command(args), q(out), q(err)))
-      :match("(%d+)%s*$"))
-    return code, read(out) or "", read(err) or ""
-  end
+  local function run(args) return ghl_cli.run(srv, dir, args) end
+  local function command(args) return ghl_cli.command(ghl_cli.env(srv, dir), args) end
 
   local function csv(name, text)
     local path = dir .. "/" .. name

@@ -31,8 +31,17 @@ function M.table(v, where, name)
   end
 end
 
---- An options table (nil: none) whose keys are in `schema` (name -> Lua
--- type), so a misspelt option never goes unnoticed. Returns opts or {}.
+local function type_ok(want, v)
+  if want == "any" or type(v) == want then return true end
+  if type(want) == "table" then
+    for _, t in ipairs(want) do if type(v) == t then return true end end
+  end
+  return false
+end
+
+--- An options table (nil: none) whose keys are in `schema` (name -> a Lua
+-- type, a list of them, or "any": checked by the caller), so a misspelt
+-- option never goes unnoticed. Returns opts or {}.
 function M.options(where, opts, schema)
   if opts == nil then return {} end
   if type(opts) ~= "table" then errors.invalid("%s: options must be a table, got %s", where, type(opts)) end
@@ -44,7 +53,10 @@ function M.options(where, opts, schema)
       table.sort(names)
       errors.invalid("%s: unknown option '%s' (known: %s)", where, tostring(k), table.concat(names, ", "))
     end
-    if type(v) ~= want then errors.invalid("%s: option '%s' must be a %s, got %s", where, k, want, type(v)) end
+    if not type_ok(want, v) then
+      errors.invalid("%s: option '%s' must be a %s, got %s", where, k,
+        type(want) == "table" and table.concat(want, " or a ") or want, type(v))
+    end
   end
   return opts
 end

@@ -271,44 +271,9 @@ function M.parse_pair(word)
   return name, value
 end
 
--- Takes --flag value / --flag=value options out of args. spec: name ->
--- "value" or "switch". Returns the options and the other words; unknown
--- flags are a usage error. "--" ends the options.
-local function take_flags(args, spec, where)
-  local opts, rest = {}, {}
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    if a == "--" then
-      for j = i, #args do rest[#rest + 1] = args[j] end
-      break
-    end
-    local name, inline = a:match("^%-%-([%w%-]+)=(.*)$")
-    name = name or a:match("^%-%-([%w%-]+)$")
-    if name then
-      local kind = spec[name]
-      if not kind then misuse("%s: unknown option --%s", where, name) end
-      if kind == "switch" then
-        if inline then misuse("%s: --%s takes no value", where, name) end
-        opts[name] = true
-      else
-        local v = inline
-        if v == nil then
-          i = i + 1
-          v = args[i]
-          if v == nil then misuse("%s: --%s needs a value", where, name) end
-        end
-        opts[name] = v
-      end
-    elseif a:match("^%-%a") then
-      misuse("%s: unknown option %s", where, a)
-    else
-      rest[#rest + 1] = a
-    end
-    i = i + 1
-  end
-  return opts, rest
-end
+-- --flag value / --flag=value options out of args (ghl.cli.args.take_flags);
+-- unknown flags are a usage error.
+local function take_flags(args, spec, where) return cliargs.take_flags(args, spec, where, misuse) end
 
 local split_list = cliargs.split_list
 

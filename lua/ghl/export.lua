@@ -371,27 +371,13 @@ end
 
 -- the export ---------------------------------------------------------------------
 
+local TIME = { "string", "number" }
 local OPTIONS = { client = "table", resource = "string", field = "string", state = "string", params = "table",
-                  page_size = "number", since = true, overlap = true }
+                  page_size = "number", since = TIME, overlap = TIME }
 
 local function option_types(where, opts)
   if type(opts) ~= "table" then errors.invalid("%s: expects a table of options, got %s", where, type(opts)) end
-  for k, v in pairs(opts) do
-    local want = OPTIONS[k]
-    if not want then
-      local names = {}
-      for n in pairs(OPTIONS) do names[#names + 1] = n end
-      table.sort(names)
-      errors.invalid("%s: unknown option '%s' (known: %s)", where, tostring(k), table.concat(names, ", "))
-    end
-    if want == true then
-      if type(v) ~= "string" and type(v) ~= "number" then
-        errors.invalid("%s: option '%s' must be a string or a number, got %s", where, k, type(v))
-      end
-    elseif type(v) ~= want then
-      errors.invalid("%s: option '%s' must be a %s, got %s", where, k, want, type(v))
-    end
-  end
+  check.options(where, opts, OPTIONS)
 end
 
 --- Start an export (also `ghl.export{...}`). Nothing is sent until the first page is asked for.

@@ -93,6 +93,7 @@
 -- @module ghl.job
 local core = require "ghl.core"
 local errors = require "ghl.errors"
+local check = require "ghl.check"
 local operations = require "ghl.operations"
 local ops = require "ghl.job.ops"
 local source = require "ghl.job.source"
@@ -107,7 +108,7 @@ local now_ms = core.now_ms
 local problem = journal.problem
 
 local OPTIONS = {
-  client = "table", rows = true, op = "string", map = true, params = "table", journal = true, name = "string",
+  client = "table", rows = "any", op = "string", map = "any", params = "table", journal = "any", name = "string",
   format = "string", concurrency = "number", retry_ambiguous = "boolean", retry_failed = "boolean",
   on_progress = "function", raw_csv = "boolean",
 }
@@ -150,18 +151,7 @@ end
 -- @usage local job = ghl.job{ client = client, rows = "people.csv", op = "upsert", journal = "people.journal" }
 function M.new(opts)
   if type(opts) ~= "table" then errors.invalid("ghl.job: expects a table of options, got %s", type(opts)) end
-  for k, v in pairs(opts) do
-    local want = OPTIONS[k]
-    if not want then
-      local names = {}
-      for n in pairs(OPTIONS) do names[#names + 1] = n end
-      table.sort(names)
-      errors.invalid("ghl.job: unknown option '%s' (known: %s)", tostring(k), table.concat(names, ", "))
-    end
-    if want ~= true and type(v) ~= want then
-      errors.invalid("ghl.job: option '%s' must be a %s, got %s", k, want, type(v))
-    end
-  end
+  check.options("ghl.job", opts, OPTIONS) -- "any": checked below
   if type(opts.client) ~= "table" or type(opts.client.batch) ~= "function" then
     errors.invalid("ghl.job: client must be a client made by ghl.new")
   end
@@ -276,6 +266,18 @@ local function cell_value(self, field, as, cell)
     return v
   end
   return cell
+end
+
+-- params[t.field] = the text `cell` as cell_value makes it; a problem goes
+-- into `problems` (made at the first one), which is returned.
+local function put_cell(self, params, problems, t, cell)
+  local v, why = cell_value(self, t.field, t.as, cell)
+  if why then
+    problems = problems or {}
+    problems[#problems + 1] = { field = t.field, problem = why }
+  end
+  if v ~= nil then params[t.field] = v end
+  return problems
 end
 
 -- The location's custom fields (one GET), indexed by name, key and id.
@@ -440,12 +442,7 @@ function Job:_mapper(src)
               add_custom(params, t.field_def, cell)
             end
           else
-            local v, why = cell_value(self, t.field, t.as, cell)
-            if why then
-              problems = problems or {}
-              problems[#problems + 1] = { field = t.field, problem = why }
-            end
-            if v ~= nil then params[t.field] = v end
+            problems = put_cell(self, params, problems, t, cell)
           end
         end
       end
@@ -471,16 +468,10 @@ function Job:_mapper(src)
       if t then
         if t.field_def then
           add_custom(params, t.field_def, v)
-        else
-          if t.as and type(v) == "string" then
-            local why
-            v, why = cell_value(self, t.field, t.as, v)
-            if why then
-              problems = problems or {}
-              problems[#problems + 1] = { field = t.field, problem = why }
-            end
-          end
-          if v ~= nil then params[t.field] = v end
+        elseif t.as and type(v) == "string" then
+          problems = put_cell(self, params, problems, t, v)
+        elseif v ~= nil then
+          params[t.field] = v
         end
       end
     end

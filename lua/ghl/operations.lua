@@ -180,6 +180,7 @@ local function all_names(e)
   end
   return out
 end
+M.all_names = all_names
 
 --- Refuses query parameters the operation does not have and body fields
 -- its schema does not list (where it lists them), with the closest names:

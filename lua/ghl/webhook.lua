@@ -185,23 +185,9 @@ local RECEIVE_OPTIONS = { store = "table", claim_ttl_ms = "number", done_ttl_ms 
 for k, v in pairs(VERIFY_OPTIONS) do RECEIVE_OPTIONS[k] = v end
 RECEIVE_OPTIONS.seen = nil -- receive dedupes in two phases itself
 
--- unknown options are an error (as for ghl.new); "any" is checked where used
+-- unknown options are an error (as for ghl.new); "any" is checked here
 local function options(where, opts, schema)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then errors.invalid("%s: options must be a table, got %s", where, type(opts)) end
-  local typed = {}
-  for k, want in pairs(schema) do if want ~= "any" then typed[k] = want end end
-  for k in pairs(opts) do
-    if schema[k] == nil then
-      local names = {}
-      for n in pairs(schema) do names[#names + 1] = n end
-      table.sort(names)
-      errors.invalid("%s: unknown option '%s' (known: %s)", where, tostring(k), table.concat(names, ", "))
-    end
-  end
-  local only_typed = {}
-  for k, v in pairs(opts) do if typed[k] then only_typed[k] = v end end
-  check.options(where, only_typed, typed)
+  opts = check.options(where, opts, schema)
   if opts.max_age_s ~= nil and opts.max_age_s ~= false and type(opts.max_age_s) ~= "number" then
     errors.invalid("%s: option 'max_age_s' must be a number of seconds, or false", where)
   end

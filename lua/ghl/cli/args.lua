@@ -130,6 +130,52 @@ function M.parse_pair(word)
   return nil
 end
 
+--- Takes --flag value / --flag=value options out of args. spec: name ->
+-- "value", "switch" or "list" (a value that may repeat: a table of them).
+-- Returns the options and the other words; "--" ends the options and stays
+-- in the words (the first "--" there is that one). Misuse calls
+-- `misuse(format, ...)`, which must not return.
+function M.take_flags(args, spec, where, misuse)
+  local opts, rest = {}, {}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--" then
+      for j = i, #args do rest[#rest + 1] = args[j] end
+      break
+    end
+    local name, inline = a:match("^%-%-([%w%-]+)=(.*)$")
+    name = name or a:match("^%-%-([%w%-]+)$")
+    if name then
+      local kind = spec[name]
+      if not kind then misuse("%s: unknown option --%s", where, name) end
+      if kind == "switch" then
+        if inline then misuse("%s: --%s takes no value", where, name) end
+        opts[name] = true
+      else
+        local v = inline
+        if v == nil then
+          i = i + 1
+          v = args[i]
+          if v == nil then misuse("%s: --%s needs a value", where, name) end
+        end
+        if kind == "list" then
+          opts[name] = opts[name] or {}
+          table.insert(opts[name], v)
+        else
+          opts[name] = v
+        end
+      end
+    elseif a:match("^%-%a") then
+      misuse("%s: unknown option %s", where, a)
+    else
+      rest[#rest + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, rest
+end
+
 --- "vip, lead,,x" -> { "vip", "lead", "x" }
 function M.split_list(s)
   local out = {}

@@ -36,45 +36,12 @@ local FLAGS = {
   ["raw-csv"] = "switch",
 }
 
--- --flag value / --flag=value out of args (a "list" flag may repeat);
--- returns the options and the other words.
+-- The options (ghl.cli.args.take_flags) and the other words, without the "--"
+-- that ended the options.
 local function flags(args, spec, where, h)
-  local opts, rest = {}, {}
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    if a == "--" then
-      for j = i + 1, #args do rest[#rest + 1] = args[j] end
-      break
-    end
-    local name, inline = a:match("^%-%-([%w%-]+)=(.*)$")
-    name = name or a:match("^%-%-([%w%-]+)$")
-    if name then
-      local kind = spec[name]
-      if not kind then h.misuse("%s: unknown option --%s", where, name) end
-      if kind == "switch" then
-        if inline then h.misuse("%s: --%s takes no value", where, name) end
-        opts[name] = true
-      else
-        local v = inline
-        if v == nil then
-          i = i + 1
-          v = args[i]
-          if v == nil then h.misuse("%s: --%s needs a value", where, name) end
-        end
-        if kind == "list" then
-          opts[name] = opts[name] or {}
-          table.insert(opts[name], v)
-        else
-          opts[name] = v
-        end
-      end
-    elseif a:match("^%-%a") then
-      h.misuse("%s: unknown option %s", where, a)
-    else
-      rest[#rest + 1] = a
-    end
-    i = i + 1
+  local opts, rest = cliargs.take_flags(args, spec, where, h.misuse)
+  for k, w in ipairs(rest) do
+    if w == "--" then table.remove(rest, k) break end
   end
   return opts, rest
 end

@@ -211,14 +211,7 @@ local function type_problem(t, v)
   return nil
 end
 
--- every name an operation takes, for suggestions
-local function all_names(e)
-  local out = {}
-  for _, list in ipairs{ e.pp or {}, e.q or {}, e.bf or {} } do
-    for _, v in ipairs(list) do out[#out + 1] = v end
-  end
-  return out
-end
+local all_names = operations.all_names -- every name an operation takes, for suggestions
 M.all_names = all_names
 
 local DEFAULTS = { locationId = "location_id", location_id = "location_id", companyId = "company_id" }

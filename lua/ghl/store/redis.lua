@@ -58,17 +58,24 @@ function Redis.new(opts)
   }, Redis)
 end
 
--- one command on a fresh (or pooled, in nginx) connection
-function Redis:_call(...)
-  local conn, err = redis.connect(self.host, self.port, self.timeout_ms)
+-- a connection, authenticated (one from nginx's pool already is)
+local function open(self, timeout_ms)
+  local conn, err = redis.connect(self.host, self.port, timeout_ms)
   if not conn then return nil, "redis store: " .. err end
-  if self.password then
+  if self.password and not conn.reused then
     local ok, aerr = conn:call("AUTH", self.password)
     if not ok then
       conn:close()
       return nil, "redis store: " .. tostring(aerr)
     end
   end
+  return conn
+end
+
+-- one command on a fresh (or pooled, in nginx) connection
+function Redis:_call(...)
+  local conn, err = open(self, self.timeout_ms)
+  if not conn then return nil, err end
   local res, cerr = conn:call(...)
   if res == nil then
     conn:close() -- a timed-out connection may still get its reply: never reuse it
@@ -87,16 +94,9 @@ function Redis:_pace_call(...)
     local conn, reused = self._pace_conn, true
     if not conn then
       local err
-      conn, err = redis.connect(self.host, self.port, self.pacing_timeout_ms)
-      if not conn then return nil, "redis store: " .. err end
+      conn, err = open(self, self.pacing_timeout_ms)
+      if not conn then return nil, err end
       reused = conn.reused
-      if self.password and not reused then
-        local ok, aerr = conn:call("AUTH", self.password)
-        if not ok then
-          conn:close()
-          return nil, "redis store: " .. tostring(aerr)
-        end
-      end
     end
     local res, err, replied = conn:call(...)
     if res ~= nil or replied then
