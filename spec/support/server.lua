@@ -106,10 +106,12 @@ local function answers(port, path)
   return ok and true or false
 end
 
-local function wait_ready(port, seconds, path)
+-- give_up(): whether to stop waiting (the guard of a server in the foreground ended)
+local function wait_ready(port, seconds, path, give_up)
   local deadline = socket.gettime() + seconds
   repeat
     if answers(port, path) then return true end
+    if give_up and give_up() then return false end
     socket.sleep(0.02)
   until socket.gettime() > deadline
   return false
@@ -170,6 +172,13 @@ local function start_guard(prefix)
   local guard = abs(here() .. "/mock_guard.sh")
   local p = assert(io.popen(("exec sh %s %s %s"):format(sys.q(guard), sys.q(prefix), watched)))
   return { p = p, pid = p:read("*l") }
+end
+
+-- Whether the guard has ended (a zombie until its pipe is closed).
+local function guard_ended(g)
+  local stat = read("/proc/" .. g.pid .. "/stat")
+  local state = stat and stat:match("^%d+ %b() (%a)")
+  return state == nil or state == "Z" or state == "X"
 end
 
 -- Stop the guard (it stops nginx and removes the folder) and wait for it.
@@ -245,6 +254,7 @@ function M.start(opts)
   local ok, srv = pcall(M.nginx, {
     prefix = prefix, template = template, port = opts.port, tls_port = opts.tls and (opts.tls_port or true),
     what = "the local GHL server", ready_path = "/_mock/state",
+    give_up = guard and guard.pid and function() return guard_ended(guard) end,
     vars = function(port, tls_port)
       return {
         MOCK_DIR = mock_dir,
@@ -293,7 +303,8 @@ end
 -- here), `port` (default: a free one), `tls_port` (a number, or true for a
 -- free one), `vars(port, tls_port)` (more placeholders), `what` (for
 -- errors), `ready_path` (started once a GET of it is answered; default:
--- once the port takes a connection). @PREFIX@, @PORT@, @TLS_PORT@ and
+-- once the port takes a connection), `give_up()` (true: stop waiting for
+-- that, as after a Ctrl-C). @PREFIX@, @PORT@, @TLS_PORT@ and
 -- @LOAD_MODULES@ are always filled.
 function M.nginx(opts)
   local nginx = find_nginx()
@@ -324,9 +335,12 @@ function M.nginx(opts)
       tls_port = tls_port, tls_url = tls_port and ("https://127.0.0.1:" .. tls_port),
     }, Server)
     local started, interrupted = run(cmd .. " 2>>'" .. prefix .. "/logs/start.log'")
-    if started and wait_ready(port, 10, opts.ready_path) then
+    if started and wait_ready(port, 10, opts.ready_path, opts.give_up) then
       return srv
     end
+    -- a Ctrl-C that came while os.execute ran was not ours (system() ignores
+    -- SIGINT) but the guard's: its end says so
+    interrupted = interrupted or (opts.give_up and opts.give_up())
     local log = (read(prefix .. "/logs/error.log") or "") .. (read(prefix .. "/logs/start.log") or "")
     if interrupted or (opts.port and opts.tls_port ~= true) or not log:find("Address already in use", 1, true) then
       -- a Ctrl-C kills the shell, not nginx, which may be running now or soon (its pid file says)
